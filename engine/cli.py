@@ -1,0 +1,178 @@
+"""The ``sanyi`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine import audit, migrate
+from engine.auth import Role, create_api_key, create_organisation, find_organisation
+from engine.db import Database, unit_of_work
+from engine.domains import domain_modules
+from engine.settings import get_settings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="Sanyi: one-stop settlement and e-prescription engine.", no_args_is_help=True
+)
+org_app = typer.Typer(help="Organisations (hospitals, pharmacies, insurers, operators).")
+key_app = typer.Typer(help="API keys.")
+audit_app = typer.Typer(help="The tamper-evident audit log.")
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+app.add_typer(audit_app, name="audit")
+console = Console()
+
+
+def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction against the configured database."""
+
+    async def main() -> T:
+        db = Database.connect(get_settings().async_database_url, null_pool=True)
+        try:
+            async with unit_of_work(db.sessionmaker) as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
+
+
+@app.command(name="migrate")
+def migrate_command(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Apply database migrations (alembic upgrade)."""
+    settings = get_settings()
+    migrate.upgrade(settings.sync_database_url, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Run the HTTP API with uvicorn (uvloop, httptools)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "engine.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+    )
+
+
+@app.command()
+def worker(
+    processes: Annotated[int, typer.Option(help="worker processes")] = 1,
+    threads: Annotated[int, typer.Option(help="threads per process")] = 4,
+) -> None:
+    """Run dramatiq workers for every domain's actors (RabbitMQ needs BROKER_URL)."""
+    if not get_settings().broker_url:
+        console.print("[yellow]BROKER_URL is not set: background jobs run inside `sanyi serve`.")
+        raise typer.Exit(1)
+    argv = ["dramatiq", "workers", "--processes", str(processes), "--threads", str(threads)]
+    os.execvp(sys.executable, [sys.executable, "-m", *argv])
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Option(help="display name")],
+    role: Annotated[Role, typer.Option(help="hospital, pharmacy, insurer or admin")],
+    code: Annotated[str | None, typer.Option(help="institution code (fixmedins_code)")] = None,
+    region: Annotated[str | None, typer.Option(help="pooling region admdvs")] = None,
+) -> None:
+    """Create an organisation."""
+
+    async def work(session: AsyncSession) -> str:
+        org = await create_organisation(
+            session, name=name, role=role, institution_code=code, admdvs=region
+        )
+        await audit.record(
+            session,
+            actor=None,
+            action="organisation.created",
+            object_type="organisation",
+            object_id=str(org.id),
+            payload={"name": name, "role": role.value, "institution_code": code, "admdvs": region},
+        )
+        return str(org.id)
+
+    console.print(run_in_unit_of_work(work))
+
+
+@key_app.command("create")
+def key_create(
+    org: Annotated[str, typer.Option(help="organisation id or institution code")],
+    label: Annotated[str | None, typer.Option(help="what the key is for")] = None,
+) -> None:
+    """Create an API key; it is printed once and only its hash is stored."""
+
+    async def work(session: AsyncSession) -> str:
+        found = await find_organisation(session, org)
+        if found is None:
+            raise typer.BadParameter(f"no organisation {org!r}", param_hint="--org")
+        token = await create_api_key(session, found, label=label)
+        await audit.record(
+            session,
+            actor=None,
+            action="api_key.created",
+            object_type="organisation",
+            object_id=str(found.id),
+            payload={"label": label},
+        )
+        return token
+
+    print(run_in_unit_of_work(work))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every audit chain and seal; exit 1 naming each entry that was changed."""
+    findings = run_in_unit_of_work(audit.verify)
+    if not findings:
+        console.print("[green]audit log intact[/green]")
+        return
+    table = Table("where", "problem", title="audit log tampered")
+    for finding in findings:
+        table.add_row(finding.where, finding.problem)
+    console.print(table)
+    raise typer.Exit(1)
+
+
+@audit_app.command("seal")
+def audit_seal() -> None:
+    """Seal every closed UTC day of the audit log."""
+    sealed = run_in_unit_of_work(audit.seal)
+    console.print(f"sealed {len(sealed)} day(s)")
+
+
+@app.command()
+def demo(
+    days: Annotated[int, typer.Option(help="days of activity to simulate")] = 30,
+) -> None:
+    """Run the demo region end to end through the real HTTP API and print a report."""
+    from demo.run import run_demo
+
+    run_demo(days=days)
+
+
+for _cli in domain_modules("cli"):
+    app.add_typer(_cli.app, name=_cli.NAME)

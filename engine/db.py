@@ -1,0 +1,190 @@
+"""Database: the declarative base, engines, and the unit of work.
+
+One unit of work per request and per actor: it begins at the edge, commits once at the end and
+rolls back on any error. Services only ``flush()``. The request edge is :class:`UnitOfWorkRoute`,
+which commits *before* the response leaves, so a client never sees a 2xx for a change that then
+failed to commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event, inspect, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.pool import NullPool
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Autoincrement keys: BIGINT on PostgreSQL, INTEGER on SQLite (only INTEGER PRIMARY KEY
+# autoincrements there).
+BigIntPK = BigInteger().with_variant(Integer, "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC timestamps on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where a UTC timestamp is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UtcDateTime()}  # noqa: RUF012
+
+
+class UuidPrimaryKey:
+    """Random (non-guessable, non-sequential) primary keys."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    """Make SQLite transactional enough for the embedded default.
+
+    pysqlite's own transaction handling breaks SAVEPOINT and defers BEGIN; SQLAlchemy's documented
+    recipe takes it over. BEGIN IMMEDIATE takes the write lock up front so two writers queue on
+    ``busy_timeout`` instead of failing half-way.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@dataclass
+class Database:
+    """An async engine and its session factory; one per process (and one per test run)."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, url: str, *, pool_size: int = 20, null_pool: bool = False) -> Database:
+        kwargs: dict[str, Any] = {}
+        if null_pool:
+            kwargs["poolclass"] = NullPool
+        elif not url.startswith("sqlite"):
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+        engine = create_async_engine(url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            _prepare_sqlite(engine)
+        return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    async def ping(self) -> None:
+        async with self.sessionmaker() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+@asynccontextmanager
+async def unit_of_work(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction: committed on normal exit, rolled back on any exception."""
+    async with sessionmaker() as session, session.begin():
+        yield session
+
+
+class UnitOfWorkRoute(APIRoute):
+    """Wraps each endpoint in one unit of work, committed before the response is sent.
+
+    The session is put on ``request.state`` and handed to endpoints by :func:`get_session`. An
+    exception (domain error included) rolls everything back; so does any error response.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def unit_of_work_handler(request: Request) -> Response:
+            db: Database = request.app.state.db
+            async with db.sessionmaker() as session:
+                request.state.session = session
+                try:
+                    response = await handler(request)
+                except BaseException:
+                    await session.rollback()
+                    raise
+                if response.status_code < 400:
+                    await session.commit()
+                else:
+                    await session.rollback()
+                return response
+
+        return unit_of_work_handler
+
+
+def get_session(request: Request) -> AsyncSession:
+    """FastAPI dependency: the request's unit-of-work session."""
+    session: AsyncSession = request.state.session
+    return session
+
+
+async def insert_or_ignore(
+    session: AsyncSession, model: type[Base], values: dict[str, Any]
+) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``; True when this call inserted the row.
+
+    On PostgreSQL a conflicting row that is not committed yet makes this wait for its transaction,
+    which is exactly what idempotency keys and processed-message ids need: the loser of a race
+    sees the winner's committed row, never a half-done one.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        stmt: Any = postgresql.insert(model).values(**values).on_conflict_do_nothing()
+    else:
+        stmt = sqlite.insert(model).values(**values).on_conflict_do_nothing()
+    result = await session.execute(stmt.returning(*inspect(model).primary_key))
+    return result.first() is not None

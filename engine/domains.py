@@ -1,0 +1,32 @@
+"""Assembly of the domain packages: the one place ``engine`` knows they exist.
+
+Each domain may provide ``models`` (tables, for Alembic), ``routes.router`` (mounted under /v1),
+``cli.app`` (a typer sub-command) and ``tasks`` (dramatiq actors).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Iterator
+from types import ModuleType
+
+DOMAINS = ("tariffs", "claims", "prescriptions")
+
+
+def domain_modules(part: str) -> Iterator[ModuleType]:
+    for domain in DOMAINS:
+        name = f"{domain}.{part}"
+        if importlib.util.find_spec(domain) and importlib.util.find_spec(name):
+            yield importlib.import_module(name)
+
+
+def load_models() -> None:
+    """Import every domain's models so ``Base.metadata`` knows all tables."""
+    import engine.audit
+    import engine.auth
+    import engine.idempotency
+    import engine.outbox  # noqa: F401
+
+    for _ in domain_modules("models"):
+        pass

@@ -1,0 +1,62 @@
+"""The one exception hierarchy of Sanyi.
+
+Every refusal a client can get is a :class:`SanyiError` with an HTTP status and a stable
+machine-readable ``code`` (and the offending ``field`` where there is one). One handler in
+``engine.app`` renders them as ``{"code", "message", "field"}``; anything else is a 500 with no
+detail, so no traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class SanyiError(Exception):
+    status: ClassVar[int] = 400
+    default_code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.field = field
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "field": self.field}
+
+
+class InvalidRequest(SanyiError):
+    """The request is well-formed but breaks a rule (a bad code, a price above the tariff...)."""
+
+    status = 400
+    default_code = "invalid_request"
+
+
+class Unauthenticated(SanyiError):
+    status = 401
+    default_code = "unauthenticated"
+
+
+class Forbidden(SanyiError):
+    status = 403
+    default_code = "forbidden"
+
+
+class NotFound(SanyiError):
+    """Also used where telling 'exists but not yours' from 'does not exist' would leak."""
+
+    status = 404
+    default_code = "not_found"
+
+
+class Conflict(SanyiError):
+    """The object's state forbids the change (settled twice, already locked, overlapping
+    versions) or an idempotency key was reused with another body."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class Unavailable(SanyiError):
+    status = 503
+    default_code = "unavailable"

@@ -1,0 +1,96 @@
+"""Idempotent writes under a client-supplied ``Idempotency-Key``.
+
+The key is claimed by inserting a row in the request's own transaction. A concurrent retry's insert
+waits on that uncommitted row (PostgreSQL unique index), then finds it committed and replays the
+stored response; if the first attempt failed, its claim rolled back with it and the retry runs
+anew. The same key with a different request is refused, since answering it with the first
+response would hide a client bug.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+import rfc8785
+from fastapi import Header
+from pydantic import BaseModel
+from sqlalchemy import JSON, String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.auth import Principal
+from engine.db import Base, insert_or_ignore, utcnow
+from engine.errors import Conflict
+
+M = TypeVar("M", bound=BaseModel)
+
+IdempotencyKey = Annotated[
+    str,
+    Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_\-:.]+$"),
+]
+
+
+class IdempotencyRecord(Base):
+    __tablename__ = "idempotency_record"
+
+    org_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def fingerprint(operation: str, request: Any) -> str:
+    """A stable hash of what was asked: the operation and its canonical JSON body."""
+    return hashlib.sha256(rfc8785.dumps({"op": operation, "request": request})).hexdigest()
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    principal: Principal,
+    key: str,
+    request_hash: str,
+    operation: Callable[[], Awaitable[M]],
+    response_model: type[M],
+) -> M:
+    """Run ``operation`` once per (organisation, key); replay its response on every retry."""
+    claimed = await insert_or_ignore(
+        session,
+        IdempotencyRecord,
+        {
+            "org_id": principal.org_id,
+            "key": key,
+            "request_hash": request_hash,
+            "created_at": utcnow(),
+        },
+    )
+    if not claimed:
+        record = (
+            await session.execute(
+                select(IdempotencyRecord)
+                .where(IdempotencyRecord.org_id == principal.org_id, IdempotencyRecord.key == key)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        if record.request_hash != request_hash:
+            raise Conflict(
+                "this Idempotency-Key was used for a different request",
+                code="idempotency_key_reused",
+                field="Idempotency-Key",
+            )
+        if record.response is None:
+            raise Conflict(
+                "a request with this Idempotency-Key is still in progress",
+                code="idempotency_in_progress",
+                field="Idempotency-Key",
+            )
+        return response_model.model_validate(record.response)
+    result = await operation()
+    record = await session.get_one(IdempotencyRecord, (principal.org_id, key))
+    record.response = result.model_dump(mode="json")
+    await session.flush()
+    return result

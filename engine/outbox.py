@@ -1,0 +1,51 @@
+"""Transactional outbox (DOMAIN.md section 11).
+
+A state change that other systems care about calls :func:`emit` in the same transaction as the
+change: the event exists if and only if the change committed. A relay publishes pending rows to the
+broker afterwards; the row id is the event id consumers dedupe on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from engine.db import Base, UuidPrimaryKey, utcnow
+
+
+class OutboxEvent(UuidPrimaryKey, Base):
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_event_pending", "published_at", "next_attempt_at"),)
+
+    event_type: Mapped[str] = mapped_column(String(60))
+    routing_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+def emit(
+    session: AsyncSession, event_type: str, subject: str, payload: dict[str, Any]
+) -> uuid.UUID:
+    """Write one event in the caller's transaction.
+
+    ``event_type`` is dotted (``settlement.settled``) and ``subject`` is the party that should be
+    able to bind to it (an institution code), giving routing keys such as
+    ``settlement.settled.H23010000001``.
+    """
+    event = OutboxEvent(
+        id=uuid.uuid4(),
+        event_type=event_type,
+        routing_key=f"{event_type}.{subject}",
+        payload=payload,
+    )
+    session.add(event)
+    return event.id

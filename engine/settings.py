@@ -1,0 +1,69 @@
+"""Runtime settings, from the environment (prefix-free names as operators expect them).
+
+With neither ``DATABASE_URL`` nor ``BROKER_URL`` set, Sanyi runs *embedded*: a SQLite file under
+``./var/`` and dramatiq's in-process broker, so a fresh clone works with nothing but Python.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(default=None, description="postgresql+psycopg://... or sqlite")
+    broker_url: str | None = Field(default=None, description="amqp://... for RabbitMQ")
+    data_dir: Path = Field(default=Path("var"), alias="SANYI_DATA_DIR")
+    # Keyed hash for resident-ID lookups and API-key hashing. The default is for the embedded demo
+    # only; production sets its own secret (docs/deployment.md).
+    secret_key: SecretStr = Field(
+        default=SecretStr("sanyi-embedded-demo-secret"), alias="SANYI_SECRET_KEY"
+    )
+    events_exchange: str = Field(default="sanyi.events", alias="SANYI_EVENTS_EXCHANGE")
+    broker_timeout_seconds: float = Field(default=2.0, alias="SANYI_BROKER_TIMEOUT")
+    db_pool_size: int = Field(default=20, alias="SANYI_DB_POOL_SIZE")
+    host: str = Field(default="127.0.0.1", alias="SANYI_HOST")
+    port: int = Field(default=8000, alias="SANYI_PORT")
+
+    @property
+    def embedded(self) -> bool:
+        """True when running on the embedded default (SQLite, in-process broker)."""
+        return self.database_url is None and self.broker_url is None
+
+    @property
+    def sync_database_url(self) -> str:
+        """URL for Alembic and synchronous tools."""
+        if self.database_url:
+            return _sync_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'sanyi.db').resolve()}"
+
+    @property
+    def async_database_url(self) -> str:
+        """URL for the request path (async drivers: psycopg 3 async, aiosqlite)."""
+        return to_async_url(self.sync_database_url)
+
+
+def _sync_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if url.startswith("sqlite+aiosqlite://"):
+        return "sqlite://" + url.split("://", 1)[1]
+    return url
+
+
+def to_async_url(url: str) -> str:
+    """The async-driver form of a database URL (psycopg 3 serves both; SQLite needs aiosqlite)."""
+    url = _sync_url(url)
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.split("://", 1)[1]
+    return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
