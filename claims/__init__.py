@@ -1,0 +1,1 @@
+"""Claims domain: one-stop settlement (DOMAIN.md section 5)."""
