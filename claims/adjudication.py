@@ -71,6 +71,7 @@ __all__ = [
     "PoolBand",
     "PricedLine",
     "adjudicate",
+    "split_line",
 ]
 
 #: ``chrgitm_lv`` values (DOMAIN.md section 2).
@@ -371,7 +372,7 @@ class Adjudication:
 # --- the rules -----------------------------------------------------------------------------------
 
 
-def _split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
+def split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
     """Section 5 steps 1–4 for one line."""
     amount = line.det_item_fee_sumamt
     selfpay_prop: str | None = None
@@ -635,7 +636,7 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
     splits: list[LineSplit] = []
     line_notes: list[LineExplanation] = []
     for line in claim.lines:
-        split, note = _split_line(line)
+        split, note = split_line(line)
         splits.append(split)
         line_notes.append(note)
     medfee = _total(*(s.det_item_fee_sumamt for s in splits))

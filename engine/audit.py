@@ -83,22 +83,27 @@ async def record(
     object_type: str,
     object_id: str,
     payload: dict[str, Any] | None = None,
+    new_stream: bool = False,
 ) -> AuditEntry:
     """Append one entry to the object's stream, in the caller's transaction.
 
     The caller holds the lock that guards the object (or has just created it), so reading the
     stream head here cannot race another writer of the same stream; the unique (stream, seq)
-    constraint makes any fork fail loudly rather than branch the chain.
+    constraint makes any fork fail loudly rather than branch the chain. ``new_stream`` says the
+    object was just created, which saves the head lookup on the hot path (and if it was wrong,
+    the unique constraint refuses the entry).
     """
     stream = f"{object_type}:{object_id}"
-    head = (
-        await session.execute(
-            select(AuditEntry.seq, AuditEntry.hash)
-            .where(AuditEntry.stream == stream)
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
-        )
-    ).first()
+    head = None
+    if not new_stream:
+        head = (
+            await session.execute(
+                select(AuditEntry.seq, AuditEntry.hash)
+                .where(AuditEntry.stream == stream)
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            )
+        ).first()
     entry = AuditEntry(
         stream=stream,
         seq=(head.seq + 1) if head else 1,

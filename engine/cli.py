@@ -49,7 +49,7 @@ def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
 
 @app.command(name="migrate")
 def migrate_command(
-    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+    revision: Annotated[str, typer.Argument(help="target revision")] = "heads",
 ) -> None:
     """Apply database migrations (alembic upgrade)."""
     settings = get_settings()
