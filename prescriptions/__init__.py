@@ -1,0 +1,6 @@
+"""E-prescription circulation (医保电子处方流转), DOMAIN.md sections 6 and 9.
+
+The pure core lives in :mod:`prescriptions.signing` (the doctor's signature over the RFC 8785
+canonical JSON of the prescription) and :mod:`prescriptions.rules` (处方管理办法, 长期处方管理规范,
+互联网诊疗管理办法 checks); :mod:`prescriptions.cli` is the hospital's ``sanyi rx`` client helper.
+"""
