@@ -52,6 +52,9 @@ class BasicPolicyRow(UuidPrimaryKey, Base):
     annual_cap: Mapped[int] = mapped_column(BigInteger)
     account_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     followup_lookback_days: Mapped[int] = mapped_column(Integer, default=365)
+    # The accumulator bucket (deductible, annual cap) this benefit counts against; pharmacy
+    # purchases (41) usually share the general-outpatient bucket (11).
+    acc_category: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -299,3 +302,8 @@ class Settlement(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[uuid.UUID]
+
+
+# Tables of the insurer's payment methods (global budgets, DIP, bundles): imported here so that
+# loading the claims models (Alembic, the app) registers them too.
+import claims.budget_models  # noqa: E402, F401

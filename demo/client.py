@@ -9,7 +9,15 @@ import httpx
 
 
 class ApiError(RuntimeError):
-    pass
+    """A refused call, with the engine's error body (``code``, ``message``, ``field``)."""
+
+    def __init__(self, method: str, path: str, response: httpx.Response) -> None:
+        super().__init__(f"{method} {path} → {response.status_code}: {response.text}")
+        self.status = response.status_code
+        try:
+            self.body: dict[str, Any] = dict(response.json())
+        except ValueError:
+            self.body = {}
 
 
 class Client:
@@ -38,7 +46,7 @@ class Client:
         if (expect is not None and response.status_code != expect) or (
             expect is None and response.status_code >= 400
         ):
-            raise ApiError(f"{method} {path} → {response.status_code}: {response.text}")
+            raise ApiError(method, path, response)
         return response.json() if response.content else None
 
     def get(self, path: str, **kwargs: Any) -> Any:

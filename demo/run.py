@@ -7,15 +7,20 @@ SQLite file under ``var/demo/`` so every run starts from the same state.
 from __future__ import annotations
 
 import asyncio
+import random
 import shutil
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from demo.claims import enrol_population, load_policy, run_claims
 from demo.client import Client
+from demo.funding import report_funding, setup_funding
+from demo.reference import load_reference_data
 from demo.server import running_server
 from engine import migrate
 from engine.auth import Role, create_api_key, create_organisation
@@ -95,18 +100,39 @@ def _setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
     return region
 
 
-def run_demo(*, days: int = 30) -> None:
+def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026) -> None:
     settings = _demo_settings()
     migrate.upgrade(settings.sync_database_url)
     admin_token = _bootstrap_admin(settings)
-    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=30) as http:
+    rng = random.Random(seed)
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=days)
+    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as http:
         health = http.get("/health").json()
         region = _setup_region(http, admin_token)
+        reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
+        load_policy(region.insurer, REGION)
+        population = enrol_population(region.insurer, REGION, rng, people)
+        residents = [p.psn_no for p in population if p.insutype == "390"]
+        setup_funding(
+            region.insurer,
+            admdvs=REGION,
+            year=today.year,
+            bundle_members=residents[: len(residents) // 3],
+            sign_date=start,
+        )
+        report = run_claims(
+            region.insurer, region.hospitals, reference, population, start=start, days=days, rng=rng
+        )
         table = Table(title=f"Sanyi demo region {REGION}", show_header=False)
         table.add_row("API", base_url)
         table.add_row("database", f"{health['database']['kind']} (ok={health['database']['ok']})")
         table.add_row("broker", f"{health['broker']['kind']} (ok={health['broker']['ok']})")
         table.add_row("hospitals", ", ".join(region.hospitals))
         table.add_row("pharmacies", ", ".join(region.pharmacies))
-        table.add_row("days simulated", str(days))
+        table.add_row("period", f"{start} .. {today - timedelta(days=1)} ({days} days)")
         console.print(table)
+        console.print(report.table())
+        console.print(
+            report_funding(region.insurer, admdvs=REGION, year=today.year, month=today.month)
+        )

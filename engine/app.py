@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine import admin, migrate
+from engine import admin, migrate, scheduler
 from engine.broker import broker_status, setup_broker
 from engine.db import Database
 from engine.domains import domain_modules
@@ -80,7 +80,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             app.state.db = Database.connect(
                 settings.async_database_url, pool_size=settings.db_pool_size
             )
-        yield
+        with scheduler.embedded_jobs(settings) if owned else nullcontext():
+            yield
         if owned:
             await app.state.db.dispose()
 

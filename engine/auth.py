@@ -85,6 +85,13 @@ class Principal:
             raise Forbidden("this key may not act for that pooling region", field=field)
 
 
+# Whoever runs the ``sanyi`` CLI on a server already holds the database credentials: CLI actions
+# act as the operator (role admin), and the audit log records them under this all-zero org id.
+CLI_OPERATOR = Principal(
+    org_id=uuid.UUID(int=0), key_id="cli", role=Role.admin, institution_code=None, admdvs=None
+)
+
+
 def _hash_key(token: str) -> str:
     secret = get_settings().secret_key.get_secret_value().encode()
     return hmac.new(secret, token.encode(), hashlib.sha256).hexdigest()

@@ -2,7 +2,9 @@
 
 Actors bind to the global broker when their module is imported, so :func:`setup_broker` runs
 before any ``tasks`` module is imported (``workers/__init__.py`` does it for worker processes, the
-app factory for the API).
+app factory for the API). It hands out one broker per URL per process: the app factory and
+``workers`` both call it, and an actor imported after the first call must still be served by the
+worker started after the second (the embedded default runs both in ``sanyi serve``).
 """
 
 from __future__ import annotations
@@ -12,17 +14,28 @@ import dramatiq
 import pika
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage
 
 from engine.settings import Settings
 
+_brokers: dict[str | None, dramatiq.Broker] = {}
+
 
 def setup_broker(settings: Settings) -> dramatiq.Broker:
-    broker: dramatiq.Broker
-    if settings.broker_url:
-        broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
-    else:
-        broker = StubBroker()
-        broker.emit_after("process_boot")
+    """The process's broker for ``settings.broker_url``, made current.
+
+    ``CurrentMessage`` lets an actor read its own message id, which ``workers.runtime.run_once``
+    records in the inbox (engine/inbox.py) so a redelivered message is done once.
+    """
+    broker = _brokers.get(settings.broker_url)
+    if broker is None:
+        if settings.broker_url:
+            broker = RabbitmqBroker(url=settings.broker_url, confirm_delivery=True)
+        else:
+            broker = StubBroker()
+            broker.emit_after("process_boot")
+        broker.add_middleware(CurrentMessage())
+        _brokers[settings.broker_url] = broker
     dramatiq.set_broker(broker)
     return broker
 

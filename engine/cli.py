@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine import audit, migrate
+from engine import audit, migrate, relay, scheduler
 from engine.auth import Role, create_api_key, create_organisation, find_organisation
-from engine.db import Database, unit_of_work
+from engine.db import run_in_unit_of_work
 from engine.domains import domain_modules
 from engine.settings import get_settings
-
-T = TypeVar("T")
 
 app = typer.Typer(
     help="Sanyi: one-stop settlement and e-prescription engine.", no_args_is_help=True
@@ -31,20 +27,6 @@ app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 app.add_typer(audit_app, name="audit")
 console = Console()
-
-
-def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction against the configured database."""
-
-    async def main() -> T:
-        db = Database.connect(get_settings().async_database_url, null_pool=True)
-        try:
-            async with unit_of_work(db.sessionmaker) as session:
-                return await work(session)
-        finally:
-            await db.dispose()
-
-    return asyncio.run(main())
 
 
 @app.command(name="migrate")
@@ -173,6 +155,9 @@ def demo(
 
     run_demo(days=days)
 
+
+app.add_typer(relay.events_cli, name="events")
+app.command(name="scheduler")(scheduler.scheduler_command)
 
 for _cli in domain_modules("cli"):
     app.add_typer(_cli.app, name=_cli.NAME)

@@ -8,12 +8,13 @@ failed to commit.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -29,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
+
+from engine.settings import get_settings
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -128,6 +131,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+T = TypeVar("T")
+
+
+def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction against the configured database, from
+    synchronous code (the CLI): its own event loop and a connection that is closed after."""
+
+    async def main() -> T:
+        db = Database.connect(get_settings().async_database_url, null_pool=True)
+        try:
+            async with unit_of_work(db.sessionmaker) as session:
+                return await work(session)
+        finally:
+            await db.dispose()
+
+    return asyncio.run(main())
 
 
 @asynccontextmanager

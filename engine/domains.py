@@ -26,6 +26,7 @@ def load_models() -> None:
     import engine.audit
     import engine.auth
     import engine.idempotency
+    import engine.inbox
     import engine.outbox  # noqa: F401
 
     for _ in domain_modules("models"):

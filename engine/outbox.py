@@ -2,7 +2,7 @@
 
 A state change that other systems care about calls :func:`emit` in the same transaction as the
 change: the event exists if and only if the change committed. A relay publishes pending rows to the
-broker afterwards; the row id is the event id consumers dedupe on.
+broker afterwards (:mod:`engine.relay`); the row id is the event id consumers dedupe on.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text
+from sqlalchemy import JSON, Index, Integer, String, Text, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,3 +49,18 @@ def emit(
     )
     session.add(event)
     return event.id
+
+
+async def forget_published_before(session: AsyncSession, before: datetime) -> int:
+    """Delete events published before ``before``; returns how many.
+
+    A published event lives on in the subscribers' queues, and the outbox only has to remember it
+    long enough to answer "was it sent?" while an incident is investigated (workers.housekeeping
+    keeps 7 days). Pending events are never deleted, however old.
+    """
+    result = await session.execute(
+        delete(OutboxEvent).where(
+            OutboxEvent.published_at.is_not(None), OutboxEvent.published_at < before
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

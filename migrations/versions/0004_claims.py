@@ -1,7 +1,7 @@
 """claims
 
 Revision ID: 0004
-Revises: 0001
+Revises: 0003
 Create Date: 2026-11-23 09:13:09.308831
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import engine.db
 
 revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("annual_cap", sa.BigInteger(), nullable=False),
         sa.Column("account_enabled", sa.Boolean(), nullable=False),
         sa.Column("followup_lookback_days", sa.Integer(), nullable=False),
+        sa.Column("acc_category", sa.String(length=10), nullable=False),
         sa.Column("created_at", engine.db.UtcDateTime(timezone=True), nullable=False),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.CheckConstraint(

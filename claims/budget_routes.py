@@ -1,0 +1,118 @@
+"""Insurer endpoints for global budgets, DIP and bundles (DOMAIN.md sections 7 and 8).
+
+Role insurer, in its own pooling region (admin anywhere): set up schemes and members, run a month's
+prepayment or the year-end clearing (both idempotent), read a provider's ledger or a region's
+summary.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import bundles, dip, funding
+from claims.budget_schemas import (
+    BudgetIn,
+    BudgetOut,
+    BundleIn,
+    BundleOut,
+    DipSchemeIn,
+    DipSchemeOut,
+    InstitutionCode,
+    MembersIn,
+    MembersOut,
+    MonthRunOut,
+    ProviderLedgerOut,
+    RegionSummaryOut,
+    YearEndIn,
+    YearEndOut,
+)
+from claims.budgets import budget_view, create_budget
+from engine.auth import Principal, Role, require_role
+from engine.db import UnitOfWorkRoute, get_session
+
+router = APIRouter(prefix="/funding", tags=["funding"], route_class=UnitOfWorkRoute)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Insurer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
+AdmdvsPath = Annotated[str, Path(pattern=r"^\d{6}$")]
+CodePath = Annotated[InstitutionCode, Path()]
+YearPath = Annotated[int, Path(ge=2000, le=2099)]
+MonthPath = Annotated[int, Path(ge=1, le=12)]
+
+
+@router.post("/budgets", status_code=201)
+async def create_budget_endpoint(body: BudgetIn, principal: Insurer, session: Session) -> BudgetOut:
+    row = await create_budget(session, principal, body)
+    return await budget_view(session, principal, row.fixmedins_code, row.year)
+
+
+@router.get("/budgets/{fixmedins_code}/{year}")
+async def budget_endpoint(
+    fixmedins_code: CodePath, year: YearPath, principal: Insurer, session: Session
+) -> BudgetOut:
+    return await budget_view(session, principal, fixmedins_code, year)
+
+
+@router.post("/dip-schemes", status_code=201)
+async def create_dip_scheme_endpoint(
+    body: DipSchemeIn, principal: Insurer, session: Session
+) -> DipSchemeOut:
+    scheme = await dip.create_scheme(session, principal, body)
+    return await dip.scheme_view(session, principal, scheme.admdvs, scheme.year)
+
+
+@router.get("/dip-schemes/{admdvs}/{year}")
+async def dip_scheme_endpoint(
+    admdvs: AdmdvsPath, year: YearPath, principal: Insurer, session: Session
+) -> DipSchemeOut:
+    return await dip.scheme_view(session, principal, admdvs, year)
+
+
+@router.post("/bundles", status_code=201)
+async def create_bundle_endpoint(body: BundleIn, principal: Insurer, session: Session) -> BundleOut:
+    row = await bundles.create_bundle(session, principal, body)
+    return await bundles.bundle_view(session, principal, row.fixmedins_code, row.year)
+
+
+@router.post("/bundles/{fixmedins_code}/{year}/members")
+async def sign_members_endpoint(
+    fixmedins_code: CodePath, year: YearPath, body: MembersIn, principal: Insurer, session: Session
+) -> MembersOut:
+    return await bundles.sign_members(session, principal, fixmedins_code, year, body)
+
+
+@router.get("/bundles/{fixmedins_code}/{year}")
+async def bundle_endpoint(
+    fixmedins_code: CodePath, year: YearPath, principal: Insurer, session: Session
+) -> BundleOut:
+    return await bundles.bundle_view(session, principal, fixmedins_code, year)
+
+
+@router.post("/regions/{admdvs}/{year}/months/{month}/prepayment")
+async def prepay_month_endpoint(
+    admdvs: AdmdvsPath, year: YearPath, month: MonthPath, principal: Insurer, session: Session
+) -> MonthRunOut:
+    return await funding.run_month(session, principal, admdvs, year, month)
+
+
+@router.post("/regions/{admdvs}/{year}/clearing")
+async def clear_year_endpoint(
+    admdvs: AdmdvsPath, year: YearPath, body: YearEndIn, principal: Insurer, session: Session
+) -> YearEndOut:
+    return await funding.clear_year(session, principal, admdvs, year, body.quality_scores)
+
+
+@router.get("/regions/{admdvs}/{year}/summary")
+async def region_summary_endpoint(
+    admdvs: AdmdvsPath, year: YearPath, principal: Insurer, session: Session
+) -> RegionSummaryOut:
+    return await funding.region_summary(session, principal, admdvs, year)
+
+
+@router.get("/providers/{fixmedins_code}/{year}/ledger")
+async def provider_ledger_endpoint(
+    fixmedins_code: CodePath, year: YearPath, principal: Insurer, session: Session
+) -> ProviderLedgerOut:
+    return await funding.provider_ledger(session, principal, fixmedins_code, year)

@@ -1,0 +1,360 @@
+"""The wire contract of global budgets, DIP and bundles (pydantic v2).
+
+Amounts go out as strings with two decimals, as everywhere in the claims domain; ledger and
+clearing amounts are signed (a final clearing is negative when the provider owes money back).
+Every policy parameter is a field: nothing of DOMAIN.md's demo policy is a default here.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, PlainSerializer
+
+from claims.schemas import Admdvs, Amount, Ratio, Strict
+
+Signed = Annotated[
+    Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")
+]
+Score = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+Year = Annotated[int, Field(ge=2000, le=2099)]
+Month = Annotated[int, Field(ge=1, le=12)]
+InstitutionCode = Annotated[str, Field(min_length=1, max_length=30)]
+PsnNo = Annotated[str, Field(min_length=1, max_length=30)]
+Points = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4)]
+SchemeKind = Literal["global_budget", "dip", "bundle"]
+LedgerKind = Literal["prepaid", "withheld", "released", "forfeited", "clearing"]
+
+
+class QualityTermsIn(Strict):
+    """Quality withholding and its release (DOMAIN.md section 7: demo 5%, 90 and 60)."""
+
+    withhold_ratio: Ratio
+    quality_full_score: Score = Field(description="at or above: the withheld pool is released")
+    quality_zero_score: Score = Field(description="below: nothing is released; linear between")
+
+
+class QualityTermsOut(Strict):
+    withhold_ratio: Decimal
+    quality_full_score: Decimal
+    quality_zero_score: Decimal
+
+
+# --- set-up --------------------------------------------------------------------------------------
+
+
+class BudgetIn(QualityTermsIn):
+    """A provider's global budget for a year (总额预算) and its year-end terms."""
+
+    admdvs: Admdvs
+    fixmedins_code: InstitutionCode
+    year: Year
+    budget_amt: Amount
+    surplus_retention_ratio: Ratio = Field(description="share of B − A retained (结余留用)")
+    surplus_retention_cap_ratio: Ratio = Field(description="retained surplus at most this × B")
+    overspend_share_ratio: Ratio = Field(description="fund's share of A − B (超支分担)")
+    overspend_corridor_ratio: Decimal = Field(
+        ge=1, le=10, max_digits=6, decimal_places=4, description="beyond B × this: not paid"
+    )
+
+
+class DipGroupIn(Strict):
+    dise_grp_code: str = Field(min_length=1, max_length=30)
+    dise_grp_name: str = Field(min_length=1, max_length=200)
+    points: Points
+    icd_prefixes: list[str] = Field(
+        default_factory=list, description="ICD-10 code prefixes of the group"
+    )
+    icd_codes: list[str] = Field(default_factory=list, description="exact ICD-10 codes")
+
+
+class DipSchemeIn(QualityTermsIn):
+    """A region's DIP year (按病种分值付费); ``withhold_ratio`` is the monthly quality deposit."""
+
+    admdvs: Admdvs
+    year: Year
+    regional_budget: Amount
+    adjustment_reserve: Amount
+    provisional_point_value: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
+    med_types: list[Literal["11", "14", "21", "41"]] = Field(min_length=1)
+    groups: list[DipGroupIn] = Field(min_length=1)
+
+
+class BundleIn(QualityTermsIn):
+    """A per-capita bundle (按人头打包付费) held by a primary institution for a year."""
+
+    admdvs: Admdvs
+    fixmedins_code: InstitutionCode
+    year: Year
+    rate_per_member_month: Amount
+    surplus_retention_ratio: Ratio = Field(description="share of a surplus retained at q ≥ full")
+
+
+class MemberIn(Strict):
+    psn_no: PsnNo
+    sign_date: date
+    end_date: date | None = None
+
+
+class MembersIn(Strict):
+    members: list[MemberIn] = Field(min_length=1, max_length=10_000)
+
+
+class MembersOut(Strict):
+    fixmedins_code: str
+    year: int
+    signed: int
+    updated: int
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+class PrepaymentOut(Strict):
+    """One provider's prepayment for a month under one scheme: ``prepaid`` is paid now,
+    ``withheld`` held back until the year-end quality score; ``basis`` explains the amount."""
+
+    scheme: SchemeKind
+    scheme_id: str
+    fixmedins_code: str
+    year: int
+    month: int
+    gross: Signed
+    prepaid: Signed
+    withheld: Signed
+    basis: dict[str, str]
+
+
+class MonthRunOut(Strict):
+    admdvs: str
+    year: int
+    month: int
+    prepayments: list[PrepaymentOut]
+
+
+class QualityScoreIn(Strict):
+    fixmedins_code: InstitutionCode
+    quality_score: Score
+
+
+class YearEndIn(Strict):
+    """Quality scores of every provider with a budget, DIP points or a bundle in the region."""
+
+    quality_scores: list[QualityScoreIn] = Field(min_length=1)
+
+
+class BudgetFigures(Strict):
+    budget_amt: Signed
+    fund_share: Signed = Field(description="A: the year's basic pooled-fund share")
+    band: Literal["surplus", "overspend_shared", "overspend_beyond_corridor"]
+    retained_surplus: Signed
+    shared_overspend: Signed
+    unpaid_overspend: Signed
+
+
+class DipFigures(Strict):
+    points: Decimal
+    point_value: Decimal
+    total_points: Decimal
+    distributable: Signed
+
+
+class BundleFigures(Strict):
+    capitation: Signed = Field(description="member-months × rate over the year")
+    member_months: int
+    care_at_holder: Signed
+    care_elsewhere: Signed
+    surplus: Signed = Field(description="capitation − care; negative is an overspend")
+    retained_surplus: Signed
+
+
+class ClearingOut(Strict):
+    """A provider's year-end clearing under one scheme (DOMAIN.md section 7):
+    ``final_clearing = entitlement − forfeited − prepaid`` (may be negative), and
+    ``paid_out = prepaid + final_clearing``."""
+
+    scheme: SchemeKind
+    scheme_id: str
+    fixmedins_code: str
+    year: int
+    quality_score: Decimal
+    entitlement: Signed
+    prepaid: Signed
+    withheld: Signed
+    released: Signed
+    forfeited: Signed
+    final_clearing: Signed
+    paid_out: Signed
+    budget: BudgetFigures | None = None
+    dip: DipFigures | None = None
+    bundle: BundleFigures | None = None
+
+
+class YearEndOut(Strict):
+    admdvs: str
+    year: int
+    clearings: list[ClearingOut]
+
+
+# --- reads ---------------------------------------------------------------------------------------
+
+
+class LedgerEntryOut(Strict):
+    scheme: SchemeKind
+    scheme_id: str
+    fixmedins_code: str
+    year: int
+    period: int = Field(description="1–12: month; 13: year-end")
+    kind: LedgerKind
+    amount: Signed
+    occurred_at: datetime
+    detail: dict[str, object]
+
+
+class Balance(Strict):
+    """Sum of the ledger entries = ``paid_out`` + ``withheld_pending``."""
+
+    balance: Signed
+    paid_out: Signed
+    withheld_pending: Signed
+
+
+class BudgetMonthOut(Strict):
+    month: int
+    fund_share: Signed
+    prepaid: Signed | None
+    withheld: Signed | None
+
+
+class BudgetOut(QualityTermsOut):
+    id: str
+    admdvs: str
+    fixmedins_code: str
+    year: int
+    budget_amt: Signed
+    surplus_retention_ratio: Decimal
+    surplus_retention_cap_ratio: Decimal
+    overspend_share_ratio: Decimal
+    overspend_corridor_ratio: Decimal
+    quality_score: Decimal | None
+    cleared_at: datetime | None
+    fund_share: Signed = Field(description="the year's fund share so far")
+    burn_ratio: Decimal = Field(description="fund share ÷ budget, 4 places")
+    months: list[BudgetMonthOut]
+    ledger: list[LedgerEntryOut]
+    totals: Balance
+
+
+class DipGroupOut(Strict):
+    dise_grp_code: str
+    dise_grp_name: str
+    points: Decimal
+    icd_prefixes: list[str]
+    icd_codes: list[str]
+
+
+class DipProviderOut(Strict):
+    fixmedins_code: str
+    points: Decimal
+    fund_share: Signed = Field(description="fee-for-item fund share of the cases, for reference")
+    totals: Balance
+
+
+class DipSchemeOut(QualityTermsOut):
+    id: str
+    admdvs: str
+    year: int
+    regional_budget: Signed
+    adjustment_reserve: Signed
+    provisional_point_value: Decimal
+    med_types: list[str]
+    point_value: Decimal | None
+    total_points: Decimal
+    cleared_at: datetime | None
+    groups: list[DipGroupOut]
+    providers: list[DipProviderOut]
+
+
+class BundleMonthOut(Strict):
+    month: int
+    members: int
+    capitation: Signed
+    care_at_holder: Signed
+    care_elsewhere: Signed
+    prepaid: Signed | None
+    withheld: Signed | None
+
+
+class BundleOut(QualityTermsOut):
+    id: str
+    admdvs: str
+    fixmedins_code: str
+    year: int
+    rate_per_member_month: Signed
+    surplus_retention_ratio: Decimal
+    quality_score: Decimal | None
+    cleared_at: datetime | None
+    capitation: Signed = Field(description="member-months × rate, over the months so far")
+    care_at_holder: Signed
+    care_elsewhere: Signed
+    bundle_balance: Signed = Field(description="capitation − care so far")
+    months: list[BundleMonthOut]
+    ledger: list[LedgerEntryOut]
+    totals: Balance
+
+
+class ProviderLedgerOut(Strict):
+    fixmedins_code: str
+    year: int
+    entries: list[LedgerEntryOut]
+    totals: Balance
+
+
+class RegionBudgetLine(Strict):
+    fixmedins_code: str
+    budget_amt: Signed
+    fund_share: Signed
+    burn_ratio: Decimal
+    totals: Balance
+    cleared: bool
+
+
+class RegionBundleLine(Strict):
+    fixmedins_code: str
+    capitation: Signed
+    care: Signed
+    bundle_balance: Signed
+    totals: Balance
+    cleared: bool
+
+
+class RegionDipLine(Strict):
+    total_points: Decimal
+    point_value: Decimal | None
+    providers: list[DipProviderOut]
+
+
+class RegionSummaryOut(Strict):
+    admdvs: str
+    year: int
+    budgets: list[RegionBudgetLine]
+    dip: RegionDipLine | None
+    bundles: list[RegionBundleLine]
+    totals: Balance
+
+
+# --- set-up file (sanyi CLI) ---------------------------------------------------------------------
+
+
+class BundleSetupIn(BundleIn):
+    members: list[MemberIn] = Field(default_factory=list, max_length=10_000)
+
+
+class FundingSetupIn(Strict):
+    """A region's funding set-up in one JSON document: ``sanyi funding setup FILE``."""
+
+    budgets: list[BudgetIn] = Field(default_factory=list)
+    dip_schemes: list[DipSchemeIn] = Field(default_factory=list)
+    bundles: list[BundleSetupIn] = Field(default_factory=list)

@@ -1,0 +1,62 @@
+"""Dramatiq actors for the insurer's runs (DOMAIN.md sections 7 and 8): thin, they call
+``claims.funding`` in one unit of work each.
+
+Both runs are idempotent by the ledger's unique key (scheme, provider, period, kind), so a retry
+or a redelivered message answers with what was paid and pays nothing twice. Refusals
+(:class:`~engine.errors.SanyiError`: a cleared year, a missing quality score) are final, not
+retried.
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import dramatiq
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import funding
+from claims.budget_schemas import QualityScoreIn
+from engine.auth import Principal, Role
+from engine.errors import SanyiError
+from engine.scheduler import periodic
+from workers.runtime import run_async
+
+#: Who the audit log names for runs made by a worker (as engine.auth.CLI_OPERATOR for the CLI).
+WORKER = Principal(
+    org_id=uuid.UUID(int=0), key_id="worker", role=Role.admin, institution_code=None, admdvs=None
+)
+QUEUE = "funding"
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=30_000, throws=(SanyiError,))
+def prepay_month(admdvs: str, year: int, month: int) -> None:
+    """A region's monthly prepayment for every budget, DIP provider and bundle."""
+
+    async def work(session: AsyncSession) -> object:
+        return await funding.run_month(session, WORKER, admdvs, year, month)
+
+    run_async(work)
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=30_000, throws=(SanyiError,))
+def clear_year(admdvs: str, year: int, quality_scores: dict[str, str]) -> None:
+    """A region's year-end clearing; ``quality_scores`` maps fixmedins_code to its score."""
+    scores = [
+        QualityScoreIn(fixmedins_code=code, quality_score=Decimal(score))
+        for code, score in sorted(quality_scores.items())
+    ]
+
+    async def work(session: AsyncSession) -> object:
+        return await funding.clear_year(session, WORKER, admdvs, year, scores)
+
+    run_async(work)
+
+
+@periodic(CronTrigger(day=1, hour=2, timezone="Asia/Shanghai"), name="claims.monthly_prepayments")
+@dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=60_000, throws=())
+def monthly_prepayments() -> None:
+    """On the 1st of each month (region time), send every due month's run (catching up)."""
+    for admdvs, year, month in run_async(funding.due_months):
+        prepay_month.send(admdvs, year, month)

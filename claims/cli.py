@@ -1,0 +1,47 @@
+"""``sanyi claims ...``: load benefit policies from a JSON file (the same document as the API)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import budget_cli, policies
+from claims.schemas import PolicyLoad, PolicyLoadResult
+from engine.auth import CLI_OPERATOR
+from engine.db import run_in_unit_of_work
+
+NAME = "claims"
+app = typer.Typer(help="Benefit policies and claims.", no_args_is_help=True)
+console = Console()
+
+
+def read_policy_file(path: Path) -> PolicyLoad:
+    """A policy document; keys starting with '_' are comments (demo data marks itself so)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return PolicyLoad.model_validate({k: v for k, v in raw.items() if not k.startswith("_")})
+
+
+@app.command("load-policy")
+def load_policy(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="policy JSON")],
+    region: Annotated[str, typer.Option(help="pooling region admdvs")],
+) -> None:
+    """Load benefit policy versions for a region."""
+    body = read_policy_file(file)
+
+    async def work(session: AsyncSession) -> PolicyLoadResult:
+        return await policies.load(session, CLI_OPERATOR, region, body)
+
+    result = run_in_unit_of_work(work)
+    console.print(
+        f"loaded {result.basic} basic, {result.critical_illness} critical-illness and "
+        f"{result.assistance} assistance rows for {result.admdvs}"
+    )
+
+
+app.add_typer(budget_cli.app, name=budget_cli.NAME)

@@ -1,0 +1,283 @@
+"""Benefit policies as data (DOMAIN.md section 4): loading versions and resolving the policy that
+applies to a claim.
+
+Policies are read on every settlement and change a few times a year, so each API process keeps a
+region's rows in memory keyed by the region's version token; a load changes the token, so the next
+request anywhere re-reads them. The token lookup is the only query a warm settlement pays here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import repository
+from claims.benefits import (
+    AccountPolicy,
+    AssistancePolicy,
+    BasicPolicy,
+    CriticalIllnessPolicy,
+    PoolBand,
+)
+from claims.models import AssistancePolicyRow, BasicPolicyRow, CriticalIllnessPolicyRow
+from claims.schemas import BandIn, PolicyLoad, PolicyLoadResult
+from engine import audit
+from engine.auth import Principal
+from engine.errors import Conflict, InvalidRequest
+from engine.money import cny, from_fen, to_fen
+
+PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow
+
+
+class NoBenefitPolicy(InvalidRequest):
+    """No policy covers the claim: insurance cannot pay (a self-pay visit is still possible)."""
+
+    default_code = "no_benefit_policy"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedPolicy:
+    """Everything adjudication needs for one claim, plus where it came from."""
+
+    basic: BasicPolicy
+    critical_illness: CriticalIllnessPolicy | None
+    assistance: AssistancePolicy | None
+    account: AccountPolicy
+    category: str
+    followup_lookback_days: int
+    token: str
+
+
+@dataclass(frozen=True, slots=True)
+class _RegionPolicies:
+    basic: Sequence[BasicPolicyRow]
+    critical_illness: Sequence[CriticalIllnessPolicyRow]
+    assistance: Sequence[AssistancePolicyRow]
+
+
+_cache: dict[tuple[str, str], _RegionPolicies] = {}
+
+
+def _bands_json(bands: Sequence[BandIn]) -> list[dict[str, Any]]:
+    return [
+        {"upto": None if b.upto is None else to_fen(cny(b.upto)), "ratio": str(b.ratio)}
+        for b in bands
+    ]
+
+
+def _bands(raw: Sequence[dict[str, Any]]) -> tuple[PoolBand, ...]:
+    return tuple(
+        PoolBand(
+            upto=None if b["upto"] is None else from_fen(int(b["upto"])),
+            ratio=Decimal(str(b["ratio"])),
+        )
+        for b in raw
+    )
+
+
+def _in_force(row: PolicyRow, on: date) -> bool:
+    return row.valid_from <= on and (row.valid_to is None or row.valid_to >= on)
+
+
+def _add_version(existing: Sequence[PolicyRow], new: PolicyRow, field: str) -> None:
+    """Versions of one key never overlap; an open-ended latest version is closed the day before
+    the new one starts (history is never rewritten, only ended)."""
+    for row in existing:
+        if row.valid_from >= new.valid_from:
+            raise Conflict(
+                f"a version starting {row.valid_from} already exists for this policy",
+                code="overlapping_version",
+                field=field,
+            )
+        if row.valid_to is None:
+            row.valid_to = new.valid_from - timedelta(days=1)
+        elif row.valid_to >= new.valid_from:
+            raise Conflict(
+                f"overlaps the version valid until {row.valid_to}",
+                code="overlapping_version",
+                field=field,
+            )
+
+
+async def load(
+    session: AsyncSession, principal: Principal, admdvs: str, body: PolicyLoad
+) -> PolicyLoadResult:
+    principal.require_region(admdvs)
+    current = await repository.region_policies(session, admdvs)
+    for i, b in enumerate(body.basic):
+        _check_bands(b.pool_bands, f"basic.{i}.pool_bands")
+        same = [
+            r
+            for r in current[0]
+            if (r.insutype, r.med_type, r.hosp_lv) == (b.insutype, b.med_type, b.hosp_lv)
+        ]
+        row = BasicPolicyRow(
+            admdvs=admdvs,
+            insutype=b.insutype,
+            med_type=b.med_type,
+            hosp_lv=b.hosp_lv,
+            valid_from=b.valid_from,
+            valid_to=b.valid_to,
+            fund_pay_type=b.fund_pay_type,
+            deductible=to_fen(cny(b.deductible)),
+            pool_bands=_bands_json(b.pool_bands),
+            retiree_pool_bands=(
+                _bands_json(b.retiree_pool_bands) if b.retiree_pool_bands else None
+            ),
+            annual_cap=to_fen(cny(b.annual_cap)),
+            account_enabled=b.account_enabled,
+            followup_lookback_days=b.followup_lookback_days,
+            acc_category=b.acc_category or f"{b.insutype}-{b.med_type}",
+        )
+        _add_version(same, row, f"basic.{i}.valid_from")
+        session.add(row)
+    for i, c in enumerate(body.critical_illness):
+        _check_bands(c.bands, f"critical_illness.{i}.bands")
+        row_c = CriticalIllnessPolicyRow(
+            admdvs=admdvs,
+            insutype=c.insutype,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
+            fund_pay_type=c.fund_pay_type,
+            threshold=to_fen(cny(c.threshold)),
+            bands=_bands_json(c.bands),
+            annual_cap=to_fen(cny(c.annual_cap)),
+        )
+        _add_version(
+            [r for r in current[1] if r.insutype == c.insutype],
+            row_c,
+            f"critical_illness.{i}.valid_from",
+        )
+        session.add(row_c)
+    for i, a in enumerate(body.assistance):
+        row_a = AssistancePolicyRow(
+            admdvs=admdvs,
+            category=a.category,
+            valid_from=a.valid_from,
+            valid_to=a.valid_to,
+            fund_pay_type=a.fund_pay_type,
+            ratio=a.ratio,
+            annual_cap=to_fen(cny(a.annual_cap)),
+        )
+        _add_version(
+            [r for r in current[2] if r.category == a.category], row_a, f"assistance.{i}.valid_from"
+        )
+        session.add(row_a)
+    await session.flush()
+    await repository.bump_policy_token(session, admdvs)
+    await audit.record(
+        session,
+        actor=principal,
+        action="policy.loaded",
+        object_type="policy",
+        object_id=admdvs,
+        payload=body.model_dump(mode="json"),
+    )
+    return PolicyLoadResult(
+        admdvs=admdvs,
+        basic=len(body.basic),
+        critical_illness=len(body.critical_illness),
+        assistance=len(body.assistance),
+    )
+
+
+def _check_bands(bands: Sequence[BandIn], field: str) -> None:
+    uptos = [b.upto for b in bands]
+    if uptos[-1] is not None or any(u is None for u in uptos[:-1]):
+        raise InvalidRequest("only the last band is open-ended", code="invalid_bands", field=field)
+    bounded = [u for u in uptos if u is not None]
+    if bounded != sorted(set(bounded)):
+        raise InvalidRequest("band limits must rise", code="invalid_bands", field=field)
+
+
+async def _region(session: AsyncSession, admdvs: str) -> tuple[str, _RegionPolicies]:
+    token = await repository.policy_token(session, admdvs)
+    if token is None:
+        raise NoBenefitPolicy(f"no benefit policy is loaded for region {admdvs}")
+    cached = _cache.get((admdvs, token))
+    if cached is None:
+        basic, critical, assistance = await repository.region_policies(session, admdvs)
+        for row in (*basic, *critical, *assistance):
+            session.expunge(row)
+        cached = _RegionPolicies(basic, critical, assistance)
+        if len(_cache) > 256:
+            _cache.clear()
+        _cache[(admdvs, token)] = cached
+    return token, cached
+
+
+async def resolve(
+    session: AsyncSession,
+    *,
+    admdvs: str,
+    insutype: str,
+    med_type: str,
+    hosp_lv: int,
+    on: date,
+    retired: bool,
+    asst_type: str | None,
+) -> ResolvedPolicy:
+    """The policy for one claim: the most specific basic row in force (this level before any
+    level), the critical-illness insurance topping up this insutype, the person's assistance."""
+    token, region = await _region(session, admdvs)
+    candidates = [
+        r
+        for r in region.basic
+        if r.insutype == insutype
+        and r.med_type == med_type
+        and r.hosp_lv in (hosp_lv, None)
+        and _in_force(r, on)
+    ]
+    if not candidates:
+        raise NoBenefitPolicy(
+            f"no benefit policy for insutype {insutype}, med_type {med_type}, level {hosp_lv} "
+            f"on {on}",
+            field="med_type",
+        )
+    row = min(candidates, key=lambda r: (r.hosp_lv is None, -r.valid_from.toordinal()))
+    bands = row.retiree_pool_bands if retired and row.retiree_pool_bands else row.pool_bands
+    critical = next(
+        (r for r in region.critical_illness if r.insutype == insutype and _in_force(r, on)), None
+    )
+    assistance = (
+        next((r for r in region.assistance if r.category == asst_type and _in_force(r, on)), None)
+        if asst_type
+        else None
+    )
+    return ResolvedPolicy(
+        basic=BasicPolicy(
+            fund_pay_type=row.fund_pay_type,
+            deductible=from_fen(row.deductible),
+            pool_bands=_bands(bands),
+            annual_cap=from_fen(row.annual_cap),
+        ),
+        critical_illness=(
+            CriticalIllnessPolicy(
+                fund_pay_type=critical.fund_pay_type,
+                threshold=from_fen(critical.threshold),
+                bands=_bands(critical.bands),
+                annual_cap=from_fen(critical.annual_cap),
+            )
+            if critical
+            else None
+        ),
+        assistance=(
+            AssistancePolicy(
+                fund_pay_type=assistance.fund_pay_type,
+                category=assistance.category,
+                ratio=assistance.ratio,
+                annual_cap=from_fen(assistance.annual_cap),
+            )
+            if assistance
+            else None
+        ),
+        account=AccountPolicy(enabled=row.account_enabled),
+        category=row.acc_category,
+        followup_lookback_days=row.followup_lookback_days,
+        token=token,
+    )

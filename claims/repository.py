@@ -1,0 +1,187 @@
+"""Every query of the claims domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims.models import (
+    AssistancePolicyRow,
+    BasicPolicyRow,
+    BenefitAccumulator,
+    CriticalIllnessPolicyRow,
+    FeeLine,
+    Person,
+    PersonYearAccumulator,
+    PolicyVersion,
+    Settlement,
+    Visit,
+)
+from engine.db import insert_or_ignore
+
+PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow
+
+
+async def policy_token(session: AsyncSession, admdvs: str) -> str | None:
+    """The region's policy version token: changes on every load, so caches key on it."""
+    return await session.scalar(select(PolicyVersion.token).where(PolicyVersion.admdvs == admdvs))
+
+
+async def bump_policy_token(session: AsyncSession, admdvs: str) -> None:
+    row = await session.get(PolicyVersion, admdvs, with_for_update=True)
+    if row is None:
+        session.add(PolicyVersion(admdvs=admdvs, token=uuid.uuid4().hex))
+    else:
+        row.token = uuid.uuid4().hex
+    await session.flush()
+
+
+async def region_policies(
+    session: AsyncSession, admdvs: str
+) -> tuple[
+    Sequence[BasicPolicyRow], Sequence[CriticalIllnessPolicyRow], Sequence[AssistancePolicyRow]
+]:
+    """Every policy version of a region (a few dozen rows), newest first."""
+
+    async def rows(model: type[PolicyRow]) -> Sequence[Any]:
+        query = select(model).where(model.admdvs == admdvs).order_by(model.valid_from.desc())
+        return (await session.scalars(query)).all()
+
+    return (
+        await rows(BasicPolicyRow),
+        await rows(CriticalIllnessPolicyRow),
+        await rows(AssistancePolicyRow),
+    )
+
+
+async def person(session: AsyncSession, psn_no: str, *, lock: bool = False) -> Person | None:
+    query = select(Person).where(Person.psn_no == psn_no)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=lock))).first()
+
+
+async def person_by_cert_hash(session: AsyncSession, certno_hash: str) -> Person | None:
+    return (await session.scalars(select(Person).where(Person.certno_hash == certno_hash))).first()
+
+
+async def benefit_accumulator(
+    session: AsyncSession, psn_no: str, year: int, category: str
+) -> BenefitAccumulator:
+    """The row, created at zero on first use (the caller holds the person lock)."""
+    await insert_or_ignore(
+        session,
+        BenefitAccumulator,
+        {
+            "psn_no": psn_no,
+            "year": year,
+            "category": category,
+            "deductible_used": 0,
+            "hifp_paid": 0,
+        },
+    )
+    return await session.get_one(
+        BenefitAccumulator, (psn_no, year, category), populate_existing=True
+    )
+
+
+async def person_year_accumulator(
+    session: AsyncSession, psn_no: str, year: int
+) -> PersonYearAccumulator:
+    await insert_or_ignore(
+        session,
+        PersonYearAccumulator,
+        {
+            "psn_no": psn_no,
+            "year": year,
+            "inscp_psn_cum": 0,
+            "critical_paid": 0,
+            "assistance_paid": 0,
+        },
+    )
+    return await session.get_one(PersonYearAccumulator, (psn_no, year), populate_existing=True)
+
+
+async def visit(session: AsyncSession, mdtrt_id: str) -> Visit | None:
+    return await session.get(Visit, mdtrt_id)
+
+
+async def has_prior_diagnosis(
+    session: AsyncSession,
+    psn_no: str,
+    category: str,
+    since: datetime,
+    before: datetime,
+) -> bool:
+    """Whether an in-person (biz_type_code 01) visit diagnosed the same ICD-10 category."""
+    rows = await session.scalars(
+        select(Visit.diseinfo).where(
+            Visit.psn_no == psn_no,
+            Visit.biz_type_code == "01",
+            Visit.begntime >= since,
+            Visit.begntime < before,
+        )
+    )
+    return any(str(d.get("diag_code", ""))[:3] == category for diseinfo in rows for d in diseinfo)
+
+
+async def fee_lines(session: AsyncSession, mdtrt_id: str) -> Sequence[FeeLine]:
+    return (
+        await session.scalars(
+            select(FeeLine).where(FeeLine.mdtrt_id == mdtrt_id).order_by(FeeLine.id)
+        )
+    ).all()
+
+
+async def live_settlement(session: AsyncSession, mdtrt_id: str) -> Settlement | None:
+    return (
+        await session.scalars(
+            select(Settlement).where(
+                Settlement.mdtrt_id == mdtrt_id, Settlement.status == "settled"
+            )
+        )
+    ).first()
+
+
+async def settlement(session: AsyncSession, setl_id: str) -> Settlement | None:
+    return await session.get(Settlement, setl_id, populate_existing=True)
+
+
+async def settlements_page(
+    session: AsyncSession,
+    fixmedins_code: str,
+    begin: datetime,
+    end: datetime,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[Settlement]:
+    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts."""
+    query = select(Settlement).where(
+        Settlement.fixmedins_code == fixmedins_code,
+        Settlement.setl_time >= begin,
+        Settlement.setl_time < end,
+    )
+    if after is not None:
+        time, setl_id = after
+        query = query.where(
+            or_(
+                Settlement.setl_time > time,
+                (Settlement.setl_time == time) & (Settlement.setl_id > setl_id),
+            )
+        )
+    query = query.order_by(Settlement.setl_time, Settlement.setl_id).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def has_settlement_in_year(session: AsyncSession, psn_no: str, year: int) -> bool:
+    found = await session.scalar(
+        select(Settlement.setl_id)
+        .where(Settlement.psn_no == psn_no, Settlement.year == year)
+        .limit(1)
+    )
+    return found is not None

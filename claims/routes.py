@@ -1,0 +1,143 @@
+"""Claims endpoints: policies and persons (insurer), visits, fee lines and settlement (hospital).
+
+Transaction names follow the national platform: 2201 register, 2204 fee upload, 2206 pre-settle,
+2207 settle, 2208 revoke.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import budget_routes, persons, policies, settlement, visits
+from claims.schemas import (
+    FeeUpload,
+    FeeUploadOut,
+    OpeningBalancesIn,
+    PersonIn,
+    PersonOut,
+    PolicyLoad,
+    PolicyLoadResult,
+    SettleIn,
+    SettlementOut,
+    SettlementPage,
+    VisitIn,
+    VisitOut,
+)
+from engine.auth import Principal, Role, require_role
+from engine.db import UnitOfWorkRoute, get_session
+from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+
+router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Insurer = Annotated[Principal, require_role(Role.insurer)]
+Hospital = Annotated[Principal, require_role(Role.hospital, Role.pharmacy)]
+Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy, Role.insurer)]
+
+
+@router.post("/policies/{admdvs}", status_code=201)
+async def load_policies(
+    admdvs: str, body: PolicyLoad, principal: Insurer, session: Session
+) -> PolicyLoadResult:
+    """Load benefit policy versions for a region (each row applies from its valid_from)."""
+    return await policies.load(session, principal, admdvs, body)
+
+
+@router.post("/persons", status_code=201)
+async def enrol_person(body: PersonIn, principal: Insurer, session: Session) -> PersonOut:
+    return persons.person_out(await persons.enrol(session, principal, body))
+
+
+@router.get("/persons/{psn_no}")
+async def get_person(psn_no: str, principal: Insurer, session: Session) -> PersonOut:
+    return persons.person_out(await persons.get_visible(session, principal, psn_no))
+
+
+@router.post("/persons/{psn_no}/opening-balances")
+async def load_opening_balances(
+    psn_no: str, body: OpeningBalancesIn, principal: Insurer, session: Session
+) -> PersonOut:
+    person = await persons.load_opening_balances(session, principal, psn_no, body)
+    return persons.person_out(person)
+
+
+@router.post("/visits", status_code=201)
+async def register_visit(body: VisitIn, principal: Hospital, session: Session) -> VisitOut:
+    """2201 register a visit (internet visits are checked for follow-up compliance)."""
+    return visits.visit_out(await visits.register(session, principal, body))
+
+
+@router.post("/visits/{mdtrt_id}/fee-lines", status_code=201)
+async def upload_fee_lines(
+    mdtrt_id: str, body: FeeUpload, principal: Hospital, session: Session
+) -> FeeUploadOut:
+    """2204 upload fee lines; each is priced by the tariff in force on the visit date."""
+    return await visits.upload_fees(session, principal, mdtrt_id, body)
+
+
+@router.post("/visits/{mdtrt_id}/pre-settlement")
+async def presettle(
+    mdtrt_id: str, body: SettleIn, principal: Hospital, session: Session
+) -> SettlementOut:
+    """2206 pre-settle: the split settle would make now; changes nothing."""
+    return await settlement.presettle(session, principal, mdtrt_id, body)
+
+
+@router.post("/visits/{mdtrt_id}/settlement", status_code=201)
+async def settle(
+    mdtrt_id: str,
+    body: SettleIn,
+    principal: Hospital,
+    session: Session,
+    idempotency_key: IdempotencyKey,
+) -> SettlementOut:
+    """2207 settle, idempotent under ``Idempotency-Key``."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json")),
+        lambda: settlement.settle(session, principal, mdtrt_id, body),
+        SettlementOut,
+    )
+
+
+@router.post("/settlements/{setl_id}/revocation")
+async def revoke(
+    setl_id: str, principal: Hospital, session: Session, idempotency_key: IdempotencyKey
+) -> SettlementOut:
+    """2208 revoke, idempotent under ``Idempotency-Key``."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"revoke:{setl_id}", {}),
+        lambda: settlement.revoke(session, principal, setl_id),
+        SettlementOut,
+    )
+
+
+@router.get("/settlements/{setl_id}")
+async def get_settlement(setl_id: str, principal: Reader, session: Session) -> SettlementOut:
+    return await settlement.visible_settlement(session, principal, setl_id)
+
+
+@router.get("/settlements")
+async def list_settlements(
+    principal: Hospital,
+    session: Session,
+    begin: Annotated[datetime, Query(description="setl_time from (inclusive)")],
+    end: Annotated[datetime, Query(description="setl_time until (exclusive)")],
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> SettlementPage:
+    """The caller's settlements in a time range, oldest first, keyset-paginated."""
+    return await settlement.institution_settlements(
+        session, principal, begin=begin, end=end, cursor=cursor, limit=limit
+    )
+
+
+router.include_router(budget_routes.router)

@@ -1,0 +1,5 @@
+"""Dramatiq actors of the claims domain; ``workers`` imports this module to register them."""
+
+from claims import budget_tasks
+
+__all__ = ["budget_tasks"]

@@ -1,0 +1,304 @@
+"""Visit registration (2201) and fee-line upload (2204).
+
+Internet visits (biz_type_code 02) are checked against 互联网诊疗管理办法（试行）
+(DOMAIN.md section 6): only follow-ups of a condition diagnosed in person, by a physician
+registered for internet practice with at least three years of independent practice. A visit
+that fails is refused for insurance with its reason code; the hospital may still register it as
+self-pay.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import policies, repository
+from claims.adjudication import PricedLine, split_line
+from claims.models import FeeLine, Person, Visit
+from claims.persons import resident_id_hash
+from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
+from engine import audit
+from engine.auth import Principal
+from engine.errors import Conflict, InvalidRequest, NotFound, SanyiError
+from engine.money import from_fen, to_fen
+from tariffs.pricing import LineRequest, PricingContext, price_lines
+from tariffs.registry import InstitutionInfo, get_institution, get_practitioner
+
+INTERNET = "02"
+CHRONIC_OUTPATIENT = "14"
+MIN_INTERNET_PRACTICE_YEARS = 3
+
+
+class InsuranceRefused(InvalidRequest):
+    """The visit may not be paid by insurance (it may still be registered as self-pay)."""
+
+
+def new_id(prefix: str) -> str:
+    """Random, non-sequential identifiers: ids must not let a client guess others' objects."""
+    return prefix + secrets.token_hex(10).upper()
+
+
+def _years_between(start: date, end: date) -> int:
+    years = end.year - start.year
+    return years - 1 if (end.month, end.day) < (start.month, start.day) else years
+
+
+def _main_diagnosis(body: VisitIn) -> str:
+    main = [d for d in body.diseinfo if d.maindiag_flag == "1"]
+    return (main[0] if main else body.diseinfo[0]).diag_code
+
+
+async def _check_insurance(
+    session: AsyncSession, body: VisitIn, person: Person, institution: InstitutionInfo
+) -> tuple[str | None, str | None]:
+    """The reasons insurance may not pay for this visit, as (code, dr_title); code None: payable.
+
+    Raises only for errors of the request itself (unknown doctor code).
+    """
+    doctor = await get_practitioner(session, body.dr_code) if body.dr_code else None
+    dr_title = doctor.dr_title if doctor else None
+    if doctor and (doctor.fixmedins_code != institution.fixmedins_code or not doctor.licensed):
+        return "doctor_not_registered_here", dr_title
+    try:
+        policy = await policies.resolve(
+            session,
+            admdvs=person.admdvs,
+            insutype=person.insutype,
+            med_type=body.med_type,
+            hosp_lv=_level(institution),
+            on=body.begntime.date(),
+            retired=person.retired,
+            asst_type=person.asst_type,
+        )
+    except policies.NoBenefitPolicy as refused:
+        return refused.code, dr_title
+    main = _main_diagnosis(body)
+    if body.med_type == CHRONIC_OUTPATIENT and not any(
+        main.startswith(code) for code in person.opsp_dise_codes
+    ):
+        return "not_qualified_for_chronic_outpatient", dr_title
+    if body.biz_type_code != INTERNET:
+        return None, dr_title
+    if not institution.internet_hospital:
+        return "no_internet_hospital_licence", dr_title
+    if doctor is None:
+        raise InvalidRequest(
+            "an internet visit names its doctor", code="dr_code_required", field="dr_code"
+        )
+    if not doctor.internet_practice:
+        return "doctor_not_registered_for_internet", dr_title
+    if _years_between(doctor.indep_prac_start, body.begntime.date()) < MIN_INTERNET_PRACTICE_YEARS:
+        return "doctor_practice_under_3_years", dr_title
+    since = body.begntime - timedelta(days=policy.followup_lookback_days)
+    if not await repository.has_prior_diagnosis(
+        session, person.psn_no, main[:3], since, body.begntime
+    ):
+        return "no_prior_inperson_diagnosis", dr_title
+    return None, dr_title
+
+
+def _level(institution: InstitutionInfo) -> int:
+    """Pharmacies price and settle as level 1 (DOMAIN.md section 4: "the same rows apply to
+    med_type 41 at pharmacies with level 1")."""
+    return institution.hosp_lv or 1
+
+
+async def _person_for_certificate(session: AsyncSession, body: VisitIn) -> Person:
+    person = await repository.person(session, body.psn_no)
+    if person is None:
+        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
+    # 02 resident ID / 03 social security card carry the resident ID; 01 is the e-voucher token,
+    # verified upstream by the national platform and passed through.
+    if body.mdtrt_cert_type in ("02", "03") and (
+        resident_id_hash(body.mdtrt_cert_no) != person.certno_hash
+    ):
+        raise InvalidRequest(
+            "the certificate does not belong to this person",
+            code="certificate_mismatch",
+            field="mdtrt_cert_no",
+        )
+    return person
+
+
+async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
+    principal.require_institution(body.fixmedins_code)
+    institution = await get_institution(session, body.fixmedins_code)
+    person = await _person_for_certificate(session, body)
+    refusal, dr_title = await _check_insurance(session, body, person, institution)
+    if refusal and not body.selfpay_flag:
+        raise InsuranceRefused(
+            "insurance may not pay for this visit; register it with selfpay_flag to bill the "
+            "patient",
+            code=refusal,
+            field="biz_type_code",
+        )
+    visit = Visit(
+        mdtrt_id=new_id("M"),
+        psn_no=person.psn_no,
+        fixmedins_code=institution.fixmedins_code,
+        admdvs=institution.admdvs,
+        hosp_lv=_level(institution),
+        insutype=person.insutype,
+        med_type=body.med_type,
+        biz_type_code=body.biz_type_code,
+        dr_code=body.dr_code,
+        dr_title=dr_title,
+        begntime=body.begntime,
+        diseinfo=[d.model_dump() for d in body.diseinfo],
+        main_diag_code=_main_diagnosis(body),
+        insurance_payable=refusal is None and not body.selfpay_flag,
+        refusal_code=refusal,
+    )
+    session.add(visit)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=principal,
+        action="visit.registered",
+        object_type="visit",
+        object_id=visit.mdtrt_id,
+        payload={
+            "psn_no": visit.psn_no,
+            "med_type": visit.med_type,
+            "biz_type_code": visit.biz_type_code,
+            "refusal_code": refusal,
+        },
+        new_stream=True,
+    )
+    return visit
+
+
+def visit_out(visit: Visit) -> VisitOut:
+    return VisitOut(
+        mdtrt_id=visit.mdtrt_id,
+        psn_no=visit.psn_no,
+        fixmedins_code=visit.fixmedins_code,
+        insutype=visit.insutype,
+        med_type=visit.med_type,
+        biz_type_code=visit.biz_type_code,
+        begntime=visit.begntime,
+        dr_code=visit.dr_code,
+        insurance_payable=visit.insurance_payable,
+        refusal_code=visit.refusal_code,
+    )
+
+
+async def owned_visit(session: AsyncSession, principal: Principal, mdtrt_id: str) -> Visit:
+    """The caller's own visit; another institution's is indistinguishable from an unknown one."""
+    visit = await repository.visit(session, mdtrt_id)
+    if visit is None or visit.fixmedins_code != principal.institution_code:
+        raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
+    return visit
+
+
+def priced_line(line: FeeLine) -> PricedLine:
+    return PricedLine(
+        feedetl_sn=line.feedetl_sn,
+        med_list_codg=line.med_list_codg,
+        chrgitm_lv=line.chrgitm_lv,
+        non_medical=line.non_medical,
+        pric=line.pric,
+        cnt=line.cnt,
+        det_item_fee_sumamt=from_fen(line.det_item_fee_sumamt),
+        pric_uplmt_amt=line.pric_uplmt_amt,
+        selfpay_prop=line.selfpay_prop,
+    )
+
+
+def fee_line_out(line: FeeLine) -> FeeLineOut:
+    split, _ = split_line(priced_line(line))
+    return FeeLineOut(
+        feedetl_sn=line.feedetl_sn,
+        med_list_codg=line.med_list_codg,
+        name=line.name,
+        pric=line.pric,
+        cnt=line.cnt,
+        det_item_fee_sumamt=split.det_item_fee_sumamt.amount,
+        pric_uplmt_amt=line.pric_uplmt_amt,
+        selfpay_prop=line.selfpay_prop,
+        chrgitm_lv=line.chrgitm_lv,
+        fulamt_ownpay_amt=split.fulamt_ownpay_amt.amount,
+        overlmt_amt=split.overlmt_amt.amount,
+        preselfpay_amt=split.preselfpay_amt.amount,
+        inscp_scp_amt=split.inscp_scp_amt.amount,
+    )
+
+
+async def upload_fees(
+    session: AsyncSession, principal: Principal, mdtrt_id: str, body: FeeUpload
+) -> FeeUploadOut:
+    visit = await owned_visit(session, principal, mdtrt_id)
+    if await repository.live_settlement(session, mdtrt_id) is not None:
+        raise Conflict(
+            "the visit is settled; revoke it first", code="visit_settled", field="mdtrt_id"
+        )
+    existing = {line.feedetl_sn for line in await repository.fee_lines(session, mdtrt_id)}
+    seen: set[str] = set()
+    for i, line in enumerate(body.feedetail):
+        if line.feedetl_sn in existing or line.feedetl_sn in seen:
+            raise Conflict(
+                "feedetl_sn already uploaded for this visit",
+                code="duplicate_line",
+                field=f"feedetail.{i}.feedetl_sn",
+            )
+        seen.add(line.feedetl_sn)
+    institution = await get_institution(session, visit.fixmedins_code)
+    context = PricingContext(
+        admdvs=visit.admdvs,
+        on=visit.begntime.date(),
+        hosp_lv=visit.hosp_lv,
+        grade=institution.hosp_grade,
+        dr_title=visit.dr_title,
+    )
+    try:
+        priced = await price_lines(
+            session,
+            context,
+            [
+                LineRequest(med_list_codg=x.med_list_codg, cnt=x.cnt, pric=x.pric)
+                for x in body.feedetail
+            ],
+        )
+    except SanyiError as error:
+        error.field = f"feedetail.{error.field}" if error.field else "feedetail"
+        raise
+    rows = [
+        FeeLine(
+            mdtrt_id=mdtrt_id,
+            feedetl_sn=request.feedetl_sn,
+            med_list_codg=item.med_list_codg,
+            name=item.name,
+            kind=item.kind,
+            pric=item.pric,
+            cnt=item.cnt,
+            det_item_fee_sumamt=to_fen(item.det_item_fee_sumamt),
+            chrgitm_lv=item.chrgitm_lv,
+            pric_uplmt_amt=item.pric_uplmt_amt,
+            selfpay_prop=item.selfpay_prop,
+            non_medical=item.non_medical,
+            tariff_version=item.version_id,
+            fee_ocur_time=request.fee_ocur_time or visit.begntime,
+        )
+        for request, item in zip(body.feedetail, priced, strict=True)
+    ]
+    session.add_all(rows)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=principal,
+        action="visit.fees_uploaded",
+        object_type="visit",
+        object_id=mdtrt_id,
+        payload={
+            "feedetl_sn": [r.feedetl_sn for r in rows],
+            "sumamt": str(from_fen(sum(r.det_item_fee_sumamt for r in rows)).amount),
+        },
+    )
+    return FeeUploadOut(mdtrt_id=mdtrt_id, feedetail=[fee_line_out(r) for r in rows])
+
+
+async def lines_of(session: AsyncSession, mdtrt_id: str) -> Sequence[FeeLine]:
+    return await repository.fee_lines(session, mdtrt_id)

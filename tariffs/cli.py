@@ -1,0 +1,112 @@
+"""``sanyi tariffs``: load a price bureau's CSV, export the catalogue in force on a date.
+
+The same services as the API, in one committed unit of work (no acting key: the audit entry
+records no actor, as for other operator commands). A refusal prints its code and exits 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.errors import SanyiError
+from tariffs import catalogue, registry
+from tariffs.catalogue import ImportResult, InvalidCatalogue, OverlappingVersions
+from tariffs.csv_format import write_catalogue
+
+NAME = "tariffs"
+app = typer.Typer(help="Tariffs and catalogues: CSV import and export.", no_args_is_help=True)
+console = Console()
+errors = Console(stderr=True)
+T = TypeVar("T")
+
+Region = Annotated[str, typer.Option("--region", help="pooling region admdvs, e.g. 230100")]
+
+
+def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    # engine.cli imports this module to mount it, so its helper is imported when a command runs.
+    from engine.cli import run_in_unit_of_work
+
+    try:
+        return run_in_unit_of_work(work)
+    except (InvalidCatalogue, OverlappingVersions) as refused:
+        table = Table(
+            "line", "code", "column", "reason", title=f"{refused.code}: {refused.message}"
+        )
+        for error in refused.errors:
+            table.add_row(
+                str(error.line), error.med_list_codg or "", error.column or "", error.reason
+            )
+        errors.print(table)
+        raise typer.Exit(1) from None
+    except SanyiError as refused:
+        errors.print(f"{refused.code}: {refused.message}")
+        raise typer.Exit(1) from None
+
+
+@app.command("add-region")
+def add_region(
+    admdvs: Annotated[str, typer.Argument(help="six-digit region code")],
+    name: Annotated[str, typer.Option(help="region name")],
+) -> None:
+    """Register a pooling region (insurers do this through the API)."""
+
+    async def work(session: AsyncSession) -> str:
+        return (await registry.create_region(session, None, admdvs=admdvs, name=name)).admdvs
+
+    console.print(f"region {_run(work)} registered")
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="catalogue CSV")],
+    region: Region,
+    encoding: Annotated[
+        str, typer.Option(help="file encoding (gb18030 for Excel on Chinese systems)")
+    ] = "utf-8",
+) -> None:
+    """Import a catalogue CSV, all rows or none; exit 1 listing every bad row."""
+    text = file.read_text(encoding=encoding)
+
+    async def work(session: AsyncSession) -> ImportResult:
+        return await catalogue.import_catalogue(
+            session, admdvs=region, text=text, source=file.name, actor=None
+        )
+
+    result = _run(work)
+    console.print(
+        f"imported {result.rows} version(s) into {region} (import {result.import_id}); "
+        f"closed {len(result.closed)} open-ended version(s)"
+    )
+    if result.ignored_columns:
+        console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
+
+
+@app.command("export")
+def export_command(
+    region: Region,
+    on: Annotated[str, typer.Option("--on", help="date the catalogue is in force, YYYY-MM-DD")],
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Export the catalogue in force on a date as CSV (the import format)."""
+    try:
+        day = date.fromisoformat(on)
+    except ValueError:
+        raise typer.BadParameter(f"{on!r} is not a date YYYY-MM-DD", param_hint="--on") from None
+
+    async def work(session: AsyncSession) -> str:
+        return write_catalogue(await catalogue.catalogue_on(session, region, day))
+
+    text = _run(work)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")

@@ -1,0 +1,343 @@
+"""HTTP endpoints of the tariffs domain: the registry (/v1/registry) and the catalogue
+(/v1/tariffs). Parse, authorise, call the service, render.
+
+Who may do what (DOMAIN.md section 1):
+
+- registry writes: insurers in their own region, operators anywhere;
+- registry reads: insurers (own region), operators, a hospital its own record and practitioners,
+  a pharmacy its own record;
+- catalogue imports: insurers (own region) and operators; catalogue and price queries: every role,
+  in its own region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.auth import Principal, Role, require_role
+from engine.db import UnitOfWorkRoute, get_session
+from engine.errors import InvalidRequest, NotFound
+from tariffs import catalogue, pricing, registry
+from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
+from tariffs.csv_format import write_catalogue
+from tariffs.schemas import (
+    CatalogueOut,
+    CatalogueVersionOut,
+    ClosureOut,
+    ImportOut,
+    ImportRejectedOut,
+    InstitutionIn,
+    InstitutionOut,
+    InstitutionPatch,
+    ItemHistoryOut,
+    PractitionerIn,
+    PractitionerOut,
+    PractitionerPatch,
+    PricedItemOut,
+    RegionIn,
+    RegionOut,
+    RegionPatch,
+)
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+Writer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
+RegistryReader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital)]
+Reader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital, Role.pharmacy)]
+AdmdvsPath = Annotated[str, Path(pattern=r"^\d{6}$")]
+
+registry_router = APIRouter(prefix="/registry", tags=["registry"], route_class=UnitOfWorkRoute)
+tariffs_router = APIRouter(prefix="/tariffs", tags=["tariffs"], route_class=UnitOfWorkRoute)
+
+
+def _own_region(principal: Principal, admdvs: str | None) -> str | None:
+    """The region a listing is limited to: an insurer's own (asked or not); an operator's choice."""
+    if principal.role is Role.admin:
+        return admdvs
+    if admdvs is not None:
+        principal.require_region(admdvs)
+    return principal.admdvs
+
+
+# --- regions -------------------------------------------------------------------------------------
+
+
+@registry_router.post("/regions", status_code=201)
+async def create_region(body: RegionIn, principal: Writer, session: Session) -> RegionOut:
+    info = await registry.create_region(session, principal, admdvs=body.admdvs, name=body.name)
+    return RegionOut.model_validate(info, from_attributes=True)
+
+
+@registry_router.patch("/regions/{admdvs}")
+async def update_region(
+    admdvs: AdmdvsPath, body: RegionPatch, principal: Writer, session: Session
+) -> RegionOut:
+    info = await registry.update_region(session, principal, admdvs, name=body.name)
+    return RegionOut.model_validate(info, from_attributes=True)
+
+
+@registry_router.get("/regions")
+async def list_regions(principal: Writer, session: Session) -> list[RegionOut]:
+    regions = await registry.list_regions(session, _own_region(principal, None))
+    return [RegionOut.model_validate(info, from_attributes=True) for info in regions]
+
+
+# --- institutions --------------------------------------------------------------------------------
+
+
+def _institution_out(info: registry.InstitutionInfo) -> InstitutionOut:
+    return InstitutionOut.model_validate(info, from_attributes=True)
+
+
+@registry_router.post("/institutions", status_code=201)
+async def register_institution(
+    body: InstitutionIn, principal: Writer, session: Session
+) -> InstitutionOut:
+    info = await registry.register_institution(
+        session,
+        principal,
+        fixmedins_code=body.fixmedins_code,
+        fixmedins_name=body.fixmedins_name,
+        admdvs=body.admdvs,
+        kind=body.kind,
+        hosp_lv=body.hosp_lv,
+        hosp_grade=body.hosp_grade,
+        internet_hospital=body.internet_hospital,
+    )
+    return _institution_out(info)
+
+
+@registry_router.patch("/institutions/{fixmedins_code}")
+async def update_institution(
+    fixmedins_code: str, body: InstitutionPatch, principal: Writer, session: Session
+) -> InstitutionOut:
+    info = await registry.update_institution(session, principal, fixmedins_code, body.changes())
+    return _institution_out(info)
+
+
+@registry_router.get("/institutions")
+async def list_institutions(
+    principal: Writer,
+    session: Session,
+    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    kind: InstitutionKind | None = None,
+) -> list[InstitutionOut]:
+    infos = await registry.list_institutions(
+        session, admdvs=_own_region(principal, admdvs), kind=kind
+    )
+    return [_institution_out(info) for info in infos]
+
+
+@registry_router.get("/institutions/{fixmedins_code}")
+async def get_institution(
+    fixmedins_code: str, principal: Reader, session: Session
+) -> InstitutionOut:
+    if principal.role in (Role.hospital, Role.pharmacy):
+        principal.require_institution(fixmedins_code)
+    info = await registry.get_institution(session, fixmedins_code)
+    principal.require_region(info.admdvs)
+    return _institution_out(info)
+
+
+# --- practitioners -------------------------------------------------------------------------------
+
+
+def _practitioner_out(info: registry.PractitionerInfo) -> PractitionerOut:
+    return PractitionerOut.model_validate(info, from_attributes=True)
+
+
+@registry_router.post("/practitioners", status_code=201)
+async def register_practitioner(
+    body: PractitionerIn, principal: Writer, session: Session
+) -> PractitionerOut:
+    info = await registry.register_practitioner(session, principal, **body.model_dump())
+    return _practitioner_out(info)
+
+
+@registry_router.patch("/practitioners/{dr_code}")
+async def update_practitioner(
+    dr_code: str, body: PractitionerPatch, principal: Writer, session: Session
+) -> PractitionerOut:
+    info = await registry.update_practitioner(session, principal, dr_code, body.changes())
+    return _practitioner_out(info)
+
+
+@registry_router.get("/practitioners")
+async def list_practitioners(
+    principal: RegistryReader,
+    session: Session,
+    fixmedins_code: str | None = None,
+) -> list[PractitionerOut]:
+    """A hospital lists its own practitioners; an insurer those of its region (or of one of its
+    hospitals); an operator anyone's."""
+    admdvs: str | None = None
+    if principal.role is Role.hospital:
+        fixmedins_code = fixmedins_code or principal.institution_code
+        principal.require_institution(fixmedins_code or "")
+    elif fixmedins_code is not None:
+        principal.require_region((await registry.get_institution(session, fixmedins_code)).admdvs)
+    else:
+        admdvs = _own_region(principal, None)
+    infos = await registry.list_practitioners(session, admdvs=admdvs, fixmedins_code=fixmedins_code)
+    return [_practitioner_out(info) for info in infos]
+
+
+@registry_router.get("/practitioners/{dr_code}")
+async def get_practitioner(
+    dr_code: str, principal: RegistryReader, session: Session
+) -> PractitionerOut:
+    info = await registry.get_practitioner(session, dr_code)
+    if principal.role is Role.hospital:
+        # Another hospital's doctor reads as unknown: a hospital sees only its own staff.
+        if info.fixmedins_code != principal.institution_code:
+            raise NotFound("no such practitioner", code="unknown_practitioner", field="dr_code")
+    else:
+        principal.require_region(
+            (await registry.get_institution(session, info.fixmedins_code)).admdvs
+        )
+    return _practitioner_out(info)
+
+
+# --- catalogue -----------------------------------------------------------------------------------
+
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "a price bureau's sheet, columns as in docs/tariffs.md",
+    }
+}
+
+
+def _decode(body: bytes, content_type: str) -> str:
+    """The CSV text, in the charset the request names (UTF-8 by default; GB18030 is common for
+    spreadsheets exported on Chinese systems)."""
+    charset = "utf-8"
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset" and value:
+            charset = value.strip('"')
+    try:
+        return body.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        raise InvalidRequest(
+            f"the body is not valid {charset} text", code="invalid_encoding", field="body"
+        ) from None
+
+
+@tariffs_router.post(
+    "/{admdvs}/imports",
+    status_code=201,
+    response_model=ImportOut,
+    openapi_extra=_CSV_BODY,
+    responses={400: {"model": ImportRejectedOut}, 409: {"model": ImportRejectedOut}},
+)
+async def import_catalogue(
+    admdvs: AdmdvsPath,
+    request: Request,
+    principal: Writer,
+    session: Session,
+    source: Annotated[str, Query(max_length=200, description="file name, for the record")] = "api",
+) -> ImportOut | JSONResponse:
+    """Import a catalogue CSV: all rows or none. A refused file answers 400 ``invalid_rows`` (or
+    409 ``overlapping_version``) with ``errors`` naming every bad row by line number."""
+    principal.require_region(admdvs)
+    text = _decode(await request.body(), request.headers.get("content-type", ""))
+    try:
+        result = await catalogue.import_catalogue(
+            session, admdvs=admdvs, text=text, source=source, actor=principal
+        )
+    except (catalogue.InvalidCatalogue, catalogue.OverlappingVersions) as refused:
+        body = ImportRejectedOut(
+            **refused.as_dict(), errors=[dataclasses.asdict(e) for e in refused.errors]
+        )
+        return JSONResponse(body.model_dump(mode="json"), status_code=refused.status)
+    return ImportOut(
+        import_id=result.import_id,
+        admdvs=result.admdvs,
+        rows=result.rows,
+        closed=[ClosureOut.model_validate(c, from_attributes=True) for c in result.closed],
+        sha256=result.sha256,
+        ignored_columns=result.ignored_columns,
+    )
+
+
+@tariffs_router.get(
+    "/{admdvs}/catalogue",
+    response_model=CatalogueOut,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_catalogue(
+    admdvs: AdmdvsPath,
+    request: Request,
+    principal: Reader,
+    session: Session,
+    on: Annotated[date, Query(description="the date the catalogue is in force")],
+    kind: ItemKind | None = None,
+    format: Annotated[
+        Literal["json", "csv"] | None, Query(description="default: by the Accept header")
+    ] = None,
+) -> CatalogueOut | Response:
+    """The catalogue in force on a date, as JSON or as the import CSV (which imports back)."""
+    principal.require_region(admdvs)
+    versions = await catalogue.catalogue_on(session, admdvs, on, kind)
+    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
+        return Response(
+            write_catalogue(versions),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="catalogue-{admdvs}-{on}.csv"'},
+        )
+    return CatalogueOut(admdvs=admdvs, on=on, items=[CatalogueVersionOut.of(v) for v in versions])
+
+
+@tariffs_router.get("/{admdvs}/items/{med_list_codg}/versions")
+async def item_versions(
+    admdvs: AdmdvsPath, med_list_codg: str, principal: Reader, session: Session
+) -> ItemHistoryOut:
+    """Every version of an item: the history a new price never overwrites."""
+    principal.require_region(admdvs)
+    versions = await catalogue.item_history(session, admdvs, med_list_codg)
+    return ItemHistoryOut(
+        admdvs=admdvs,
+        med_list_codg=med_list_codg,
+        versions=[CatalogueVersionOut.of(v) for v in versions],
+    )
+
+
+@tariffs_router.get("/{admdvs}/price")
+async def price_item(
+    admdvs: AdmdvsPath,
+    principal: Reader,
+    session: Session,
+    med_list_codg: Annotated[str, Query(min_length=1, max_length=50)],
+    on: Annotated[date, Query(description="visit date")],
+    hosp_lv: Annotated[int, Query(ge=1, le=3, description="institution level")],
+    hosp_grade: Grade | None = None,
+    dr_title: DrTitle | None = None,
+    cnt: Annotated[Decimal, Query(gt=0)] = Decimal(1),
+    pric: Annotated[Decimal | None, Query(ge=0, description="claimed unit price")] = None,
+) -> PricedItemOut:
+    """The price of one item for a visit context (section 3 pricing rules)."""
+    principal.require_region(admdvs)
+    context = pricing.PricingContext(
+        admdvs=admdvs,
+        on=on,
+        hosp_lv=hosp_lv,
+        grade=hosp_grade.value if hosp_grade else None,
+        dr_title=dr_title.value if dr_title else None,
+    )
+    (item,) = await pricing.price_lines(
+        session, context, [pricing.LineRequest(med_list_codg=med_list_codg, cnt=cnt, pric=pric)]
+    )
+    return PricedItemOut.of(item)
+
+
+router = APIRouter()
+router.include_router(registry_router)
+router.include_router(tariffs_router)

@@ -1,0 +1,81 @@
+"""Typed factories for the funding tests (global budgets, DIP, bundles).
+
+Settlements are recorded through the hooks settlement calls (``claims.funding``) with hand-made
+:class:`SettlementFacts`, so each test controls exactly which fund share lands in which month.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import funding
+from engine.auth import Organisation, Role
+from engine.money import cny
+from tests.factories import make_key, make_org, unique_code
+
+REGION = "230100"
+OTHER_REGION = "230200"
+
+
+async def insurer_headers(session: AsyncSession, admdvs: str = REGION) -> dict[str, str]:
+    return await make_key(session, await make_org(session, role=Role.insurer, admdvs=admdvs))
+
+
+async def provider(session: AsyncSession, admdvs: str = REGION) -> str:
+    org: Organisation = await make_org(
+        session, role=Role.hospital, admdvs=admdvs, institution_code=unique_code("H")
+    )
+    assert org.institution_code is not None
+    return org.institution_code
+
+
+def budget_body(fixmedins_code: str, year: int, budget_amt: str, **terms: Any) -> dict[str, Any]:
+    """A budget with the demo terms of DOMAIN.md section 7 unless ``terms`` says otherwise."""
+    return {
+        "admdvs": REGION,
+        "fixmedins_code": fixmedins_code,
+        "year": year,
+        "budget_amt": budget_amt,
+        "withhold_ratio": "0.05",
+        "surplus_retention_ratio": "0.50",
+        "surplus_retention_cap_ratio": "0.05",
+        "overspend_share_ratio": "0.50",
+        "overspend_corridor_ratio": "1.10",
+        "quality_full_score": "90",
+        "quality_zero_score": "60",
+    } | terms
+
+
+def facts(
+    fixmedins_code: str,
+    when: datetime,
+    hifp_pay: str,
+    *,
+    psn_no: str | None = None,
+    med_type: str = "11",
+    dise_codg: str | None = "I10.x00",
+    admdvs: str = REGION,
+) -> funding.SettlementFacts:
+    return funding.SettlementFacts(
+        setl_id="S" + uuid.uuid4().hex[:20].upper(),
+        fixmedins_code=fixmedins_code,
+        admdvs=admdvs,
+        psn_no=psn_no or "P" + uuid.uuid4().hex[:16].upper(),
+        insutype="390",
+        med_type=med_type,
+        setl_time=when,
+        fund_pay_sumamt=cny(hifp_pay),
+        hifp_pay=cny(hifp_pay),
+        dise_codg=dise_codg,
+    )
+
+
+async def settle(session: AsyncSession, settlement: funding.SettlementFacts) -> str:
+    """Record a settlement as the settlement service does; returns its clr_way."""
+    clr_way = await funding.clearing_way(session, settlement)
+    await funding.record_settlement(session, settlement)
+    return clr_way

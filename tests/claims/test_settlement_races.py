@@ -1,0 +1,120 @@
+"""Concurrency, proven by racing real transactions on PostgreSQL (separate connections).
+
+The world is committed for real (through the API on the real engine) in a region of its own, so
+these tests see each other's data as little as production tenants do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from claims.models import BenefitAccumulator, Person, Settlement
+from engine.app import create_app
+from engine.db import Database
+from engine.settings import Settings
+from tests.claims.world import CLASS_A_ITEM, World, build_world
+
+pytestmark = pytest.mark.postgres_only
+
+
+@pytest.fixture
+async def committed_world(database: Database) -> AsyncIterator[World]:
+    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
+        database.sessionmaker() as session,
+    ):
+        admdvs = f"9{secrets.randbelow(10**5):05d}"
+        world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
+        await session.commit()
+        yield world
+
+
+async def test_fifty_concurrent_settlements_never_exceed_cap_or_balance(
+    committed_world: World, database: Database
+) -> None:
+    world = committed_world
+    psn_no, certno = await world.enrol(insutype="310", acct_balc="30.00")
+    await world.opening(
+        psn_no,
+        categories=[
+            {
+                "insutype": "310",
+                "med_type": "11",
+                "deductible_used": "200.00",
+                "hifp_paid": "4950.00",
+            }
+        ],
+    )
+    mdtrt_ids = []
+    for i in range(50):
+        visit = await world.visit(psn_no, certno, hospital=i % 2, dr=None)
+        await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")], hospital=i % 2)
+        mdtrt_ids.append(visit["mdtrt_id"])
+
+    responses = await asyncio.gather(
+        *(world.settle(m, hospital=i % 2, acct_used_flag=True) for i, m in enumerate(mdtrt_ids))
+    )
+    assert [r.status_code for r in responses] == [201] * 50
+    bodies = [r.json() for r in responses]
+    assert sum(fen_of(b["hifp_pay"]) for b in bodies) == 5000  # exactly the 50.00 left
+    assert sum(fen_of(b["acct_pay"]) for b in bodies) == 3000  # exactly the 30.00 balance
+    async with database.sessionmaker() as session:
+        person = await session.get_one(Person, psn_no)
+        acc = await session.get_one(BenefitAccumulator, (psn_no, 2026, "310-11"))
+        assert person.acct_balc == 0
+        assert acc.hifp_paid == 500000  # the cap, never above it
+
+
+def fen_of(amount: str) -> int:
+    """Fen from a wire amount, without going through float."""
+    yuan, _, fen = amount.partition(".")
+    return int(yuan) * 100 + int(fen.ljust(2, "0"))
+
+
+async def test_same_idempotency_key_replayed_concurrently_settles_once(
+    committed_world: World, database: Database
+) -> None:
+    world = committed_world
+    psn_no, certno = await world.enrol(insutype="310")
+    visit = await world.visit(psn_no, certno)
+    await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    key = f"race-{uuid.uuid4().hex}"
+    responses = await asyncio.gather(*(world.settle(visit["mdtrt_id"], key=key) for _ in range(20)))
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["setl_id"] for r in responses}) == 1
+    async with database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Settlement)
+            .where(Settlement.mdtrt_id == visit["mdtrt_id"])
+        )
+    assert count == 1
+
+
+async def test_concurrent_settles_of_one_visit_with_different_keys_settle_once(
+    committed_world: World, database: Database
+) -> None:
+    world = committed_world
+    psn_no, certno = await world.enrol(insutype="310")
+    visit = await world.visit(psn_no, certno)
+    await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    responses = await asyncio.gather(*(world.settle(visit["mdtrt_id"]) for _ in range(10)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 9
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_settled"}
+    async with database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(Settlement)
+            .where(Settlement.mdtrt_id == visit["mdtrt_id"])
+        )
+    assert count == 1
