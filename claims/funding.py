@@ -81,17 +81,21 @@ class SettlementFacts:
 
 
 @dataclass(frozen=True, slots=True)
-class _Route:
+class Route:
+    """How a settlement is paid: its ``clr_way`` and the bundle or DIP group behind it. Worked
+    out once per settlement and handed back to :func:`record_settlement`."""
+
     clr_way: str
     bundle: Bundle | None = None
     group: DipGroup | None = None
 
 
-async def _route(session: AsyncSession, facts: SettlementFacts) -> _Route:
+async def route(session: AsyncSession, facts: SettlementFacts) -> Route:
+    """``clr_way`` of the settlement: 04 bundle member, 05 DIP case, else 01. Writes nothing."""
     on = local_date(facts.setl_time)
     bundle = await repo.bundle_of_member(session, facts.psn_no, facts.admdvs, on)
     if bundle is not None:
-        return _Route(PER_CAPITA, bundle=bundle)
+        return Route(PER_CAPITA, bundle=bundle)
     found = await dip.case_group(
         session,
         admdvs=facts.admdvs,
@@ -100,18 +104,13 @@ async def _route(session: AsyncSession, facts: SettlementFacts) -> _Route:
         dise_codg=facts.dise_codg,
     )
     if found is not None:
-        return _Route(POINTS, group=found[1])
-    return _Route(FEE_FOR_ITEM)
+        return Route(POINTS, group=found[1])
+    return Route(FEE_FOR_ITEM)
 
 
-async def clearing_way(session: AsyncSession, facts: SettlementFacts) -> str:
-    """``clr_way`` of the settlement: 04 bundle member, 05 DIP case, else 01. Writes nothing."""
-    return (await _route(session, facts)).clr_way
-
-
-async def record_settlement(session: AsyncSession, facts: SettlementFacts) -> None:
-    """Append the settlement's case entries (module docstring), in the caller's transaction."""
-    route = await _route(session, facts)
+async def record_settlement(session: AsyncSession, facts: SettlementFacts, route: Route) -> None:
+    """Append the settlement's case entries (module docstring), in the caller's transaction;
+    ``route`` is what :func:`route` gave for the same facts."""
     on = local_date(facts.setl_time)
     common = {
         "setl_id": facts.setl_id,

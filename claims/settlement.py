@@ -276,7 +276,7 @@ async def presettle(
     """2206: the numbers settle would give now; writes nothing."""
     claim = await _claim(session, principal, mdtrt_id, body, for_settle=False)
     row = _row(claim, principal, setl_id=None, clr_way="01")
-    row.clr_way = await funding.clearing_way(session, _facts(row, claim.visit))
+    row.clr_way = (await funding.route(session, _facts(row, claim.visit))).clr_way
     return settlement_out(row, presettle_token=claim.token)
 
 
@@ -288,7 +288,8 @@ async def settle(
     person = claim.person
     row = _row(claim, principal, setl_id=new_id("S"), clr_way="01")
     facts = _facts(row, claim.visit)
-    row.clr_way = await funding.clearing_way(session, facts)
+    route = await funding.route(session, facts)
+    row.clr_way = route.clr_way
     session.add(row)
     benefit, year = claim.accumulators.benefit, claim.accumulators.year
     assert benefit is not None and year is not None
@@ -299,7 +300,7 @@ async def settle(
     year.assistance_paid += row.d_assistance_paid
     person.acct_balc -= row.acct_pay
     await session.flush()
-    await funding.record_settlement(session, facts)
+    await funding.record_settlement(session, facts, route)
     await audit.record(
         session,
         actor=principal,

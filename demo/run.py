@@ -50,7 +50,7 @@ def _demo_settings() -> Settings:
     return settings
 
 
-def _bootstrap_admin(settings: Settings) -> str:
+def bootstrap_admin(settings: Settings) -> str:
     """The operator's first key, made as `sanyi org create` + `sanyi key create` would."""
 
     async def work(session: AsyncSession) -> str:
@@ -74,7 +74,7 @@ def _organisation(admin: Client, **body: str) -> Client:
     return admin.as_org(key["api_key"])
 
 
-def _setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
+def setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
     admin = Client(http, admin_token)
     region = DemoRegion(
         admin=admin,
@@ -103,13 +103,13 @@ def _setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
 def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026) -> None:
     settings = _demo_settings()
     migrate.upgrade(settings.sync_database_url)
-    admin_token = _bootstrap_admin(settings)
+    admin_token = bootstrap_admin(settings)
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
     with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as http:
         health = http.get("/health").json()
-        region = _setup_region(http, admin_token)
+        region = setup_region(http, admin_token)
         reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
         load_policy(region.insurer, REGION)
         population = enrol_population(region.insurer, REGION, rng, people)

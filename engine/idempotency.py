@@ -18,7 +18,7 @@ from typing import Annotated, Any, TypeVar
 import rfc8785
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import JSON, String, select
+from sqlalchemy import JSON, String, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -90,7 +90,9 @@ async def run_idempotent(
             )
         return response_model.model_validate(record.response)
     result = await operation()
-    record = await session.get_one(IdempotencyRecord, (principal.org_id, key))
-    record.response = result.model_dump(mode="json")
-    await session.flush()
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.org_id == principal.org_id, IdempotencyRecord.key == key)
+        .values(response=result.model_dump(mode="json"))
+    )
     return result

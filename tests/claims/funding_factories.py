@@ -76,6 +76,7 @@ def facts(
 
 async def settle(session: AsyncSession, settlement: funding.SettlementFacts) -> str:
     """Record a settlement as the settlement service does; returns its clr_way."""
-    clr_way = await funding.clearing_way(session, settlement)
-    await funding.record_settlement(session, settlement)
+    route = await funding.route(session, settlement)
+    clr_way = route.clr_way
+    await funding.record_settlement(session, settlement, route)
     return clr_way

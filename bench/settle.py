@@ -1,0 +1,277 @@
+"""Settlement throughput through the real HTTP API on PostgreSQL (issue 4's benchmark).
+
+1. A fresh database, migrated; ``sanyi serve`` started as its own process (uvloop, httptools).
+2. The demo region set up through the API (organisations, registry, catalogue, policy). One
+   realistic 5-line internet follow-up (follow-up visit, three drugs, delivery) is registered and
+   priced through the API; persons, visits and fee lines for the timed phase are then bulk-copied
+   from it, so the timed phase measures settlement alone.
+3. ``--concurrency`` clients call 2207 settle (with Idempotency-Key, personal account used) for
+   ``--duration`` seconds. Each claim is a different visit of one of ``--persons`` people.
+4. pgbench TPC-B on the same database in the same run, for scale.
+
+Prints settled claims/s, latency percentiles, errors, pgbench tps and the ratio. Asserts nothing.
+Usage: ``.venv/bin/python bench/settle.py [--duration 15] [--concurrency 16] [--workers 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import psycopg
+import sqlalchemy as sa
+
+from demo.claims import load_policy
+from demo.client import Client
+from demo.reference import load_reference_data
+from demo.run import REGION, bootstrap_admin, setup_region
+from engine import migrate
+from engine.settings import Settings
+
+PG_SERVER = os.environ.get("SANYI_BENCH_PG", "postgres@127.0.0.1:5432")
+
+
+def _recreate_database(name: str) -> str:
+    with psycopg.connect(f"postgresql://{PG_SERVER}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://{PG_SERVER}/{name}"
+
+
+def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE="20")
+    env.pop("BROKER_URL", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("the API server exited")
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("the API server did not come up")
+
+
+def _template_claim(http: httpx.Client, admin_token: str) -> tuple[Client, str, dict[str, Any]]:
+    """Set up the region and settle-ready one visit through the API; returns the hospital
+    client, its code and the priced template visit id."""
+    region = setup_region(http, admin_token)
+    reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
+    load_policy(region.insurer, REGION)
+    code, hospital = next(iter(region.hospitals.items()))
+    doctor = next(
+        d
+        for d in reference.practitioners.values()
+        if d.fixmedins_code == code and d.internet_practice and d.indep_prac_start.year < 2020
+    )
+    certno = "11010519491231002X"
+    region.insurer.post(
+        "/v1/persons",
+        expect=201,
+        json={
+            "psn_no": "TEMPLATE",
+            "psn_name": "模板",
+            "certno": certno,
+            "admdvs": REGION,
+            "insutype": "310",
+            "acct_balc": "100.00",
+            "opsp_dise_codes": ["I10"],
+        },
+    )
+    visit = {
+        "psn_no": "TEMPLATE",
+        "mdtrt_cert_type": "02",
+        "mdtrt_cert_no": certno,
+        "fixmedins_code": code,
+        "med_type": "11",
+        "dr_code": doctor.dr_code,
+        "diseinfo": [{"diag_code": "I10.x00", "diag_name": "高血压", "maindiag_flag": "1"}],
+    }
+    hospital.post(
+        "/v1/visits",
+        expect=201,
+        json=visit | {"biz_type_code": "01", "begntime": "2026-01-05T09:00:00+08:00"},
+    )
+    template = hospital.post(
+        "/v1/visits",
+        expect=201,
+        json=visit | {"biz_type_code": "02", "begntime": datetime.now(UTC).isoformat()},
+    )
+    drugs = list(reference.drug_codes[:3])
+    lines = [{"feedetl_sn": "1", "med_list_codg": reference.follow_up_code, "cnt": "1"}]
+    lines += [
+        {"feedetl_sn": str(i + 2), "med_list_codg": c, "cnt": "2", "pric": "31.50"}
+        for i, c in enumerate(drugs)
+    ]
+    lines.append(
+        {"feedetl_sn": "5", "med_list_codg": reference.delivery_code, "cnt": "1", "pric": "10.00"}
+    )
+    hospital.post(
+        f"/v1/visits/{template['mdtrt_id']}/fee-lines", json={"feedetail": lines}, expect=201
+    )
+    return hospital, code, template
+
+
+def _bulk_copy(url: str, template_id: str, persons: int, claims: int) -> list[str]:
+    """Persons, visits and fee lines cloned from the template with plain multi-row inserts."""
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    person, visit, fee = (
+        sa.Table(n, meta, autoload_with=engine) for n in ("person", "visit", "fee_line")
+    )
+    with engine.begin() as conn:
+        tpl_person = dict(
+            conn.execute(sa.select(person).where(person.c.psn_no == "TEMPLATE")).mappings().one()
+        )
+        tpl_visit = dict(
+            conn.execute(sa.select(visit).where(visit.c.mdtrt_id == template_id)).mappings().one()
+        )
+        tpl_lines = [
+            dict(r)
+            for r in conn.execute(sa.select(fee).where(fee.c.mdtrt_id == template_id)).mappings()
+        ]
+        psn_nos = [f"B{i:09d}" for i in range(persons)]
+        conn.execute(
+            person.insert(),
+            [
+                tpl_person
+                | {"psn_no": p, "certno_hash": secrets.token_hex(32), "acct_balc": 1_000_000}
+                for p in psn_nos
+            ],
+        )
+        mdtrt_ids = [f"MB{uuid.uuid4().hex[:18].upper()}" for _ in range(claims)]
+        conn.execute(
+            visit.insert(),
+            [
+                tpl_visit | {"mdtrt_id": m, "psn_no": psn_nos[i % persons]}
+                for i, m in enumerate(mdtrt_ids)
+            ],
+        )
+        rows = [
+            {k: v for k, v in line.items() if k != "id"} | {"mdtrt_id": m}
+            for m in mdtrt_ids
+            for line in tpl_lines
+        ]
+        for start in range(0, len(rows), 20_000):
+            conn.execute(fee.insert(), rows[start : start + 20_000])
+    engine.dispose()
+    return mdtrt_ids
+
+
+async def _settle_load(
+    base: str, headers: dict[str, str], mdtrt_ids: list[str], concurrency: int, duration: float
+) -> tuple[list[float], int, float]:
+    queue = iter(mdtrt_ids)
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + duration
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, limits=limits, timeout=30
+    ) as client:
+
+        async def worker() -> None:
+            nonlocal errors
+            for mdtrt_id in queue:
+                if time.perf_counter() > deadline:
+                    return
+                began = time.perf_counter()
+                response = await client.post(
+                    f"/v1/visits/{mdtrt_id}/settlement",
+                    json={"acct_used_flag": True},
+                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                )
+                if response.status_code == 201:
+                    latencies.append(time.perf_counter() - began)
+                else:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed
+
+
+def _pgbench(dbname: str, concurrency: int, seconds: int) -> float:
+    host, _, port = PG_SERVER.split("@")[1].partition(":")
+    base = ["-h", host, "-p", port or "5432", "-U", "postgres"]
+    subprocess.run(
+        ["pgbench", "-i", "-q", "-s", "10", *base, dbname], check=True, capture_output=True
+    )
+    out = subprocess.run(
+        ["pgbench", "-c", str(concurrency), "-j", "2", "-T", str(seconds), *base, dbname],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    match = re.search(r"tps = ([\d.]+)", out)
+    return float(match.group(1)) if match else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="API server processes")
+    parser.add_argument("--persons", type=int, default=5000)
+    parser.add_argument("--claims", type=int, default=40000, help="visits prepared")
+    parser.add_argument("--database", default="sanyi_bench")
+    args = parser.parse_args()
+
+    url = _recreate_database(args.database)
+    migrate.upgrade(url)
+    admin_token = bootstrap_admin(Settings(database_url=url))
+    port = 8700 + secrets.randbelow(200)
+    base = f"http://127.0.0.1:{port}"
+    server = _start_server(url, port, args.workers)
+    try:
+        _wait_healthy(base, server)
+        with httpx.Client(base_url=base, timeout=60) as http:
+            hospital, code, template = _template_claim(http, admin_token)
+        mdtrt_ids = _bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
+        print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
+        latencies, errors, elapsed = asyncio.run(
+            _settle_load(base, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    tps = _pgbench(args.database, args.concurrency, 10)
+    rate = len(latencies) / elapsed
+    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    print(f"settled claims:      {len(latencies)} in {elapsed:.1f} s, errors {errors}")
+    print(
+        f"throughput:          {rate:,.0f} settled claims/s "
+        f"(concurrency {args.concurrency}, {args.workers} API processes)"
+    )
+    print(
+        f"latency ms:          p50 {q[49] * 1000:.1f}  p95 {q[94] * 1000:.1f}  "
+        f"p99 {q[98] * 1000:.1f}"
+    )
+    print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency} -j 2, same database)")
+    print(f"ratio to pgbench:    {rate / tps:.2f}" if tps else "ratio to pgbench:    n/a")
+
+
+if __name__ == "__main__":
+    main()
