@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve worker bench clean
+.PHONY: install demo test lint serve worker scheduler bench bench-reconcile clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,14 @@ serve: $(STAMP)
 worker: $(STAMP)
 	$(BIN)/sanyi worker
 
+scheduler: $(STAMP)
+	$(BIN)/sanyi scheduler
+
 bench: $(STAMP)
 	$(BIN)/python bench/settle.py
+
+bench-reconcile: $(STAMP)
+	$(BIN)/python bench/reconcile.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

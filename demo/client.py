@@ -39,7 +39,7 @@ class Client:
         expect: int | None = None,
         **kwargs: Any,
     ) -> Any:
-        headers = dict(self.headers)
+        headers = dict(self.headers) | dict(kwargs.pop("headers", None) or {})
         if idempotent:
             headers["Idempotency-Key"] = f"demo-{uuid.uuid4().hex}"
         response = self.http.request(method, path, headers=headers, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from rich.table import Table
@@ -71,7 +72,7 @@ def setup_funding(
 
 
 def _percent(ratio: str) -> str:
-    return f"{float(ratio) * 100:.1f}%"
+    return f"{Decimal(ratio) * 100:.1f}%"
 
 
 def report_funding(insurer: Client, *, admdvs: str, year: int, month: int) -> Table:

@@ -28,7 +28,7 @@ from engine.db import Database, unit_of_work
 from engine.settings import Settings, get_settings
 
 REGION = "230100"
-console = Console()
+console = Console(width=140)
 
 
 @dataclass
