@@ -96,6 +96,13 @@ async def enrol(session: AsyncSession, principal: Principal, body: PersonIn) -> 
     return person
 
 
+async def certificate_matches(session: AsyncSession, psn_no: str, certno: str) -> bool:
+    """Whether ``certno`` (resident ID from an ID card or social security card) is this person's,
+    compared by keyed hash; an unknown person matches nothing."""
+    person = await repository.person(session, psn_no)
+    return person is not None and hmac.compare_digest(person.certno_hash, resident_id_hash(certno))
+
+
 async def get_visible(session: AsyncSession, principal: Principal, psn_no: str) -> Person:
     """A person the caller may see; other regions' people are indistinguishable from unknown."""
     person = await repository.person(session, psn_no)

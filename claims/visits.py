@@ -22,9 +22,9 @@ from claims.persons import resident_id_hash
 from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
 from engine import audit
 from engine.auth import Principal
-from engine.errors import Conflict, InvalidRequest, NotFound, SanyiError
+from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen
-from tariffs.pricing import LineRequest, PricingContext, price_lines
+from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
 from tariffs.registry import InstitutionInfo, get_institution, get_practitioner
 
 INTERNET = "02"
@@ -262,8 +262,8 @@ async def upload_fees(
                 for x in body.feedetail
             ],
         )
-    except SanyiError as error:
-        error.field = f"feedetail.{error.field}" if error.field else "feedetail"
+    except PricingError as error:
+        error.field = f"feedetail.{error.line}.{error.field}"
         raise
     rows = [
         FeeLine(

@@ -7,6 +7,7 @@ SQLite file under ``var/demo/`` so every run starts from the same state.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from demo.claims import enrol_population, load_policy, run_claims
 from demo.client import Client
 from demo.funding import report_funding, setup_funding
+from demo.prescriptions import run_prescriptions
 from demo.reference import load_reference_data
 from demo.server import running_server
 from engine import migrate
@@ -42,11 +44,15 @@ class DemoRegion:
 
 
 def _demo_settings() -> Settings:
+    """On the embedded default, a fresh database under ``var/demo``, set in the environment so
+    that the in-process background jobs (which read the process settings) use it too."""
     settings = get_settings()
     if settings.embedded:
         data_dir = settings.data_dir / "demo"
         shutil.rmtree(data_dir, ignore_errors=True)
-        settings = settings.model_copy(update={"data_dir": data_dir})
+        os.environ["SANYI_DATA_DIR"] = str(data_dir)
+        get_settings.cache_clear()
+        settings = get_settings()
     return settings
 
 
@@ -133,6 +139,10 @@ def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026) -> None:
         table.add_row("period", f"{start} .. {today - timedelta(days=1)} ({days} days)")
         console.print(table)
         console.print(report.table())
+        prescriptions = run_prescriptions(
+            region.hospitals, region.pharmacies, reference, report, rng=rng
+        )
+        console.print(prescriptions.table())
         console.print(
             report_funding(region.insurer, admdvs=REGION, year=today.year, month=today.month)
         )

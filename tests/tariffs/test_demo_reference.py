@@ -11,7 +11,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from demo.reference import load_reference_data
-from demo.run import _bootstrap_admin, _setup_region
+from demo.run import bootstrap_admin, setup_region
 from demo.server import running_server
 from engine import migrate
 from engine.settings import Settings
@@ -42,7 +42,7 @@ def server() -> Iterator[tuple[httpx.Client, str]]:
     with scratch_database_url() as url:
         migrate.upgrade(url)
         settings = Settings(database_url=url, broker_url=None)
-        admin_token = _bootstrap_admin(settings)
+        admin_token = bootstrap_admin(settings)
         with running_server(settings) as base_url, httpx.Client(base_url=base_url) as http:
             yield http, admin_token
 
@@ -51,7 +51,7 @@ def test_load_reference_data_registers_the_region_through_the_api(
     server: tuple[httpx.Client, str],
 ) -> None:
     http, admin_token = server
-    region = _setup_region(http, admin_token)
+    region = setup_region(http, admin_token)
 
     data = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
 

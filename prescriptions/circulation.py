@@ -1,0 +1,218 @@
+"""Circulation (DOMAIN.md section 9): who may see a prescription, the patient presenting it at
+an open pharmacy, the pharmacy's list, download, the lock and its return, and expiry.
+
+A pharmacy sees a prescription only when it was routed to it (the patient nominated it) or
+presented to it (the patient showed the trace code and their ID there). Everything else, unknown
+numbers included, is one and the same 404: a pharmacy cannot tell a prescription it may not see
+from one that does not exist, nor a wrong ID from a wrong trace code.
+
+The lock is a lease on the prescription row, taken by a conditional update (repository.try_lock):
+one pharmacy at a time, lapsing by itself at ``lock_expires_at`` (the periodic job then clears it
+for the record, but a lapsed lock is free whether or not the job ran).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims.persons import certificate_matches
+from engine.auth import Principal, Role
+from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from prescriptions import documents, records, repository
+from prescriptions.models import Prescription
+from prescriptions.schemas import LockOut, PrescriptionOut, PrescriptionPage, PresentIn
+from prescriptions.upload import trace_code_hash
+from tariffs.registry import get_institution
+
+
+def _unknown(field: str = "hi_rxno") -> NotFound:
+    return NotFound("no such prescription", code="unknown_prescription", field=field)
+
+
+async def visible(
+    session: AsyncSession, principal: Principal, hi_rxno: str, *, lock: bool = False
+) -> Prescription:
+    """The prescription if ``principal`` may see it: the issuing hospital, or a pharmacy it was
+    routed or presented to. Anything else is :func:`_unknown`."""
+    row = await repository.get(session, hi_rxno, lock=lock)
+    if row is None:
+        raise _unknown()
+    if principal.role is Role.hospital and row.fixmedins_code == principal.institution_code:
+        return row
+    if (
+        principal.role is Role.pharmacy
+        and principal.institution_code is not None
+        and await repository.access(session, hi_rxno, principal.institution_code) is not None
+    ):
+        return row
+    raise _unknown()
+
+
+async def _expire_if_due(
+    session: AsyncSession, principal: Principal, row: Prescription, now: datetime
+) -> Prescription:
+    """Checked on every access: a prescription past its validity is expired now, under its row
+    lock, rather than left for the periodic job."""
+    if not records.is_due_to_expire(row, now):
+        return row
+    row = await visible(session, principal, row.hi_rxno, lock=True)
+    await records.expire_if_due(session, row, now)
+    return row
+
+
+async def download(
+    session: AsyncSession, principal: Principal, hi_rxno: str, now: datetime
+) -> PrescriptionOut:
+    """The prescription with its signed document, re-verified on the way out."""
+    row = await _expire_if_due(session, principal, await visible(session, principal, hi_rxno), now)
+    await documents.verify_stored(session, row)
+    return await records.prescription_out(session, row, principal, now)
+
+
+async def _designated_pharmacy(session: AsyncSession, principal: Principal) -> str:
+    """The caller's institution code, if it is registered as a designated pharmacy."""
+    code = principal.institution_code
+    try:
+        institution = await get_institution(session, code or "")
+    except NotFound:
+        institution = None
+    if code is None or institution is None or institution.kind != "pharmacy":
+        raise Forbidden(
+            "this key's institution is not a registered designated pharmacy",
+            code="not_a_designated_pharmacy",
+        )
+    return code
+
+
+async def present(
+    session: AsyncSession, principal: Principal, body: PresentIn, now: datetime
+) -> PrescriptionOut:
+    """The patient presents an open prescription at this pharmacy: with the right trace code
+    and the patient's own ID, the pharmacy may see (list, lock, dispense) it from now on.
+
+    Any mismatch (unknown code, another region, nominated to another pharmacy, not circulating,
+    another person's ID) is the same 404.
+    """
+    pharmacy = await _designated_pharmacy(session, principal)
+    row = await repository.by_trace_code_hash(
+        session, trace_code_hash(body.rx_trace_code), lock=True
+    )
+    if (
+        row is None
+        or row.admdvs != principal.admdvs
+        or row.nominated_code not in (None, pharmacy)
+        or records.effective_status(row, now) != "circulating"
+        or not await certificate_matches(session, row.psn_no, body.mdtrt_cert_no)
+    ):
+        raise _unknown("rx_trace_code")
+    await documents.verify_stored(session, row)
+    if await repository.grant_access(session, row.hi_rxno, pharmacy, "presented", now):
+        await records.record(session, row, principal, "presented", {"to": pharmacy})
+        records.route_event(session, row, pharmacy, "presented")
+    return await records.prescription_out(session, row, principal, now)
+
+
+def _cursor(granted_at: datetime, hi_rxno: str) -> str:
+    return f"{granted_at.isoformat()}|{hi_rxno}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
+    if not cursor:
+        return None
+    try:
+        at, hi_rxno = cursor.split("|", 1)
+        return datetime.fromisoformat(at), hi_rxno
+    except ValueError as exc:
+        raise InvalidRequest("malformed cursor", code="invalid_cursor", field="cursor") from exc
+
+
+async def pharmacy_list(
+    session: AsyncSession, principal: Principal, now: datetime, cursor: str | None, limit: int
+) -> PrescriptionPage:
+    """The prescriptions routed or presented to the calling pharmacy, newest first, with their
+    status as of now."""
+    assert principal.institution_code is not None  # pharmacies always have one (engine.auth)
+    found = await repository.pharmacy_page(
+        session, principal.institution_code, _parse_cursor(cursor), limit + 1
+    )
+    page = found[:limit]
+    return PrescriptionPage(
+        items=[records.summary_out(row, a.via, a.granted_at, now) for row, a in page],
+        next_cursor=(
+            _cursor(page[-1][1].granted_at, page[-1][0].hi_rxno) if len(found) > limit else None
+        ),
+    )
+
+
+async def lock(
+    session: AsyncSession, principal: Principal, hi_rxno: str, lease_seconds: int, now: datetime
+) -> LockOut:
+    """Take or extend the lock for ``lease_seconds`` (DOMAIN.md section 9: one pharmacy at a
+    time, a lease that expires by itself)."""
+    await visible(session, principal, hi_rxno)  # 404 unless routed or presented to the caller
+    assert principal.institution_code is not None
+    until = now + timedelta(seconds=lease_seconds)
+    if not await repository.try_lock(session, hi_rxno, principal.institution_code, until, now):
+        row = await repository.get(session, hi_rxno)
+        assert row is not None
+        records.require_status(row, now, "circulating")
+        raise Conflict(
+            "another pharmacy holds the lock", code="prescription_locked", field="hi_rxno"
+        )
+    row = await repository.get(session, hi_rxno)  # the updated row, now locked by the update
+    assert row is not None
+    await documents.verify_stored(session, row)
+    await records.record(
+        session,
+        row,
+        principal,
+        "locked",
+        {"lock_holder": row.lock_holder, "lock_expires_at": until.isoformat()},
+    )
+    await records.announce(session, row, "locked", {"lock_expires_at": until.isoformat()})
+    assert row.lock_holder is not None and row.lock_expires_at is not None
+    return LockOut(
+        hi_rxno=hi_rxno, lock_holder=row.lock_holder, lock_expires_at=row.lock_expires_at
+    )
+
+
+async def release(
+    session: AsyncSession, principal: Principal, hi_rxno: str, now: datetime
+) -> PrescriptionOut:
+    """Return: the lock holder gives the prescription back undispensed (DOMAIN.md section 9)."""
+    row = await visible(session, principal, hi_rxno, lock=True)
+    if row.lock_holder != principal.institution_code or not records.lock_held(row, now):
+        raise Conflict("this pharmacy does not hold the lock", code="not_lock_holder")
+    row.lock_holder = None
+    row.lock_expires_at = None
+    row.updated_at = now
+    await session.flush()
+    await records.record(session, row, principal, "returned", {"by": principal.institution_code})
+    await records.announce(session, row, "returned", {})
+    return await records.prescription_out(session, row, principal, now)
+
+
+async def expire_due(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Expire up to ``limit`` prescriptions past their validity; returns how many. Idempotent:
+    a second run finds nothing left to do."""
+    rows = await repository.due_to_expire(session, now, limit)
+    for row in rows:
+        await records.expire(session, row, now)
+    return len(rows)
+
+
+async def release_lapsed_locks(session: AsyncSession, now: datetime, limit: int) -> int:
+    """Clear up to ``limit`` locks whose lease has lapsed, for the record (a lapsed lock is
+    already free for :func:`lock`); returns how many."""
+    rows = await repository.lapsed_locks(session, now, limit)
+    for row in rows:
+        holder = row.lock_holder
+        row.lock_holder = None
+        row.lock_expires_at = None
+        row.updated_at = now
+        await session.flush()
+        await records.record(session, row, None, "lock_lapsed", {"lock_holder": holder})
+        await records.announce(session, row, "lock_lapsed", {})
+    return len(rows)

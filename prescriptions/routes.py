@@ -1,0 +1,137 @@
+"""Prescription endpoints (DOMAIN.md section 9): hospitals upload, review and revoke; pharmacies
+list, open by trace code, lock, return and dispense; both download.
+
+"Now" comes from :func:`clock`, one dependency, so tests (and only tests) can set the date a
+request happens on through ``app.dependency_overrides`` instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engine.auth import Principal, Role, require_role
+from engine.db import UnitOfWorkRoute, get_session, utcnow
+from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from prescriptions import circulation, dispensing, upload
+from prescriptions.schemas import (
+    DispenseIn,
+    DispenseOut,
+    LockIn,
+    LockOut,
+    PrescriptionOut,
+    PrescriptionPage,
+    PresentIn,
+    ReviewIn,
+    RevokeIn,
+    RxUpload,
+    RxUploadOut,
+)
+
+router = APIRouter(prefix="/prescriptions", tags=["prescriptions"], route_class=UnitOfWorkRoute)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Hospital = Annotated[Principal, require_role(Role.hospital)]
+Pharmacy = Annotated[Principal, require_role(Role.pharmacy)]
+Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy)]
+
+
+def clock() -> datetime:
+    """The time a request happens at."""
+    return utcnow()
+
+
+Now = Annotated[datetime, Depends(clock)]
+
+
+@router.post("", status_code=201)
+async def upload_prescription(
+    body: RxUpload, principal: Hospital, session: Session, now: Now
+) -> RxUploadOut:
+    """Upload a signed prescription from the hospital's own visit; returns ``hi_rxno`` and the
+    one-time ``rx_trace_code``."""
+    return await upload.upload(session, principal, body, now)
+
+
+@router.get("")
+async def list_prescriptions(
+    principal: Pharmacy,
+    session: Session,
+    now: Now,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PrescriptionPage:
+    """The prescriptions routed or presented to the calling pharmacy, newest first."""
+    return await circulation.pharmacy_list(session, principal, now, cursor, limit)
+
+
+@router.post("/presentations")
+async def present_prescription(
+    body: PresentIn, principal: Pharmacy, session: Session, now: Now
+) -> PrescriptionOut:
+    """Open a prescription the patient presents (trace code plus their ID)."""
+    return await circulation.present(session, principal, body, now)
+
+
+@router.get("/{hi_rxno}")
+async def download_prescription(
+    hi_rxno: str, principal: Reader, session: Session, now: Now
+) -> PrescriptionOut:
+    """Download, with the signature re-verified."""
+    return await circulation.download(session, principal, hi_rxno, now)
+
+
+@router.post("/{hi_rxno}/review")
+async def review_prescription(
+    hi_rxno: str, body: ReviewIn, principal: Hospital, session: Session, now: Now
+) -> PrescriptionOut:
+    """The hospital pharmacist approves (it circulates) or rejects (voided) it."""
+    return await upload.review(session, principal, hi_rxno, body, now)
+
+
+@router.post("/{hi_rxno}/revocation")
+async def revoke_prescription(
+    hi_rxno: str, body: RevokeIn, principal: Hospital, session: Session, now: Now
+) -> PrescriptionOut:
+    """The prescribing doctor revokes it, before any dispense."""
+    return await upload.revoke(session, principal, hi_rxno, body, now)
+
+
+@router.post("/{hi_rxno}/lock")
+async def lock_prescription(
+    hi_rxno: str, principal: Pharmacy, session: Session, now: Now, body: LockIn | None = None
+) -> LockOut:
+    """Take (or extend) the lock: a lease that lapses by itself (default 15 minutes)."""
+    lease = (body or LockIn()).lease_seconds
+    return await circulation.lock(session, principal, hi_rxno, lease, now)
+
+
+@router.post("/{hi_rxno}/return")
+async def return_prescription(
+    hi_rxno: str, principal: Pharmacy, session: Session, now: Now
+) -> PrescriptionOut:
+    """Give the prescription back undispensed, releasing the lock."""
+    return await circulation.release(session, principal, hi_rxno, now)
+
+
+@router.post("/{hi_rxno}/dispensations", status_code=201)
+async def dispense_prescription(
+    hi_rxno: str,
+    body: DispenseIn,
+    principal: Pharmacy,
+    session: Session,
+    now: Now,
+    idempotency_key: IdempotencyKey,
+) -> DispenseOut:
+    """Dispense and settle (med_type 41) as the lock holder, idempotent under
+    ``Idempotency-Key``."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"dispense:{hi_rxno}", body.model_dump(mode="json")),
+        lambda: dispensing.dispense(session, principal, hi_rxno, body, now),
+        DispenseOut,
+    )
