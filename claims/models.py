@@ -206,7 +206,7 @@ class FeeLine(Base):
     fee_ocur_time: Mapped[datetime]
 
 
-_AMOUNTS = (
+SETTLEMENT_AMOUNTS = (
     "medfee_sumamt",
     "fulamt_ownpay_amt",
     "overlmt_selfpay",
@@ -237,7 +237,7 @@ class Settlement(Base):
 
     __tablename__ = "settlement"
     __table_args__ = (
-        CheckConstraint(" AND ".join(f"{a} >= 0" for a in _AMOUNTS), name="non_negative"),
+        CheckConstraint(" AND ".join(f"{a} >= 0" for a in SETTLEMENT_AMOUNTS), name="non_negative"),
         CheckConstraint(
             "medfee_sumamt = fulamt_ownpay_amt + overlmt_selfpay + preselfpay_amt + inscp_scp_amt",
             name="medfee_split",

@@ -26,6 +26,7 @@ from claims.adjudication import (
     adjudicate,
 )
 from claims.models import (
+    SETTLEMENT_AMOUNTS,
     BenefitAccumulator,
     FeeLine,
     Person,
@@ -175,7 +176,7 @@ def _row(claim: _Claim, principal: Principal, *, setl_id: str | None, clr_way: s
         acct_used_flag=adj.explanation.account.acct_used_flag,
         year=claim.year,
         category=claim.category,
-        **{name: to_fen(getattr(adj, name)) for name in _AMOUNT_FIELDS},
+        **{name: to_fen(getattr(adj, name)) for name in SETTLEMENT_AMOUNTS},
         d_deductible_used=to_fen(delta.deductible_used),
         d_hifp_paid=to_fen(delta.hifp_paid),
         d_inscp_psn_cum=to_fen(delta.inscp_psn_cum),
@@ -207,28 +208,6 @@ def _row(claim: _Claim, principal: Principal, *, setl_id: str | None, clr_way: s
     )
 
 
-_AMOUNT_FIELDS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "cvlserv_pay",
-    "hifes_pay",
-    "hifmi_pay",
-    "hifob_pay",
-    "maf_pay",
-    "oth_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-    "balc",
-)
-
-
 def settlement_out(row: Settlement, **extra: object) -> SettlementOut:
     status = "presettled" if row.setl_id is None else row.status
     return SettlementOut.model_validate(
@@ -246,7 +225,7 @@ def settlement_out(row: Settlement, **extra: object) -> SettlementOut:
             "refd_setl_flag": "1" if row.status == "revoked" else "0",
             "revoked_at": row.revoked_at,
             "acct_used_flag": row.acct_used_flag,
-            **{name: from_fen(getattr(row, name)).amount for name in _AMOUNT_FIELDS},
+            **{name: from_fen(getattr(row, name)).amount for name in SETTLEMENT_AMOUNTS},
             "setldetail": row.setldetail,
             "lines": row.lines,
             "explanation": row.explanation,
@@ -355,7 +334,7 @@ def _audit_payload(row: Settlement) -> dict[str, object]:
         "mdtrt_id": row.mdtrt_id,
         "psn_no": row.psn_no,
         "status": row.status,
-        **{name: str(from_fen(getattr(row, name)).amount) for name in _AMOUNT_FIELDS},
+        **{name: str(from_fen(getattr(row, name)).amount) for name in SETTLEMENT_AMOUNTS},
     }
 
 
