@@ -307,3 +307,6 @@ class Settlement(Base):
 # Tables of the insurer's payment methods (global budgets, DIP, bundles): imported here so that
 # loading the claims models (Alembic, the app) registers them too.
 import claims.budget_models  # noqa: E402, F401
+
+# Reconciliation and clearing tables (claims.recon_models), likewise.
+from claims import recon_models  # noqa: E402, F401

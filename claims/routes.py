@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import budget_routes, persons, policies, settlement, visits
+from claims import budget_routes, persons, policies, recon_routes, settlement, visits
 from claims.schemas import (
     FeeUpload,
     FeeUploadOut,
@@ -141,3 +141,4 @@ async def list_settlements(
 
 
 router.include_router(budget_routes.router)
+router.include_router(recon_routes.router)

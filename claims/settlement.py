@@ -25,6 +25,7 @@ from claims.adjudication import (
     ClaimInput,
     adjudicate,
 )
+from claims.budgets import local_date
 from claims.models import (
     SETTLEMENT_AMOUNTS,
     BenefitAccumulator,
@@ -91,11 +92,11 @@ async def _claim(
         insutype=visit.insutype,
         med_type=visit.med_type,
         hosp_lv=visit.hosp_lv,
-        on=visit.begntime.date(),
+        on=local_date(visit.begntime),
         retired=person.retired,
         asst_type=person.asst_type,
     )
-    year = visit.begntime.year
+    year = local_date(visit.begntime).year
     if for_settle:
         accumulators = _Accumulators(
             await repository.benefit_accumulator(session, person.psn_no, year, policy.category),

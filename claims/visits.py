@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import policies, repository
 from claims.adjudication import PricedLine, split_line
+from claims.budgets import local_date
 from claims.models import FeeLine, Person, Visit
 from claims.persons import resident_id_hash
 from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
@@ -69,7 +70,7 @@ async def _check_insurance(
             insutype=person.insutype,
             med_type=body.med_type,
             hosp_lv=_level(institution),
-            on=body.begntime.date(),
+            on=local_date(body.begntime),
             retired=person.retired,
             asst_type=person.asst_type,
         )
@@ -90,7 +91,10 @@ async def _check_insurance(
         )
     if not doctor.internet_practice:
         return "doctor_not_registered_for_internet", dr_title
-    if _years_between(doctor.indep_prac_start, body.begntime.date()) < MIN_INTERNET_PRACTICE_YEARS:
+    if (
+        _years_between(doctor.indep_prac_start, local_date(body.begntime))
+        < MIN_INTERNET_PRACTICE_YEARS
+    ):
         return "doctor_practice_under_3_years", dr_title
     since = body.begntime - timedelta(days=policy.followup_lookback_days)
     if not await repository.has_prior_diagnosis(
@@ -248,7 +252,7 @@ async def upload_fees(
     institution = await get_institution(session, visit.fixmedins_code)
     context = PricingContext(
         admdvs=visit.admdvs,
-        on=visit.begntime.date(),
+        on=local_date(visit.begntime),
         hosp_lv=visit.hosp_lv,
         grade=institution.hosp_grade,
         dr_title=visit.dr_title,

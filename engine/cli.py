@@ -31,7 +31,7 @@ console = Console()
 
 @app.command(name="migrate")
 def migrate_command(
-    revision: Annotated[str, typer.Argument(help="target revision")] = "heads",
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
 ) -> None:
     """Apply database migrations (alembic upgrade)."""
     settings = get_settings()

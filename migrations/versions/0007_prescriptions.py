@@ -1,7 +1,7 @@
 """prescriptions
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-23 09:41:51.444535
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import engine.db
 
 revision: str = "0007"
-down_revision: str | Sequence[str] | None = "0005"
+down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

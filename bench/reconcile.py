@@ -1,0 +1,323 @@
+"""Reconciliation at scale: 3201 totals and 3202 details of 1,000,000 settlements, via the API.
+
+    .venv/bin/python bench/reconcile.py [--rows 1000000] [--runs 3]
+
+What it does, on PostgreSQL (``SANYI_BENCH_PG_SERVER``, default ``postgres@127.0.0.1:5432``, a
+superuser):
+
+1. creates a scratch database, migrates it, and registers one hospital and its API key;
+2. seeds ``--rows`` settlements of that hospital in October 2026 with one ``INSERT ... SELECT``
+   from ``generate_series`` (foreign-key triggers off for the seed: ``session_replication_role``;
+   the settlements' visits and persons are not what is measured);
+3. writes the hospital's detail file (``--rows`` CSV rows, about 60 MB) with five seeded
+   mismatches of each kind: amount differs, revocation differs, missing there (rows left out),
+   missing here (rows added);
+4. starts ``sanyi serve`` (uvicorn, uvloop, httptools) as a separate process and sends, ``--runs``
+   times each, the 3201 totals request and the 3202 upload (streamed from disk in 1 MB chunks);
+5. prints each run's wall time, the server's resident memory before the runs and at its peak
+   (``VmHWM``), the client's peak, what PostgreSQL alone takes to COPY the same file and join it,
+   and whether the mismatch counts are the seeded ones;
+6. drops the scratch database.
+
+Targets (issue 7): under 3 s end to end and under 200 MB. The figures are printed, not asserted:
+they depend on the machine and on what else it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from engine import migrate  # noqa: E402
+from engine.auth import Role, create_api_key, create_organisation  # noqa: E402
+from engine.db import Database, unit_of_work  # noqa: E402
+
+PG_SERVER = os.environ.get("SANYI_BENCH_PG_SERVER", "postgres@127.0.0.1:5432")
+HOSPITAL = "HBENCH00001"
+REGION = "230100"
+SEEDED = 5  # mismatches of each kind
+CHUNK = 1024 * 1024
+PERIOD = {"stmt_begndate": "2026-10-01", "stmt_enddate": "2026-10-31"}
+
+# Amounts vary with i so sums are not trivially equal; every identity of the settlement table
+# holds (medfee = inscp = fund + psn_part, psn_part = cash).
+SEED_SQL = """
+INSERT INTO settlement (setl_id, mdtrt_id, psn_no, fixmedins_code, admdvs, insutype, med_type,
+  clr_type, clr_way, setl_time, status, revoked_at, acct_used_flag, year, category,
+  medfee_sumamt, fulamt_ownpay_amt, overlmt_selfpay, preselfpay_amt, inscp_scp_amt, act_pay_dedc,
+  hifp_pay, cvlserv_pay, hifes_pay, hifmi_pay, hifob_pay, maf_pay, oth_pay, fund_pay_sumamt,
+  psn_part_amt, acct_pay, psn_cash_pay, balc, d_deductible_used, d_hifp_paid, d_inscp_psn_cum,
+  d_critical_paid, d_assistance_paid, setldetail, lines, explanation, created_by)
+SELECT 'S' || lpad(i::text, 12, '0'), 'M' || lpad(i::text, 12, '0'),
+  'P' || lpad((i %% 100000)::text, 8, '0'), %(code)s, %(region)s, '390', '11', '11', '01',
+  timestamptz '2026-10-01 00:00+08' + (i %% 2592000) * interval '1 second', 'settled', NULL,
+  false, 2026, '390-11',
+  m, 0, 0, 0, m, 0, m / 2, 0, 0, 0, 0, 0, 0, m / 2, m - m / 2, 0, m - m / 2, 0, 0, 0, 0, 0, 0,
+  '[]', '[]', '{}', '00000000-0000-0000-0000-000000000000'
+FROM generate_series(1, %(rows)s) AS i, LATERAL (SELECT 10000 + i %% 5000 AS m) AS amount
+"""
+
+# The institution's file: every settlement, with SEEDED rows of each kind of mismatch.
+FILE_SQL = """
+COPY (
+  SELECT setl_id, mdtrt_id, psn_no,
+    to_char((medfee_sumamt + CASE WHEN n %% {step} = 1 THEN 1 ELSE 0 END) / 100.0,
+            'FM999999999990.00') AS medfee_sumamt,
+    to_char(fund_pay_sumamt / 100.0, 'FM999999999990.00') AS fund_pay_sumamt,
+    to_char(acct_pay / 100.0, 'FM999999999990.00') AS acct_pay,
+    CASE WHEN n %% {step} = 2 THEN '1' ELSE '0' END AS refd_setl_flag
+  FROM (SELECT *, substr(setl_id, 2)::bigint AS n FROM settlement) AS s
+  WHERE n %% {step} <> 3
+  UNION ALL
+  SELECT 'SEXTRA' || g, 'MEXTRA' || g, 'PEXTRA', '1.00', '0.50', '0.00', '0'
+  FROM generate_series(1, {seeded}) AS g
+) TO STDOUT WITH (FORMAT csv, HEADER true)
+"""
+
+
+def conninfo(database: str) -> str:
+    return f"postgresql://{PG_SERVER}/{database}"
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    name = f"sanyi_bench_recon_{secrets.token_hex(4)}"
+    with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(conninfo("postgres"), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def register_hospital(url: str) -> str:
+    db = Database.connect(url, null_pool=True)
+    try:
+        async with unit_of_work(db.sessionmaker) as session:
+            org = await create_organisation(
+                session,
+                name="bench hospital",
+                role=Role.hospital,
+                institution_code=HOSPITAL,
+                admdvs=REGION,
+            )
+            return await create_api_key(session, org)
+    finally:
+        await db.dispose()
+
+
+def seed(database: str, rows: int, path: Path) -> None:
+    step = max(rows // SEEDED, 4)
+    with psycopg.connect(conninfo(database)) as conn:
+        conn.execute("SET session_replication_role = replica")
+        conn.execute(SEED_SQL, {"code": HOSPITAL, "region": REGION, "rows": rows})
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE settlement")
+        with (
+            path.open("wb") as out,
+            conn.cursor().copy(
+                FILE_SQL.format(step=step, seeded=SEEDED).replace("%%", "%")
+            ) as copy,
+        ):
+            for data in copy:
+                out.write(data)
+
+
+def postgres_alone(database: str, path: Path) -> tuple[float, float]:
+    """(COPY seconds, full-join seconds) of the same file with no API in between."""
+    with psycopg.connect(conninfo(database)) as conn:
+        conn.execute("SET LOCAL work_mem = '128MB'")
+        conn.execute(
+            "CREATE TEMP TABLE f (setl_id text PRIMARY KEY, mdtrt_id text, psn_no text, "
+            "medfee_sumamt numeric, fund_pay_sumamt numeric, acct_pay numeric, "
+            "refd_setl_flag text) ON COMMIT DROP"
+        )
+        start = time.perf_counter()
+        with (
+            conn.cursor().copy("COPY f FROM STDIN WITH (FORMAT csv, HEADER true)") as copy,
+            path.open("rb") as data,
+        ):
+            while chunk := data.read(CHUNK):
+                copy.write(chunk)
+        copied = time.perf_counter()
+        conn.execute(
+            "SELECT count(*) FROM f FULL JOIN (SELECT * FROM settlement WHERE fixmedins_code = "
+            "%s) s ON f.setl_id = s.setl_id WHERE f.setl_id IS NULL OR s.setl_id IS NULL "
+            "OR (f.medfee_sumamt * 100)::bigint <> s.medfee_sumamt",
+            (HOSPITAL,),
+        ).fetchone()
+        return copied - start, time.perf_counter() - copied
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """VmRSS (now) or VmHWM (peak) of a process, in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def api_server(database_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``sanyi serve`` in a process of its own; its log goes to ``log``."""
+    port = free_port()
+    env = os.environ | {"DATABASE_URL": database_url, "SANYI_DB_POOL_SIZE": "4"}
+    env.pop("BROKER_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the API did not start:\n{log.read_text()}")
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as data:
+        while chunk := data.read(CHUNK):
+            yield chunk
+
+
+def checked(response: httpx.Response) -> dict[str, Any]:
+    if response.status_code >= 400:
+        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
+    return dict(response.json())
+
+
+async def run_requests(
+    base: str, key: str, path: Path, runs: int
+) -> tuple[list[float], list[float], dict[str, Any], dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {key}"}
+    totals_times: list[float] = []
+    detail_times: list[float] = []
+    totals: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as client:
+        for _ in range(runs):
+            start = time.perf_counter()
+            response = await client.post(
+                "/v1/reconciliation/totals",
+                json=PERIOD
+                | {
+                    "insutype": "390",
+                    "clr_type": "11",
+                    "fixmedins_setl_cnt": 0,
+                    "medfee_sumamt": "0",
+                    "fund_pay_sumamt": "0",
+                    "acct_pay": "0",
+                },
+            )
+            totals_times.append(time.perf_counter() - start)
+            totals = checked(response)
+        for _ in range(runs):
+            start = time.perf_counter()
+            response = await client.post(
+                "/v1/reconciliation/details",
+                params=PERIOD,
+                content=file_chunks(path),
+                headers={"Content-Type": "text/csv"},
+            )
+            detail_times.append(time.perf_counter() - start)
+            details = checked(response)
+    return totals_times, detail_times, totals, details
+
+
+def seconds(values: list[float]) -> str:
+    return ", ".join(f"{v:.2f}" for v in values) + f" s (median {statistics.median(values):.2f} s)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with scratch_database() as database, tempfile.TemporaryDirectory() as tmp:
+        url = f"postgresql+psycopg://{PG_SERVER}/{database}"
+        migrate.upgrade(url)
+        key = asyncio.run(register_hospital(url))
+        path = Path(tmp) / "detail.csv"
+        start = time.perf_counter()
+        seed(database, args.rows, path)
+        print(
+            f"seeded {args.rows:,} settlements and a {path.stat().st_size / 1e6:.0f} MB file "
+            f"in {time.perf_counter() - start:.1f} s (not measured)"
+        )
+        copy_s, join_s = postgres_alone(database, path)
+        with api_server(url, Path(tmp) / "api.log") as (base, process):
+            rss_before = memory_mb(process.pid, "VmRSS")
+            totals_t, details_t, totals, details = asyncio.run(
+                run_requests(base, key, path, args.runs)
+            )
+            server_peak = memory_mb(process.pid, "VmHWM")
+        client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        expected = {
+            "missing_here": SEEDED,
+            "missing_there": SEEDED,
+            "amount_differs": SEEDED,
+            "revocation_differs": SEEDED,
+            "identity_differs": 0,
+        }
+
+    print(
+        f"3201 totals  ({totals['here']['fixmedins_setl_cnt']:,} settlements): {seconds(totals_t)}"
+    )
+    print(f"3202 details ({details['file']['rows']:,} rows uploaded):      {seconds(details_t)}")
+    print(
+        f"  mismatches: {details['counts']} "
+        f"({'as seeded' if details['counts'] == expected else 'NOT as seeded'})"
+    )
+    print(
+        f"API server memory: {rss_before:.0f} MB resident before the runs, "
+        f"{server_peak:.0f} MB peak"
+    )
+    print(f"bench client peak memory: {client_peak:.0f} MB")
+    print(f"PostgreSQL alone on the same file: COPY {copy_s:.2f} s, full join {join_s:.2f} s")
+    print(f"run id {uuid.UUID(details['recon_id'])}; targets: < 3 s end to end, < 200 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Reconciliation (3201 totals, 3202 details) and clearing (3203) endpoints.
+
+Hospitals and pharmacies reconcile their own settlements and apply for clearing; insurers
+reconcile any institution of their region (details: or the whole region) and approve batches.
+The 3202 detail file is the request body itself (``text/csv``), streamed to the database; the CSV
+exports stream back from the database on a session of their own, after the request's unit of
+work has committed, so neither direction holds a file in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from claims import clearing, reconciliation
+from claims.recon_schemas import (
+    ClearingApplyIn,
+    ClearingBatchOut,
+    ClearingBatchPage,
+    ClrType,
+    DetailReconOut,
+    Setlym,
+    TotalsIn,
+    TotalsOut,
+)
+from claims.schemas import Insutype
+from engine.auth import Principal, Role, require_role
+from engine.db import Database, UnitOfWorkRoute, get_session
+from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+
+router = APIRouter(tags=["reconciliation"], route_class=UnitOfWorkRoute)
+Session = Annotated[AsyncSession, Depends(get_session)]
+Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy, Role.insurer)]
+Institution = Annotated[Principal, require_role(Role.hospital, Role.pharmacy)]
+Insurer = Annotated[Principal, require_role(Role.insurer)]
+InstitutionCode = Annotated[str | None, Query(min_length=1, max_length=30)]
+CSV_FLUSH_BYTES = 64 * 1024
+
+DETAIL_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "setl_id,mdtrt_id,psn_no,medfee_sumamt,fund_pay_sumamt,acct_pay,"
+                "refd_setl_flag\nS0A1B2C3D4E5F6A7B8C9D,M0A1B2C3D4E5F6A7B8C9D,P1,211.40,58.00,"
+                "100.00,0\n",
+            }
+        },
+    }
+}
+
+
+def _csv_response(
+    request: Request,
+    header: Sequence[str],
+    rows: Callable[[AsyncSession], AsyncIterator[list[str]]],
+    filename: str,
+) -> StreamingResponse:
+    """Stream CSV rows read on a session of the response's own (the request's is closed by then),
+    written out every ``CSV_FLUSH_BYTES``."""
+    db: Database = request.app.state.db
+
+    async def body() -> AsyncIterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        async with db.sessionmaker() as session:
+            async for cells in rows(session):
+                writer.writerow(cells)
+                if buffer.tell() >= CSV_FLUSH_BYTES:
+                    yield buffer.getvalue().encode()
+                    buffer.seek(0)
+                    buffer.truncate()
+        yield buffer.getvalue().encode()
+
+    return StreamingResponse(
+        body(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+
+@router.post("/reconciliation/totals")
+async def reconcile_totals(body: TotalsIn, principal: Reader, session: Session) -> TotalsOut:
+    """3201: the institution's count and sums against the engine's, balanced or not."""
+    return await reconciliation.totals(session, principal, body)
+
+
+@router.post("/reconciliation/details", status_code=201, openapi_extra=DETAIL_FILE_BODY)
+async def reconcile_details(
+    request: Request,
+    principal: Reader,
+    session: Session,
+    stmt_begndate: date,
+    stmt_enddate: date,
+    fixmedins_code: InstitutionCode = None,
+    insutype: Insutype | None = None,
+    clr_type: ClrType | None = None,
+) -> DetailReconOut:
+    """3202: upload the institution's settlement rows as CSV; every mismatch comes back."""
+    return await reconciliation.reconcile_details(
+        session,
+        principal,
+        reconciliation.Period(stmt_begndate, stmt_enddate),
+        request.stream(),
+        fixmedins_code=fixmedins_code,
+        insutype=insutype,
+        clr_type=clr_type,
+    )
+
+
+@router.get("/reconciliation/details/{recon_id}")
+async def get_detail_reconciliation(
+    recon_id: uuid.UUID, principal: Reader, session: Session
+) -> DetailReconOut:
+    run = await reconciliation.visible_run(session, principal, recon_id)
+    return await reconciliation.detail_out(session, run)
+
+
+@router.get("/reconciliation/details/{recon_id}/mismatches.csv")
+async def detail_mismatches_csv(
+    recon_id: uuid.UUID, request: Request, principal: Reader, session: Session
+) -> StreamingResponse:
+    """Every mismatch of a detail reconciliation, as CSV."""
+    await reconciliation.visible_run(session, principal, recon_id)
+    return _csv_response(
+        request,
+        reconciliation.MISMATCH_CSV_HEADER,
+        lambda s: reconciliation.mismatch_rows(s, recon_id),
+        f"mismatches-{recon_id}.csv",
+    )
+
+
+# --- clearing ------------------------------------------------------------------------------------
+
+
+@router.post("/clearing/batches", status_code=201)
+async def apply_for_clearing(
+    body: ClearingApplyIn,
+    principal: Institution,
+    session: Session,
+    idempotency_key: IdempotencyKey,
+) -> ClearingBatchOut:
+    """3203: apply for a settled month, idempotent under ``Idempotency-Key``."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint("clearing.apply", body.model_dump(mode="json")),
+        lambda: clearing.apply(session, principal, body),
+        ClearingBatchOut,
+    )
+
+
+@router.get("/clearing/batches")
+async def list_clearing_batches(
+    principal: Reader,
+    session: Session,
+    setlym: Annotated[Setlym | None, Query()] = None,
+    clr_stas: Annotated[str | None, Query(pattern=r"^(applied|approved)$")] = None,
+    fixmedins_code: InstitutionCode = None,
+) -> ClearingBatchPage:
+    return await clearing.list_batches(
+        session, principal, setlym=setlym, clr_stas=clr_stas, fixmedins_code=fixmedins_code
+    )
+
+
+@router.get("/clearing/batches/{clr_appy_evt_id}")
+async def get_clearing_batch(
+    clr_appy_evt_id: str, principal: Reader, session: Session
+) -> ClearingBatchOut:
+    return await clearing.visible_batch(session, principal, clr_appy_evt_id)
+
+
+@router.post("/clearing/batches/{clr_appy_evt_id}/approval")
+async def approve_clearing_batch(
+    clr_appy_evt_id: str,
+    principal: Insurer,
+    session: Session,
+    idempotency_key: IdempotencyKey,
+) -> ClearingBatchOut:
+    """The insurer approves: the batch freezes. Idempotent under ``Idempotency-Key``."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"clearing.approve:{clr_appy_evt_id}", {}),
+        lambda: clearing.approve(session, principal, clr_appy_evt_id),
+        ClearingBatchOut,
+    )
+
+
+@router.get("/clearing/batches/{clr_appy_evt_id}/lines.csv")
+async def clearing_batch_csv(
+    clr_appy_evt_id: str, request: Request, principal: Reader, session: Session
+) -> StreamingResponse:
+    """Every settlement and adjustment of a batch, as CSV."""
+    await clearing.visible_batch(session, principal, clr_appy_evt_id)
+    return _csv_response(
+        request,
+        clearing.LINE_CSV_HEADER,
+        lambda s: clearing.line_rows(s, clr_appy_evt_id),
+        f"clearing-{clr_appy_evt_id}.csv",
+    )
