@@ -43,13 +43,18 @@ def signature_byte(row: Prescription) -> dict[str, Any]:
     return {"signature": row.signature | {"value": flipped}}
 
 
+def _other_last_char(value: str) -> str:
+    """``value`` with its last character changed (to "0", or to "1" if it already was "0")."""
+    return value[:-1] + ("1" if value.endswith("0") else "0")
+
+
 TAMPERS: dict[str, Callable[[Prescription], dict[str, Any]]] = {
     "drug quantity": one_byte('"drug_cnt": "1"', '"drug_cnt": "9"'),
     "course days": one_byte('"medc_days": 7', '"medc_days": 8'),
     "validity": one_byte("23:59:59+08:00", "23:59:58+08:00"),
     "signature": signature_byte,
     "column: repeats": lambda row: {"max_rept_cnt": 2},
-    "column: patient": lambda row: {"psn_no": row.psn_no[:-1] + "0"},
+    "column: patient": lambda row: {"psn_no": _other_last_char(row.psn_no)},
     "column: validity": lambda row: {"vali_end_time": row.vali_end_time + timedelta(days=1)},
 }
 
