@@ -151,7 +151,7 @@ class DipGroupCode(Base):
     """Which diagnoses (ICD-10, upper-cased) fall into a group: by code prefix or by exact code.
 
     The most specific mapping wins: an exact code before any prefix, a longer prefix before a
-    shorter one (``claims.budget_repository.dip_group_for``).
+    shorter one (``claims.budget_repository.route_lookups``).
     """
 
     __tablename__ = "dip_group_code"

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, func, or_, select, type_coerce
+from sqlalchemy import Numeric, and_, case, false, func, literal, or_, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -95,37 +95,33 @@ async def dip_group_codes(session: AsyncSession, scheme_id: uuid.UUID) -> Sequen
     ).all()
 
 
-async def dip_group_for(
-    session: AsyncSession, admdvs: str, year: int, icd_code: str
-) -> tuple[DipScheme, DipGroup] | None:
-    """The region's scheme for the year and the group a diagnosis falls into, in one query.
+def _dip_group_id(admdvs: str, year: int, icd_code: str) -> Any:
+    """The id of the group a diagnosis falls into under the region's scheme for the year, as a
+    scalar subquery.
 
     Every leading substring of the code is a candidate prefix, so the lookup is an indexed
     ``IN`` rather than a ``LIKE`` scan; the exact mapping, then the longest prefix, wins.
     """
     code = icd_code.upper()
     prefixes = [code[:n] for n in range(1, len(code) + 1)]
-    row = (
-        await session.execute(
-            select(DipScheme, DipGroup)
-            .join(DipGroupCode, DipGroupCode.scheme_id == DipScheme.id)
-            .join(DipGroup, DipGroup.id == DipGroupCode.group_id)
-            .where(
-                DipScheme.admdvs == admdvs,
-                DipScheme.year == year,
-                or_(
-                    and_(DipGroupCode.match == "exact", DipGroupCode.icd_code == code),
-                    and_(DipGroupCode.match == "prefix", DipGroupCode.icd_code.in_(prefixes)),
-                ),
-            )
-            .order_by(
-                case((DipGroupCode.match == "exact", 0), else_=1),
-                func.length(DipGroupCode.icd_code).desc(),
-            )
-            .limit(1)
+    return (
+        select(DipGroupCode.group_id)
+        .join(DipScheme, DipScheme.id == DipGroupCode.scheme_id)
+        .where(
+            DipScheme.admdvs == admdvs,
+            DipScheme.year == year,
+            or_(
+                and_(DipGroupCode.match == "exact", DipGroupCode.icd_code == code),
+                and_(DipGroupCode.match == "prefix", DipGroupCode.icd_code.in_(prefixes)),
+            ),
         )
-    ).first()
-    return None if row is None else (row[0], row[1])
+        .order_by(
+            case((DipGroupCode.match == "exact", 0), else_=1),
+            func.length(DipGroupCode.icd_code).desc(),
+        )
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 async def regions_with_open_schemes(session: AsyncSession, year: int) -> list[str]:
@@ -152,12 +148,11 @@ def _covers(start: date, end: date) -> Any:
     )
 
 
-async def bundle_of_member(
-    session: AsyncSession, psn_no: str, admdvs: str, on: date
-) -> Bundle | None:
-    """The bundle the person is signed to on that day in the region, if any."""
-    return await session.scalar(
-        select(Bundle)
+def _signed_bundle_id(psn_no: str, admdvs: str, on: date) -> Any:
+    """The id of a bundle the person is signed to on that day in the region, as a scalar
+    subquery."""
+    return (
+        select(Bundle.id)
         .join(BundleMember, BundleMember.bundle_id == Bundle.id)
         .where(
             BundleMember.psn_no == psn_no,
@@ -166,7 +161,28 @@ async def bundle_of_member(
             _covers(on, on),
         )
         .limit(1)
+        .scalar_subquery()
     )
+
+
+async def route_lookups(
+    session: AsyncSession, psn_no: str, admdvs: str, on: date, icd_code: str | None
+) -> tuple[Bundle | None, tuple[DipScheme, DipGroup] | None]:
+    """Both lookups of a settlement's funding route in one round trip: the bundle the person is
+    signed to that day and the DIP scheme and group of the diagnosis (the longest matching code), as
+    outer joins from a one-row ``(SELECT 1)``, so a fee-for-item settlement pays one lookup."""
+    dip_group = DipGroup.id == _dip_group_id(admdvs, on.year, icd_code) if icd_code else false()
+    row = (
+        await session.execute(
+            select(Bundle, DipScheme, DipGroup)
+            .select_from(select(literal(1).label("one")).subquery("one"))
+            .outerjoin(Bundle, Bundle.id == _signed_bundle_id(psn_no, admdvs, on))
+            .outerjoin(DipGroup, dip_group)
+            .outerjoin(DipScheme, DipScheme.id == DipGroup.scheme_id)
+        )
+    ).one()
+    bundle, scheme, group = row
+    return bundle, None if scheme is None or group is None else (scheme, group)
 
 
 async def signing(

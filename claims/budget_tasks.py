@@ -1,10 +1,13 @@
 """Dramatiq actors for the insurer's runs (DOMAIN.md sections 7 and 8): thin, they call
-``claims.funding`` in one unit of work each.
+``claims.funding``.
 
 Both runs are idempotent by the ledger's unique key (scheme, provider, period, kind), so a retry
-or a redelivered message answers with what was paid and pays nothing twice. Refusals
-(:class:`~engine.errors.SanyiError`: a cleared year, a missing quality score) are final, not
-retried.
+or a redelivered message answers with what was paid and pays nothing twice. The month run commits
+step by step, a budget, the DIP scheme, a bundle (:func:`claims.funding.run_month_in_steps`): a
+worker killed half-way keeps what it paid, and the message, acknowledged only after the actor
+returns, is redelivered to another worker that pays the rest (docs/events.md "A run killed
+half-way"). Refusals (:class:`~engine.errors.SanyiError`: a cleared year, a missing quality
+score) are final, not retried.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from claims.budget_schemas import QualityScoreIn
 from engine.auth import Principal, Role
 from engine.errors import SanyiError
 from engine.scheduler import periodic
-from workers.runtime import run_async
+from workers.runtime import run_async, run_with_database
 
 #: Who the audit log names for runs made by a worker (as engine.auth.CLI_OPERATOR for the CLI).
 WORKER = Principal(
@@ -32,12 +35,8 @@ QUEUE = "funding"
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=30_000, throws=(SanyiError,))
 def prepay_month(admdvs: str, year: int, month: int) -> None:
-    """A region's monthly prepayment for every budget, DIP provider and bundle."""
-
-    async def work(session: AsyncSession) -> object:
-        return await funding.run_month(session, WORKER, admdvs, year, month)
-
-    run_async(work)
+    """A region's monthly prepayment for every budget, DIP provider and bundle, step by step."""
+    run_with_database(lambda db: funding.run_month_in_steps(db, WORKER, admdvs, year, month))
 
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=30_000, throws=(SanyiError,))

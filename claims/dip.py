@@ -75,19 +75,6 @@ def dip_account(scheme: DipScheme, fixmedins_code: str) -> Account:
     return Account("dip", scheme.id, fixmedins_code, scheme.admdvs, scheme.year)
 
 
-async def case_group(
-    session: AsyncSession, *, admdvs: str, year: int, med_type: str, dise_codg: str | None
-) -> tuple[DipScheme, DipGroup] | None:
-    """The scheme and group a case falls into, or None if it is not a DIP case: the region has no
-    scheme that year, the scheme does not cover the med_type, or the diagnosis maps to no group."""
-    if not dise_codg:
-        return None
-    found = await repo.dip_group_for(session, admdvs, year, dise_codg)
-    if found is None or med_type not in found[0].med_types:
-        return None
-    return found
-
-
 def _codes(group: DipGroupIn) -> list[tuple[str, str]]:
     return [(code.upper(), "prefix") for code in group.icd_prefixes] + [
         (code.upper(), "exact") for code in group.icd_codes

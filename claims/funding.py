@@ -20,10 +20,11 @@ lock only the scheme rows of the region they run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +35,7 @@ from claims.budget_schemas import (
     ClearingOut,
     LedgerEntryOut,
     MonthRunOut,
+    PrepaymentOut,
     ProviderLedgerOut,
     QualityScoreIn,
     RegionBudgetLine,
@@ -57,7 +59,7 @@ from claims.budgets import (
     yuan,
 )
 from engine.auth import Principal, find_organisation
-from engine.db import utcnow
+from engine.db import Database, unit_of_work, utcnow
 from engine.errors import InvalidRequest, NotFound
 from engine.money import Money, to_fen
 
@@ -91,20 +93,17 @@ class Route:
 
 
 async def route(session: AsyncSession, facts: SettlementFacts) -> Route:
-    """``clr_way`` of the settlement: 04 bundle member, 05 DIP case, else 01. Writes nothing."""
+    """``clr_way`` of the settlement: 04 bundle member, 05 DIP case (the scheme covers the
+    med_type and the diagnosis maps to a group), else 01. Writes nothing; both lookups are one
+    round trip, so a fee-for-item settlement does not pay two."""
     on = local_date(facts.setl_time)
-    bundle = await repo.bundle_of_member(session, facts.psn_no, facts.admdvs, on)
+    bundle, dip_case = await repo.route_lookups(
+        session, facts.psn_no, facts.admdvs, on, facts.dise_codg
+    )
     if bundle is not None:
         return Route(PER_CAPITA, bundle=bundle)
-    found = await dip.case_group(
-        session,
-        admdvs=facts.admdvs,
-        year=on.year,
-        med_type=facts.med_type,
-        dise_codg=facts.dise_codg,
-    )
-    if found is not None:
-        return Route(POINTS, group=found[1])
+    if dip_case is not None and facts.med_type in dip_case[0].med_types:
+        return Route(POINTS, group=dip_case[1])
     return Route(FEE_FOR_ITEM)
 
 
@@ -174,25 +173,73 @@ async def record_revocation(session: AsyncSession, setl_id: str, when: datetime)
 # --- the insurer's runs --------------------------------------------------------------------------
 
 
+#: One step of a month run: one budget, the region's DIP scheme, or one bundle, prepaid under that
+#: scheme row's lock; it answers with what was paid, and pays nothing when run again.
+MonthStep = Callable[[AsyncSession], Awaitable[list[PrepaymentOut]]]
+
+
+async def month_steps(
+    session: AsyncSession, principal: Principal, admdvs: str, year: int, month: int
+) -> list[MonthStep]:
+    """The steps of a region's month run, in lock order (budgets and bundles by institution
+    code), so that concurrent runs queue on the same first row instead of deadlocking.
+
+    Every step pays once by the ledger's unique key (scheme, provider, period, kind), so the
+    steps may run in one transaction (:func:`run_month`) or each in its own
+    (:func:`run_month_in_steps`), and a run cut short anywhere is finished by running it again.
+    """
+    principal.require_region(admdvs)
+    require_month_started(year, month)
+
+    async def budget(code: str, session: AsyncSession) -> list[PrepaymentOut]:
+        row = await repo.budget(session, code, year, lock=True)
+        return [] if row is None else [await prepay_budget_month(session, principal, row, month)]
+
+    async def dip_providers(session: AsyncSession) -> list[PrepaymentOut]:
+        scheme = await repo.dip_scheme(session, admdvs, year, lock=True)
+        return [] if scheme is None else await dip.prepay_month(session, principal, scheme, month)
+
+    async def bundle(code: str, session: AsyncSession) -> list[PrepaymentOut]:
+        row = await repo.bundle(session, code, year, lock=True)
+        return [] if row is None else [await bundles.prepay_month(session, principal, row, month)]
+
+    steps: list[MonthStep] = [
+        partial(budget, row.fixmedins_code)
+        for row in await repo.budgets_in_region(session, admdvs, year)
+    ]
+    steps.append(dip_providers)
+    steps += [
+        partial(bundle, row.fixmedins_code)
+        for row in await repo.bundles_in_region(session, admdvs, year)
+    ]
+    return steps
+
+
 async def run_month(
     session: AsyncSession, principal: Principal, admdvs: str, year: int, month: int
 ) -> MonthRunOut:
-    """Prepay a month for every budget, DIP provider and bundle of the region: once. A second or
-    concurrent run waits on the scheme row locks, then finds the month's entries and answers with
-    what was paid."""
-    principal.require_region(admdvs)
-    require_month_started(year, month)
-    prepayments = [
-        await prepay_budget_month(session, principal, row, month)
-        for row in await repo.budgets_in_region(session, admdvs, year, lock=True)
-    ]
-    scheme = await repo.dip_scheme(session, admdvs, year, lock=True)
-    if scheme is not None:
-        prepayments += await dip.prepay_month(session, principal, scheme, month)
-    prepayments += [
-        await bundles.prepay_month(session, principal, row, month)
-        for row in await repo.bundles_in_region(session, admdvs, year, lock=True)
-    ]
+    """Prepay a month for every budget, DIP provider and bundle of the region, in one
+    transaction: once. A second or concurrent run waits on the scheme row locks, then finds the
+    month's entries and answers with what was paid."""
+    prepayments: list[PrepaymentOut] = []
+    for step in await month_steps(session, principal, admdvs, year, month):
+        prepayments += await step(session)
+    return MonthRunOut(admdvs=admdvs, year=year, month=month, prepayments=prepayments)
+
+
+async def run_month_in_steps(
+    db: Database, principal: Principal, admdvs: str, year: int, month: int
+) -> MonthRunOut:
+    """:func:`run_month` with each step committed in a transaction of its own (the worker's way,
+    docs/events.md "A run killed half-way"): a worker killed mid-run leaves whole steps paid and
+    none half-paid, and the redelivered message pays only the steps still missing, so the month's
+    totals come out exactly as one uninterrupted run's."""
+    async with unit_of_work(db.sessionmaker) as session:
+        steps = await month_steps(session, principal, admdvs, year, month)
+    prepayments: list[PrepaymentOut] = []
+    for step in steps:
+        async with unit_of_work(db.sessionmaker) as session:
+            prepayments += await step(session)
     return MonthRunOut(admdvs=admdvs, year=year, month=month, prepayments=prepayments)
 
 

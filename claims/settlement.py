@@ -28,15 +28,13 @@ from claims.adjudication import (
 from claims.budgets import local_date
 from claims.models import (
     SETTLEMENT_AMOUNTS,
-    BenefitAccumulator,
     FeeLine,
     Person,
-    PersonYearAccumulator,
     Settlement,
     Visit,
 )
 from claims.schemas import SettleIn, SettlementOut, SettlementPage
-from claims.visits import new_id, owned_visit, priced_line
+from claims.visits import new_id, priced_line
 from engine import audit, outbox
 from engine.auth import Principal, Role
 from engine.db import utcnow
@@ -46,29 +44,20 @@ from engine.money import from_fen, to_fen
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Accumulators:
-    """The accumulator rows of one claim, read (pre-settle) or locked and created (settle)."""
-
-    benefit: BenefitAccumulator | None
-    year: PersonYearAccumulator | None
-
-    def values(self) -> Accumulators:
-        b, y = self.benefit, self.year
-        return Accumulators(
-            deductible_used=from_fen(b.deductible_used if b else 0),
-            hifp_paid=from_fen(b.hifp_paid if b else 0),
-            inscp_psn_cum=from_fen(y.inscp_psn_cum if y else 0),
-            critical_paid=from_fen(y.critical_paid if y else 0),
-            assistance_paid=from_fen(y.assistance_paid if y else 0),
-        )
+def _accumulators(values: repository.AccumulatorValues) -> Accumulators:
+    return Accumulators(
+        deductible_used=from_fen(values.deductible_used),
+        hifp_paid=from_fen(values.hifp_paid),
+        inscp_psn_cum=from_fen(values.inscp_psn_cum),
+        critical_paid=from_fen(values.critical_paid),
+        assistance_paid=from_fen(values.assistance_paid),
+    )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Claim:
     visit: Visit
     person: Person
-    accumulators: _Accumulators
     adjudication: Adjudication
     token: str
     year: int
@@ -78,12 +67,16 @@ class _Claim:
 async def _claim(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn, *, for_settle: bool
 ) -> _Claim:
-    visit = await owned_visit(session, principal, mdtrt_id)
-    person = await repository.person(session, visit.psn_no, lock=for_settle)
-    assert person is not None  # visit.psn_no is a foreign key
-    if await repository.live_settlement(session, mdtrt_id) is not None:
+    """Read and adjudicate a claim in four round trips: visit and person (locked for settle),
+    then, as a separate statement after the lock, live settlement and fee lines, the policy
+    version token, and the accumulators."""
+    found = await repository.visit_and_person(session, mdtrt_id, lock=for_settle)
+    if found is None or found[0].fixmedins_code != principal.institution_code:
+        raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
+    visit, person = found
+    settled, lines = await repository.live_settlement_and_fee_lines(session, mdtrt_id)
+    if settled:
         raise Conflict("this visit is already settled", code="already_settled", field="mdtrt_id")
-    lines = await repository.fee_lines(session, mdtrt_id)
     if not lines:
         raise InvalidRequest("the visit has no fee lines", code="no_fee_lines", field="mdtrt_id")
     policy = await policies.resolve(
@@ -97,23 +90,15 @@ async def _claim(
         asst_type=person.asst_type,
     )
     year = local_date(visit.begntime).year
-    if for_settle:
-        accumulators = _Accumulators(
-            await repository.benefit_accumulator(session, person.psn_no, year, policy.category),
-            await repository.person_year_accumulator(session, person.psn_no, year),
-        )
-    else:
-        accumulators = _Accumulators(
-            await session.get(BenefitAccumulator, (person.psn_no, year, policy.category)),
-            await session.get(PersonYearAccumulator, (person.psn_no, year)),
-        )
+    accumulators = _accumulators(
+        await repository.accumulator_values(session, person.psn_no, year, policy.category)
+    )
     adjudication = adjudicate(_claim_input(visit, person, lines, policy, accumulators, body))
     return _Claim(
         visit=visit,
         person=person,
-        accumulators=accumulators,
         adjudication=adjudication,
-        token=_token(policy.token, accumulators.values(), person.acct_balc, lines),
+        token=_token(policy.token, accumulators, person.acct_balc, lines),
         year=year,
         category=policy.category,
     )
@@ -124,7 +109,7 @@ def _claim_input(
     person: Person,
     lines: Sequence[FeeLine],
     policy: policies.ResolvedPolicy,
-    accumulators: _Accumulators,
+    accumulators: Accumulators,
     body: SettleIn,
 ) -> ClaimInput:
     priced = tuple(priced_line(line) for line in lines)
@@ -138,7 +123,7 @@ def _claim_input(
         critical_illness=policy.critical_illness if visit.insurance_payable else None,
         assistance=policy.assistance if visit.insurance_payable else None,
         account=policy.account if visit.insurance_payable else AccountPolicy(enabled=False),
-        accumulators=accumulators.values(),
+        accumulators=accumulators,
         acct_balance=from_fen(person.acct_balc),
         acct_used_flag=body.acct_used_flag,
     )
@@ -271,15 +256,20 @@ async def settle(
     route = await funding.route(session, facts)
     row.clr_way = route.clr_way
     session.add(row)
-    benefit, year = claim.accumulators.benefit, claim.accumulators.year
-    assert benefit is not None and year is not None
-    benefit.deductible_used += row.d_deductible_used
-    benefit.hifp_paid += row.d_hifp_paid
-    year.inscp_psn_cum += row.d_inscp_psn_cum
-    year.critical_paid += row.d_critical_paid
-    year.assistance_paid += row.d_assistance_paid
+    await repository.add_to_accumulators(
+        session,
+        row.psn_no,
+        row.year,
+        row.category,
+        repository.AccumulatorValues(
+            deductible_used=row.d_deductible_used,
+            hifp_paid=row.d_hifp_paid,
+            inscp_psn_cum=row.d_inscp_psn_cum,
+            critical_paid=row.d_critical_paid,
+            assistance_paid=row.d_assistance_paid,
+        ),
+    )
     person.acct_balc -= row.acct_pay
-    await session.flush()
     await funding.record_settlement(session, facts, route)
     await audit.record(
         session,
