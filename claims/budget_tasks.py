@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from claims import funding
 from claims.budget_schemas import QualityScoreIn
 from engine.auth import Principal, Role
+from engine.db import run_in_unit_of_work, run_with_database
 from engine.errors import SanyiError
 from engine.scheduler import periodic
-from workers.runtime import run_async, run_with_database
 
 #: Who the audit log names for runs made by a worker (as engine.auth.CLI_OPERATOR for the CLI).
 WORKER = Principal(
@@ -50,12 +50,12 @@ def clear_year(admdvs: str, year: int, quality_scores: dict[str, str]) -> None:
     async def work(session: AsyncSession) -> object:
         return await funding.clear_year(session, WORKER, admdvs, year, scores)
 
-    run_async(work)
+    run_in_unit_of_work(work)
 
 
 @periodic(CronTrigger(day=1, hour=2, timezone="Asia/Shanghai"), name="claims.monthly_prepayments")
 @dramatiq.actor(queue_name=QUEUE, max_retries=5, min_backoff=60_000, throws=())
 def monthly_prepayments() -> None:
     """On the 1st of each month (region time), send every due month's run (catching up)."""
-    for admdvs, year, month in run_async(funding.due_months):
+    for admdvs, year, month in run_in_unit_of_work(funding.due_months):
         prepay_month.send(admdvs, year, month)

@@ -2,13 +2,14 @@
 
 Settlement (``claims.settlement``) calls the hooks in its own transaction:
 
-* :func:`clearing_way` (pure read) — ``04`` when the person is signed to a bundle of the region
-  that day (care at the holder or elsewhere), else ``05`` when it is a DIP case (the region has a
-  points table that year covering the med_type and the diagnosis maps to a group), else ``01``;
-* :func:`record_settlement` — the append-only case entries: the holder's bundle is charged for a
-  member's care; a DIP case earns its group's points; and the basic pooled fund's share
-  (``hifp_pay``) counts against the treating provider's global budget whenever that provider is
-  paid for the care item by item (``01``, and a bundle member's care elsewhere, which is paid to
+* :func:`route` (pure read, once per settlement) — its ``clr_way``: ``04`` when the person is
+  signed to a bundle of the region that day (care at the holder or elsewhere), else ``05`` when
+  it is a DIP case (the region has a points table that year covering the med_type and the
+  diagnosis maps to a group), else ``01``;
+* :func:`record_settlement` (given that route) — the append-only case entries: the holder's bundle
+  is charged for a member's care; a DIP case earns its group's points; and the basic pooled fund's
+  share (``hifp_pay``) counts against the treating provider's global budget whenever that provider
+  is paid for the care item by item (``01``, and a bundle member's care elsewhere, which is paid to
   that provider and deducted from the holder's bundle);
 * :func:`record_revocation` — one exact negated entry per entry of the settlement, dated when the
   revocation happened.

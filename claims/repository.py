@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,6 +211,35 @@ async def add_to_accumulators(
             "critical_paid": delta.critical_paid,
             "assistance_paid": delta.assistance_paid,
         },
+    )
+
+
+async def subtract_from_accumulators(
+    session: AsyncSession, psn_no: str, year: int, category: str, delta: AccumulatorValues
+) -> None:
+    """Take a revoked settlement's delta back off both rows (they exist: the settlement created
+    them). A plain UPDATE, because an upsert would propose a row of negative amounts, which the
+    CHECK constraints rightly refuse."""
+    await session.execute(
+        update(BenefitAccumulator)
+        .where(
+            BenefitAccumulator.psn_no == psn_no,
+            BenefitAccumulator.year == year,
+            BenefitAccumulator.category == category,
+        )
+        .values(
+            deductible_used=BenefitAccumulator.deductible_used - delta.deductible_used,
+            hifp_paid=BenefitAccumulator.hifp_paid - delta.hifp_paid,
+        )
+    )
+    await session.execute(
+        update(PersonYearAccumulator)
+        .where(PersonYearAccumulator.psn_no == psn_no, PersonYearAccumulator.year == year)
+        .values(
+            inscp_psn_cum=PersonYearAccumulator.inscp_psn_cum - delta.inscp_psn_cum,
+            critical_paid=PersonYearAccumulator.critical_paid - delta.critical_paid,
+            assistance_paid=PersonYearAccumulator.assistance_paid - delta.assistance_paid,
+        )
     )
 
 

@@ -257,17 +257,7 @@ async def settle(
     row.clr_way = route.clr_way
     session.add(row)
     await repository.add_to_accumulators(
-        session,
-        row.psn_no,
-        row.year,
-        row.category,
-        repository.AccumulatorValues(
-            deductible_used=row.d_deductible_used,
-            hifp_paid=row.d_hifp_paid,
-            inscp_psn_cum=row.d_inscp_psn_cum,
-            critical_paid=row.d_critical_paid,
-            assistance_paid=row.d_assistance_paid,
-        ),
+        session, row.psn_no, row.year, row.category, _stored_delta(row)
     )
     person.acct_balc -= row.acct_pay
     await funding.record_settlement(session, facts, route)
@@ -296,13 +286,9 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
     assert row is not None
     if row.status == "revoked":
         raise Conflict("the settlement is already revoked", code="already_revoked", field="setl_id")
-    benefit = await repository.benefit_accumulator(session, row.psn_no, row.year, row.category)
-    year = await repository.person_year_accumulator(session, row.psn_no, row.year)
-    benefit.deductible_used -= row.d_deductible_used
-    benefit.hifp_paid -= row.d_hifp_paid
-    year.inscp_psn_cum -= row.d_inscp_psn_cum
-    year.critical_paid -= row.d_critical_paid
-    year.assistance_paid -= row.d_assistance_paid
+    await repository.subtract_from_accumulators(
+        session, row.psn_no, row.year, row.category, _stored_delta(row)
+    )
     person.acct_balc += row.acct_pay
     row.status = "revoked"
     row.revoked_at = utcnow()
@@ -318,6 +304,17 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
     )
     outbox.emit(session, "settlement.revoked", row.fixmedins_code, _event_payload(row))
     return settlement_out(row)
+
+
+def _stored_delta(row: Settlement) -> repository.AccumulatorValues:
+    """The accumulator delta the settlement applied; revoke subtracts exactly these numbers."""
+    return repository.AccumulatorValues(
+        deductible_used=row.d_deductible_used,
+        hifp_paid=row.d_hifp_paid,
+        inscp_psn_cum=row.d_inscp_psn_cum,
+        critical_paid=row.d_critical_paid,
+        assistance_paid=row.d_assistance_paid,
+    )
 
 
 def _audit_payload(row: Settlement) -> dict[str, object]:

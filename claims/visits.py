@@ -10,7 +10,6 @@ self-pay.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from datetime import date, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -302,7 +301,3 @@ async def upload_fees(
         },
     )
     return FeeUploadOut(mdtrt_id=mdtrt_id, feedetail=[fee_line_out(r) for r in rows])
-
-
-async def lines_of(session: AsyncSession, mdtrt_id: str) -> Sequence[FeeLine]:
-    return await repository.fee_lines(session, mdtrt_id)

@@ -136,19 +136,29 @@ class Database:
 T = TypeVar("T")
 
 
-def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction against the configured database, from
-    synchronous code (the CLI): its own event loop and a connection that is closed after."""
+def run_with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` against the configured database from synchronous code (the CLI, dramatiq
+    actors): its own event loop and a NullPool engine, because pooled connections belong to the
+    loop that opened them. For work that commits more than once."""
 
     async def main() -> T:
         db = Database.connect(get_settings().async_database_url, null_pool=True)
         try:
-            async with unit_of_work(db.sessionmaker) as session:
-                return await work(session)
+            return await work(db)
         finally:
             await db.dispose()
 
     return asyncio.run(main())
+
+
+def run_in_unit_of_work(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """:func:`run_with_database` for work done in one committed transaction."""
+
+    async def in_one_transaction(db: Database) -> T:
+        async with unit_of_work(db.sessionmaker) as session:
+            return await work(session)
+
+    return run_with_database(in_one_transaction)
 
 
 @asynccontextmanager

@@ -17,10 +17,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.db import Database, unit_of_work, utcnow
+from engine.db import Database, run_with_database, unit_of_work, utcnow
 from engine.scheduler import periodic
 from prescriptions import circulation
-from workers.runtime import run_with_database
 
 #: Prescriptions changed per transaction, so a backlog is worked through in short transactions.
 BATCH = 200

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine.db import run_in_unit_of_work
 from engine.errors import SanyiError
 from tariffs import catalogue, registry
 from tariffs.catalogue import ImportResult, InvalidCatalogue, OverlappingVersions
@@ -32,9 +33,6 @@ Region = Annotated[str, typer.Option("--region", help="pooling region admdvs, e.
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    # engine.cli imports this module to mount it, so its helper is imported when a command runs.
-    from engine.cli import run_in_unit_of_work
-
     try:
         return run_in_unit_of_work(work)
     except (InvalidCatalogue, OverlappingVersions) as refused:

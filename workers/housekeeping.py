@@ -9,9 +9,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import inbox, outbox
-from engine.db import utcnow
+from engine.db import run_in_unit_of_work, utcnow
 from engine.scheduler import periodic
-from workers.runtime import run_async
 
 # Published events live on in subscribers' queues; a week answers "was it sent?" in an incident.
 OUTBOX_RETENTION = timedelta(days=7)
@@ -30,5 +29,5 @@ def forget_old_messages() -> None:
         claims = await inbox.forget_before(session, now - INBOX_RETENTION)
         return events, claims
 
-    events, claims = run_async(work)
+    events, claims = run_in_unit_of_work(work)
     forget_old_messages.logger.info("forgot %d event(s) and %d inbox claim(s)", events, claims)

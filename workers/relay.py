@@ -11,10 +11,10 @@ import dramatiq
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import OperationalError
 
+from engine.db import run_with_database
 from engine.relay import AmqpPublisher, RelayStats, relay_pending
 from engine.scheduler import periodic
 from engine.settings import get_settings
-from workers.runtime import run_with_database
 
 # A tick drains at most this many batches, so a backlog after an outage is shared out between
 # ticks (and worker threads) instead of running into the actor's time limit.
