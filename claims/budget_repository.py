@@ -9,7 +9,19 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, false, func, literal, or_, select, type_coerce
+from sqlalchemy import (
+    FromClause,
+    Join,
+    Numeric,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -95,35 +107,6 @@ async def dip_group_codes(session: AsyncSession, scheme_id: uuid.UUID) -> Sequen
     ).all()
 
 
-def _dip_group_id(admdvs: str, year: int, icd_code: str) -> Any:
-    """The id of the group a diagnosis falls into under the region's scheme for the year, as a
-    scalar subquery.
-
-    Every leading substring of the code is a candidate prefix, so the lookup is an indexed
-    ``IN`` rather than a ``LIKE`` scan; the exact mapping, then the longest prefix, wins.
-    """
-    code = icd_code.upper()
-    prefixes = [code[:n] for n in range(1, len(code) + 1)]
-    return (
-        select(DipGroupCode.group_id)
-        .join(DipScheme, DipScheme.id == DipGroupCode.scheme_id)
-        .where(
-            DipScheme.admdvs == admdvs,
-            DipScheme.year == year,
-            or_(
-                and_(DipGroupCode.match == "exact", DipGroupCode.icd_code == code),
-                and_(DipGroupCode.match == "prefix", DipGroupCode.icd_code.in_(prefixes)),
-            ),
-        )
-        .order_by(
-            case((DipGroupCode.match == "exact", 0), else_=1),
-            func.length(DipGroupCode.icd_code).desc(),
-        )
-        .limit(1)
-        .scalar_subquery()
-    )
-
-
 async def regions_with_open_schemes(session: AsyncSession, year: int) -> list[str]:
     """Pooling regions with a budget, DIP scheme or bundle for the year not cleared yet."""
     union = (
@@ -148,41 +131,104 @@ def _covers(start: date, end: date) -> Any:
     )
 
 
-def _signed_bundle_id(psn_no: str, admdvs: str, on: date) -> Any:
-    """The id of a bundle the person is signed to on that day in the region, as a scalar
-    subquery."""
+_bundle, _member = Bundle.__table__, BundleMember.__table__
+_scheme, _group, _group_code = DipScheme.__table__, DipGroup.__table__, DipGroupCode.__table__
+
+#: The bundle the person (``psn_no``) is signed to on day ``on`` in region ``admdvs``.
+_SIGNED_BUNDLE_ID = (
+    select(_bundle.c.id)
+    .join(_member, _member.c.bundle_id == _bundle.c.id)
+    .where(
+        _member.c.psn_no == bindparam("psn_no"),
+        _bundle.c.admdvs == bindparam("admdvs"),
+        _bundle.c.year == bindparam("year"),
+        _member.c.sign_date <= bindparam("on"),
+        or_(_member.c.end_date.is_(None), _member.c.end_date >= bindparam("on")),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+
+#: The group diagnosis ``icd_code`` falls into under the region's scheme for the year. Every
+#: leading substring of the code is a candidate prefix (``icd_prefixes``), so the lookup is an
+#: indexed ``IN`` rather than a ``LIKE`` scan; the exact mapping, then the longest prefix, wins.
+_DIP_GROUP_ID = (
+    select(_group_code.c.group_id)
+    .join(_scheme, _scheme.c.id == _group_code.c.scheme_id)
+    .where(
+        _scheme.c.admdvs == bindparam("admdvs"),
+        _scheme.c.year == bindparam("year"),
+        or_(
+            and_(_group_code.c.match == "exact", _group_code.c.icd_code == bindparam("icd_code")),
+            and_(
+                _group_code.c.match == "prefix",
+                _group_code.c.icd_code.in_(bindparam("icd_prefixes", expanding=True)),
+            ),
+        ),
+    )
+    .order_by(
+        case((_group_code.c.match == "exact", 0), else_=1),
+        func.length(_group_code.c.icd_code).desc(),
+    )
+    .limit(1)
+    .scalar_subquery()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLookup:
+    """What a settlement's funding route depends on: the holder of the bundle the person is signed
+    to that day, and the DIP group of the diagnosis with its scheme's med_types."""
+
+    bundle_holder: str | None
+    dip_med_types: list[str] | None
+    dip_points: Decimal | None
+    dise_grp_code: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> RouteLookup:
+        return cls(row.bundle_holder, row.dip_med_types, row.dip_points, row.dise_grp_code)
+
+
+#: The :class:`RouteLookup` columns, read through :func:`route_lookup_joins`.
+ROUTE_LOOKUP_COLUMNS = (
+    _bundle.c.fixmedins_code.label("bundle_holder"),
+    _scheme.c.med_types.label("dip_med_types"),
+    _group.c.points.label("dip_points"),
+    _group.c.dise_grp_code,
+)
+
+
+def route_lookup_joins(left: FromClause) -> Join:
+    """``left`` with the route lookups as outer joins, bound by :func:`route_params`: a claim's
+    reads carry its route in the same round trip."""
     return (
-        select(Bundle.id)
-        .join(BundleMember, BundleMember.bundle_id == Bundle.id)
-        .where(
-            BundleMember.psn_no == psn_no,
-            Bundle.admdvs == admdvs,
-            Bundle.year == on.year,
-            _covers(on, on),
-        )
-        .limit(1)
-        .scalar_subquery()
+        left.outerjoin(_bundle, _bundle.c.id == _SIGNED_BUNDLE_ID)
+        .outerjoin(_group, _group.c.id == _DIP_GROUP_ID)
+        .outerjoin(_scheme, _scheme.c.id == _group.c.scheme_id)
     )
 
 
-async def route_lookups(
-    session: AsyncSession, psn_no: str, admdvs: str, on: date, icd_code: str | None
-) -> tuple[Bundle | None, tuple[DipScheme, DipGroup] | None]:
-    """Both lookups of a settlement's funding route in one round trip: the bundle the person is
-    signed to that day and the DIP scheme and group of the diagnosis (the longest matching code), as
-    outer joins from a one-row ``(SELECT 1)``, so a fee-for-item settlement pays one lookup."""
-    dip_group = DipGroup.id == _dip_group_id(admdvs, on.year, icd_code) if icd_code else false()
-    row = (
-        await session.execute(
-            select(Bundle, DipScheme, DipGroup)
-            .select_from(select(literal(1).label("one")).subquery("one"))
-            .outerjoin(Bundle, Bundle.id == _signed_bundle_id(psn_no, admdvs, on))
-            .outerjoin(DipGroup, dip_group)
-            .outerjoin(DipScheme, DipScheme.id == DipGroup.scheme_id)
-        )
-    ).one()
-    bundle, scheme, group = row
-    return bundle, None if scheme is None or group is None else (scheme, group)
+def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> dict[str, Any]:
+    code = icd_code.upper() if icd_code else None
+    return {
+        "psn_no": psn_no,
+        "admdvs": admdvs,
+        "year": on.year,
+        "on": on,
+        "icd_code": code,
+        "icd_prefixes": [code[:n] for n in range(1, len(code) + 1)] if code else [],
+    }
+
+
+_ONE = select(literal(1).label("one")).subquery("one")
+_ROUTE_LOOKUP = select(*ROUTE_LOOKUP_COLUMNS).select_from(route_lookup_joins(_ONE))
+
+
+async def route_lookup(session: AsyncSession, params: dict[str, Any]) -> RouteLookup:
+    """Both lookups of a settlement's funding route in one round trip, as outer joins from a
+    one-row select, so a fee-for-item settlement pays one lookup."""
+    return RouteLookup.of((await session.execute(_ROUTE_LOOKUP, params)).one())
 
 
 async def signing(

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import budget_repository as repo
 from claims import bundles, dip
-from claims.budget_models import Bundle, DipGroup, FundingCaseEntry
+from claims.budget_models import FundingCaseEntry
 from claims.budget_schemas import (
     ClearingOut,
     LedgerEntryOut,
@@ -85,32 +86,38 @@ class SettlementFacts:
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """How a settlement is paid: its ``clr_way`` and the bundle or DIP group behind it. Worked
-    out once per settlement and handed back to :func:`record_settlement`."""
+    """How a settlement is paid: its ``clr_way`` and the bundle holder or DIP group behind it.
+    Worked out once per settlement and handed back to :func:`case_entries`."""
 
     clr_way: str
-    bundle: Bundle | None = None
-    group: DipGroup | None = None
+    bundle_holder: str | None = None
+    dip_points: Decimal | None = None
+    dise_grp_code: str | None = None
 
 
-async def route(session: AsyncSession, facts: SettlementFacts) -> Route:
-    """``clr_way`` of the settlement: 04 bundle member, 05 DIP case (the scheme covers the
-    med_type and the diagnosis maps to a group), else 01. Writes nothing; both lookups are one
-    round trip, so a fee-for-item settlement does not pay two."""
-    on = local_date(facts.setl_time)
-    bundle, dip_case = await repo.route_lookups(
-        session, facts.psn_no, facts.admdvs, on, facts.dise_codg
-    )
-    if bundle is not None:
-        return Route(PER_CAPITA, bundle=bundle)
-    if dip_case is not None and facts.med_type in dip_case[0].med_types:
-        return Route(POINTS, group=dip_case[1])
+def route_of(lookup: repo.RouteLookup, med_type: str) -> Route:
+    """``clr_way`` of a settlement from its route lookups: 04 bundle member, 05 DIP case (the
+    scheme covers the med_type and the diagnosis maps to a group), else 01."""
+    if lookup.bundle_holder is not None:
+        return Route(PER_CAPITA, bundle_holder=lookup.bundle_holder)
+    if lookup.dip_points is not None and med_type in (lookup.dip_med_types or ()):
+        return Route(POINTS, dip_points=lookup.dip_points, dise_grp_code=lookup.dise_grp_code)
     return Route(FEE_FOR_ITEM)
 
 
-async def record_settlement(session: AsyncSession, facts: SettlementFacts, route: Route) -> None:
-    """Append the settlement's case entries (module docstring), in the caller's transaction;
-    ``route`` is what :func:`route` gave for the same facts."""
+async def route(session: AsyncSession, facts: SettlementFacts) -> Route:
+    """:func:`route_of` for a settlement whose lookups were not read with its claim. Writes
+    nothing."""
+    lookup = await repo.route_lookup(
+        session,
+        repo.route_params(facts.psn_no, facts.admdvs, local_date(facts.setl_time), facts.dise_codg),
+    )
+    return route_of(lookup, facts.med_type)
+
+
+def case_entries(facts: SettlementFacts, route: Route) -> list[dict[str, Any]]:
+    """The settlement's case entries (module docstring) as column values, every column given, so
+    the hot path can insert them in its one write statement."""
     on = local_date(facts.setl_time)
     common = {
         "setl_id": facts.setl_id,
@@ -120,29 +127,31 @@ async def record_settlement(session: AsyncSession, facts: SettlementFacts, route
         "month": on.month,
         "amount": to_fen(facts.hifp_pay),
         "occurred_at": facts.setl_time,
+        "points": None,
+        "dise_grp_code": None,
+        "reverses_id": None,
     }
     entries = []
-    if route.bundle is not None:
+    if route.bundle_holder is not None:
+        entries.append(common | {"kind": "bundle_care", "fixmedins_code": route.bundle_holder})
+    if route.dip_points is not None:
         entries.append(
-            FundingCaseEntry(
-                kind="bundle_care", fixmedins_code=route.bundle.fixmedins_code, **common
-            )
+            common
+            | {
+                "kind": "dip_points",
+                "fixmedins_code": facts.fixmedins_code,
+                "points": route.dip_points,
+                "dise_grp_code": route.dise_grp_code,
+            }
         )
-    if route.group is not None:
-        entries.append(
-            FundingCaseEntry(
-                kind="dip_points",
-                fixmedins_code=facts.fixmedins_code,
-                points=route.group.points,
-                dise_grp_code=route.group.dise_grp_code,
-                **common,
-            )
-        )
-    elif route.bundle is None or route.bundle.fixmedins_code != facts.fixmedins_code:
-        entries.append(
-            FundingCaseEntry(kind="fund_share", fixmedins_code=facts.fixmedins_code, **common)
-        )
-    session.add_all(entries)
+    elif route.bundle_holder != facts.fixmedins_code:
+        entries.append(common | {"kind": "fund_share", "fixmedins_code": facts.fixmedins_code})
+    return entries
+
+
+async def record_settlement(session: AsyncSession, facts: SettlementFacts, route: Route) -> None:
+    """Append the settlement's :func:`case_entries` in the caller's transaction."""
+    session.add_all(FundingCaseEntry(**values) for values in case_entries(facts, route))
     await session.flush()
 
 

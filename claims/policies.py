@@ -195,8 +195,9 @@ def _check_bands(bands: Sequence[BandIn], field: str) -> None:
         raise InvalidRequest("band limits must rise", code="invalid_bands", field=field)
 
 
-async def _region(session: AsyncSession, admdvs: str) -> tuple[str, _RegionPolicies]:
-    token = await repository.policy_token(session, admdvs)
+async def _region(
+    session: AsyncSession, admdvs: str, token: str | None
+) -> tuple[str, _RegionPolicies]:
     if token is None:
         raise NoBenefitPolicy(f"no benefit policy is loaded for region {admdvs}")
     cached = _cache.get((admdvs, token))
@@ -214,6 +215,7 @@ async def _region(session: AsyncSession, admdvs: str) -> tuple[str, _RegionPolic
 async def resolve(
     session: AsyncSession,
     *,
+    token: str | None,
     admdvs: str,
     insutype: str,
     med_type: str,
@@ -223,8 +225,12 @@ async def resolve(
     asst_type: str | None,
 ) -> ResolvedPolicy:
     """The policy for one claim: the most specific basic row in force (this level before any
-    level), the critical-illness insurance topping up this insutype, the person's assistance."""
-    token, region = await _region(session, admdvs)
+    level), the critical-illness insurance topping up this insutype, the person's assistance.
+
+    ``token`` is the region's policy version token as the caller read it (None: no policy is
+    loaded); a settlement reads it with its claim, so resolving costs no round trip while the
+    region's policies are cached under that token."""
+    token, region = await _region(session, admdvs, token)
     candidates = [
         r
         for r in region.basic

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import funding, policies, repository
+from claims import funding, policies, repository, settlement_store
 from claims.adjudication import (
     SELF_PAID,
     AccountPolicy,
@@ -25,15 +26,11 @@ from claims.adjudication import (
     ClaimInput,
     adjudicate,
 )
+from claims.budget_repository import RouteLookup, route_params
 from claims.budgets import local_date
-from claims.models import (
-    SETTLEMENT_AMOUNTS,
-    FeeLine,
-    Person,
-    Settlement,
-    Visit,
-)
+from claims.models import SETTLEMENT_AMOUNTS, Settlement
 from claims.schemas import SettleIn, SettlementOut, SettlementPage
+from claims.settlement_store import ClaimRow
 from claims.visits import new_id, priced_line
 from engine import audit, outbox
 from engine.auth import Principal, Role
@@ -44,21 +41,14 @@ from engine.money import from_fen, to_fen
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
 
-def _accumulators(values: repository.AccumulatorValues) -> Accumulators:
-    return Accumulators(
-        deductible_used=from_fen(values.deductible_used),
-        hifp_paid=from_fen(values.hifp_paid),
-        inscp_psn_cum=from_fen(values.inscp_psn_cum),
-        critical_paid=from_fen(values.critical_paid),
-        assistance_paid=from_fen(values.assistance_paid),
-    )
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Claim:
-    visit: Visit
-    person: Person
+    """A visit adjudicated on what the database holds now."""
+
+    visit: ClaimRow  # claims.settlement_store.claim: the visit with its person's columns
     adjudication: Adjudication
+    route: funding.Route
+    settled_at: datetime
     token: str
     year: int
     category: str
@@ -67,47 +57,60 @@ class _Claim:
 async def _claim(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn, *, for_settle: bool
 ) -> _Claim:
-    """Read and adjudicate a claim in four round trips: visit and person (locked for settle),
-    then, as a separate statement after the lock, live settlement and fee lines, the policy
-    version token, and the accumulators."""
-    found = await repository.visit_and_person(session, mdtrt_id, lock=for_settle)
-    if found is None or found[0].fixmedins_code != principal.institution_code:
+    """Read and adjudicate a claim in two statements: the visit with its person (locked for
+    settle) and the policy token, then the claim state (claims.settlement_store)."""
+    visit = await settlement_store.claim(session, mdtrt_id, lock=for_settle)
+    if visit is None or visit.fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
-    visit, person = found
-    settled, lines = await repository.live_settlement_and_fee_lines(session, mdtrt_id)
-    if settled:
-        raise Conflict("this visit is already settled", code="already_settled", field="mdtrt_id")
-    if not lines:
-        raise InvalidRequest("the visit has no fee lines", code="no_fee_lines", field="mdtrt_id")
+    visit_date, now = local_date(visit.begntime), utcnow()
     policy = await policies.resolve(
         session,
-        admdvs=person.admdvs,
+        token=visit.policy_token,
+        admdvs=visit.person_admdvs,
         insutype=visit.insutype,
         med_type=visit.med_type,
         hosp_lv=visit.hosp_lv,
-        on=local_date(visit.begntime),
-        retired=person.retired,
-        asst_type=person.asst_type,
+        on=visit_date,
+        retired=visit.retired,
+        asst_type=visit.asst_type,
     )
-    year = local_date(visit.begntime).year
-    accumulators = _accumulators(
-        await repository.accumulator_values(session, person.psn_no, year, policy.category)
+    rows = await settlement_store.claim_state(
+        session,
+        {
+            "mdtrt_id": mdtrt_id,
+            "acc_year": visit_date.year,
+            "category": policy.category,
+            **route_params(visit.psn_no, visit.admdvs, local_date(now), visit.main_diag_code),
+        },
     )
-    adjudication = adjudicate(_claim_input(visit, person, lines, policy, accumulators, body))
+    state = rows[0]
+    if state.live:
+        raise Conflict("this visit is already settled", code="already_settled", field="mdtrt_id")
+    lines = [row for row in rows if row.fee_line_id is not None]
+    if not lines:
+        raise InvalidRequest("the visit has no fee lines", code="no_fee_lines", field="mdtrt_id")
+    accumulators = Accumulators(
+        deductible_used=from_fen(state.deductible_used or 0),
+        hifp_paid=from_fen(state.hifp_paid or 0),
+        inscp_psn_cum=from_fen(state.inscp_psn_cum or 0),
+        critical_paid=from_fen(state.critical_paid or 0),
+        assistance_paid=from_fen(state.assistance_paid or 0),
+    )
+    adjudication = adjudicate(_claim_input(visit, lines, policy, accumulators, body))
     return _Claim(
         visit=visit,
-        person=person,
         adjudication=adjudication,
-        token=_token(policy.token, accumulators, person.acct_balc, lines),
-        year=year,
+        route=funding.route_of(RouteLookup.of(state), visit.med_type),
+        settled_at=now,
+        token=_token(policy.token, accumulators, visit.acct_balc, lines),
+        year=visit_date.year,
         category=policy.category,
     )
 
 
 def _claim_input(
-    visit: Visit,
-    person: Person,
-    lines: Sequence[FeeLine],
+    visit: ClaimRow,
+    lines: Sequence[ClaimRow],
     policy: policies.ResolvedPolicy,
     accumulators: Accumulators,
     body: SettleIn,
@@ -124,13 +127,13 @@ def _claim_input(
         assistance=policy.assistance if visit.insurance_payable else None,
         account=policy.account if visit.insurance_payable else AccountPolicy(enabled=False),
         accumulators=accumulators,
-        acct_balance=from_fen(person.acct_balc),
+        acct_balance=from_fen(visit.acct_balc),
         acct_used_flag=body.acct_used_flag,
     )
 
 
 def _token(
-    policy_token: str, accumulators: Accumulators, balance: int, lines: Sequence[FeeLine]
+    policy_token: str, accumulators: Accumulators, balance: int, lines: Sequence[ClaimRow]
 ) -> str:
     """What a pre-settlement was computed on; settle compares it to say whether anything moved."""
     state = "|".join(
@@ -144,31 +147,33 @@ def _token(
     return hashlib.sha256(state.encode()).hexdigest()[:32]
 
 
-def _row(claim: _Claim, principal: Principal, *, setl_id: str | None, clr_way: str) -> Settlement:
+def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict[str, Any]:
+    """Every column of the settlement the claim makes."""
     adj, visit = claim.adjudication, claim.visit
     delta = adj.delta
-    return Settlement(
-        setl_id=setl_id,
-        mdtrt_id=visit.mdtrt_id,
-        psn_no=visit.psn_no,
-        fixmedins_code=visit.fixmedins_code,
-        admdvs=visit.admdvs,
-        insutype=visit.insutype,
-        med_type=visit.med_type,
-        clr_type=CLR_TYPE_BY_MED_TYPE[visit.med_type],
-        clr_way=clr_way,
-        setl_time=utcnow(),
-        status="settled",
-        acct_used_flag=adj.explanation.account.acct_used_flag,
-        year=claim.year,
-        category=claim.category,
+    return {
+        "setl_id": setl_id,
+        "mdtrt_id": visit.mdtrt_id,
+        "psn_no": visit.psn_no,
+        "fixmedins_code": visit.fixmedins_code,
+        "admdvs": visit.admdvs,
+        "insutype": visit.insutype,
+        "med_type": visit.med_type,
+        "clr_type": CLR_TYPE_BY_MED_TYPE[visit.med_type],
+        "clr_way": claim.route.clr_way,
+        "setl_time": claim.settled_at,
+        "status": "settled",
+        "revoked_at": None,
+        "acct_used_flag": adj.explanation.account.acct_used_flag,
+        "year": claim.year,
+        "category": claim.category,
         **{name: to_fen(getattr(adj, name)) for name in SETTLEMENT_AMOUNTS},
-        d_deductible_used=to_fen(delta.deductible_used),
-        d_hifp_paid=to_fen(delta.hifp_paid),
-        d_inscp_psn_cum=to_fen(delta.inscp_psn_cum),
-        d_critical_paid=to_fen(delta.critical_paid),
-        d_assistance_paid=to_fen(delta.assistance_paid),
-        setldetail=[
+        "d_deductible_used": to_fen(delta.deductible_used),
+        "d_hifp_paid": to_fen(delta.hifp_paid),
+        "d_inscp_psn_cum": to_fen(delta.inscp_psn_cum),
+        "d_critical_paid": to_fen(delta.critical_paid),
+        "d_assistance_paid": to_fen(delta.assistance_paid),
+        "setldetail": [
             {
                 "fund_pay_type": f.fund_pay_type,
                 "fund_payamt": str(f.fund_payamt.amount),
@@ -178,7 +183,7 @@ def _row(claim: _Claim, principal: Principal, *, setl_id: str | None, clr_way: s
             }
             for f in adj.setldetail
         ],
-        lines=[
+        "lines": [
             {
                 "feedetl_sn": s.feedetl_sn,
                 "det_item_fee_sumamt": str(s.det_item_fee_sumamt.amount),
@@ -189,49 +194,54 @@ def _row(claim: _Claim, principal: Principal, *, setl_id: str | None, clr_way: s
             }
             for s in adj.lines
         ],
-        explanation=adj.explanation.as_dict(),
-        created_by=principal.org_id,
-    )
+        "explanation": adj.explanation.as_dict(),
+        "created_by": principal.org_id,
+    }
 
 
-def settlement_out(row: Settlement, **extra: object) -> SettlementOut:
-    status = "presettled" if row.setl_id is None else row.status
+def _columns(row: Settlement) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in Settlement.__table__.columns}
+
+
+def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
+    """The 2206/2207/2208 answer from the settlement's column values."""
+    status = "presettled" if values["setl_id"] is None else values["status"]
     return SettlementOut.model_validate(
         {
-            "setl_id": row.setl_id,
-            "mdtrt_id": row.mdtrt_id,
-            "psn_no": row.psn_no,
-            "fixmedins_code": row.fixmedins_code,
-            "insutype": row.insutype,
-            "med_type": row.med_type,
-            "clr_type": row.clr_type,
-            "clr_way": row.clr_way,
-            "setl_time": row.setl_time,
+            "setl_id": values["setl_id"],
+            "mdtrt_id": values["mdtrt_id"],
+            "psn_no": values["psn_no"],
+            "fixmedins_code": values["fixmedins_code"],
+            "insutype": values["insutype"],
+            "med_type": values["med_type"],
+            "clr_type": values["clr_type"],
+            "clr_way": values["clr_way"],
+            "setl_time": values["setl_time"],
             "status": status,
-            "refd_setl_flag": "1" if row.status == "revoked" else "0",
-            "revoked_at": row.revoked_at,
-            "acct_used_flag": row.acct_used_flag,
-            **{name: from_fen(getattr(row, name)).amount for name in SETTLEMENT_AMOUNTS},
-            "setldetail": row.setldetail,
-            "lines": row.lines,
-            "explanation": row.explanation,
+            "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
+            "revoked_at": values["revoked_at"],
+            "acct_used_flag": values["acct_used_flag"],
+            **{name: from_fen(values[name]).amount for name in SETTLEMENT_AMOUNTS},
+            "setldetail": values["setldetail"],
+            "lines": values["lines"],
+            "explanation": values["explanation"],
             **extra,
         }
     )
 
 
-def _facts(row: Settlement, visit: Visit) -> funding.SettlementFacts:
+def _facts(values: Mapping[str, Any], dise_codg: str | None) -> funding.SettlementFacts:
     return funding.SettlementFacts(
-        setl_id=row.setl_id or "",
-        fixmedins_code=row.fixmedins_code,
-        admdvs=row.admdvs,
-        psn_no=row.psn_no,
-        insutype=row.insutype,
-        med_type=row.med_type,
-        setl_time=row.setl_time,
-        fund_pay_sumamt=from_fen(row.fund_pay_sumamt),
-        hifp_pay=from_fen(row.hifp_pay),
-        dise_codg=visit.main_diag_code,
+        setl_id=values["setl_id"] or "",
+        fixmedins_code=values["fixmedins_code"],
+        admdvs=values["admdvs"],
+        psn_no=values["psn_no"],
+        insutype=values["insutype"],
+        med_type=values["med_type"],
+        setl_time=values["setl_time"],
+        fund_pay_sumamt=from_fen(values["fund_pay_sumamt"]),
+        hifp_pay=from_fen(values["hifp_pay"]),
+        dise_codg=dise_codg,
     )
 
 
@@ -240,39 +250,38 @@ async def presettle(
 ) -> SettlementOut:
     """2206: the numbers settle would give now; writes nothing."""
     claim = await _claim(session, principal, mdtrt_id, body, for_settle=False)
-    row = _row(claim, principal, setl_id=None, clr_way="01")
-    row.clr_way = (await funding.route(session, _facts(row, claim.visit))).clr_way
-    return settlement_out(row, presettle_token=claim.token)
+    return settlement_out(_values(claim, principal, setl_id=None), presettle_token=claim.token)
 
 
 async def settle(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
 ) -> SettlementOut:
-    """2207: settle the visit, applying every effect atomically."""
+    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write)."""
     claim = await _claim(session, principal, mdtrt_id, body, for_settle=True)
-    person = claim.person
-    row = _row(claim, principal, setl_id=new_id("S"), clr_way="01")
-    facts = _facts(row, claim.visit)
-    route = await funding.route(session, facts)
-    row.clr_way = route.clr_way
-    session.add(row)
-    await repository.add_to_accumulators(
-        session, row.psn_no, row.year, row.category, _stored_delta(row)
-    )
-    person.acct_balc -= row.acct_pay
-    await funding.record_settlement(session, facts, route)
-    await audit.record(
+    values = _values(claim, principal, setl_id=new_id("S"))
+    await settlement_store.write(
         session,
-        actor=principal,
-        action="settlement.settled",
-        object_type="settlement",
-        object_id=row.setl_id,
-        payload=_audit_payload(row),
-        new_stream=True,
+        settlement=values,
+        accumulators={
+            "psn_no": values["psn_no"],
+            "year": values["year"],
+            "category": values["category"],
+            **dataclasses.asdict(_stored_delta(values)),
+        },
+        case_entries=funding.case_entries(_facts(values, claim.visit.main_diag_code), claim.route),
+        audit_entry=audit.entry_values(
+            actor=principal,
+            action="settlement.settled",
+            object_type="settlement",
+            object_id=values["setl_id"],
+            payload=_audit_payload(values),
+        ),
+        event=outbox.event_values(
+            "settlement.settled", values["fixmedins_code"], _event_payload(values)
+        ),
     )
-    outbox.emit(session, "settlement.settled", row.fixmedins_code, _event_payload(row))
     changed = None if body.presettle_token is None else body.presettle_token != claim.token
-    return settlement_out(row, presettle_token=claim.token, accumulators_changed=changed)
+    return settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
 
 
 async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> SettlementOut:
@@ -286,13 +295,15 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
     assert row is not None
     if row.status == "revoked":
         raise Conflict("the settlement is already revoked", code="already_revoked", field="setl_id")
+    values = _columns(row)
     await repository.subtract_from_accumulators(
-        session, row.psn_no, row.year, row.category, _stored_delta(row)
+        session, row.psn_no, row.year, row.category, _stored_delta(values)
     )
     person.acct_balc += row.acct_pay
     row.status = "revoked"
     row.revoked_at = utcnow()
     await session.flush()
+    values = _columns(row)
     await funding.record_revocation(session, row.setl_id, row.revoked_at)
     await audit.record(
         session,
@@ -300,42 +311,42 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
         action="settlement.revoked",
         object_type="settlement",
         object_id=row.setl_id,
-        payload=_audit_payload(row),
+        payload=_audit_payload(values),
     )
-    outbox.emit(session, "settlement.revoked", row.fixmedins_code, _event_payload(row))
-    return settlement_out(row)
+    outbox.emit(session, "settlement.revoked", row.fixmedins_code, _event_payload(values))
+    return settlement_out(values)
 
 
-def _stored_delta(row: Settlement) -> repository.AccumulatorValues:
+def _stored_delta(values: Mapping[str, Any]) -> repository.AccumulatorValues:
     """The accumulator delta the settlement applied; revoke subtracts exactly these numbers."""
     return repository.AccumulatorValues(
-        deductible_used=row.d_deductible_used,
-        hifp_paid=row.d_hifp_paid,
-        inscp_psn_cum=row.d_inscp_psn_cum,
-        critical_paid=row.d_critical_paid,
-        assistance_paid=row.d_assistance_paid,
+        deductible_used=values["d_deductible_used"],
+        hifp_paid=values["d_hifp_paid"],
+        inscp_psn_cum=values["d_inscp_psn_cum"],
+        critical_paid=values["d_critical_paid"],
+        assistance_paid=values["d_assistance_paid"],
     )
 
 
-def _audit_payload(row: Settlement) -> dict[str, object]:
+def _audit_payload(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "mdtrt_id": row.mdtrt_id,
-        "psn_no": row.psn_no,
-        "status": row.status,
-        **{name: str(from_fen(getattr(row, name)).amount) for name in SETTLEMENT_AMOUNTS},
+        "mdtrt_id": values["mdtrt_id"],
+        "psn_no": values["psn_no"],
+        "status": values["status"],
+        **{name: str(from_fen(values[name]).amount) for name in SETTLEMENT_AMOUNTS},
     }
 
 
-def _event_payload(row: Settlement) -> dict[str, object]:
+def _event_payload(values: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        "setl_id": row.setl_id,
-        "mdtrt_id": row.mdtrt_id,
-        "fixmedins_code": row.fixmedins_code,
-        "admdvs": row.admdvs,
-        "status": row.status,
-        "medfee_sumamt": str(from_fen(row.medfee_sumamt).amount),
-        "fund_pay_sumamt": str(from_fen(row.fund_pay_sumamt).amount),
-        "setl_time": row.setl_time.isoformat(),
+        "setl_id": values["setl_id"],
+        "mdtrt_id": values["mdtrt_id"],
+        "fixmedins_code": values["fixmedins_code"],
+        "admdvs": values["admdvs"],
+        "status": values["status"],
+        "medfee_sumamt": str(from_fen(values["medfee_sumamt"]).amount),
+        "fund_pay_sumamt": str(from_fen(values["fund_pay_sumamt"]).amount),
+        "setl_time": values["setl_time"].isoformat(),
     }
 
 
@@ -350,7 +361,7 @@ async def visible_settlement(
     )
     if row is None or not visible:
         raise NotFound("no such settlement", code="unknown_settlement", field="setl_id")
-    return settlement_out(row)
+    return settlement_out(_columns(row))
 
 
 def _cursor(row: Settlement) -> str:
@@ -384,6 +395,6 @@ async def institution_settlements(
     more = len(rows) > limit
     rows = rows[:limit]
     return SettlementPage(
-        items=[settlement_out(r) for r in rows],
+        items=[settlement_out(_columns(r)) for r in rows],
         next_cursor=_cursor(rows[-1]) if more and rows else None,
     )

@@ -20,6 +20,7 @@ from claims.budgets import local_date
 from claims.models import FeeLine, Person, Visit
 from claims.persons import resident_id_hash
 from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
+from claims.settlement_store import ClaimRow
 from engine import audit
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
@@ -65,6 +66,7 @@ async def _check_insurance(
     try:
         policy = await policies.resolve(
             session,
+            token=await repository.policy_token(session, person.admdvs),
             admdvs=person.admdvs,
             insutype=person.insutype,
             med_type=body.med_type,
@@ -197,7 +199,9 @@ async def owned_visit(session: AsyncSession, principal: Principal, mdtrt_id: str
     return visit
 
 
-def priced_line(line: FeeLine) -> PricedLine:
+def priced_line(line: FeeLine | ClaimRow) -> PricedLine:
+    """A stored fee line (an ORM row, or the claim-state row of claims.settlement_store) as the
+    adjudication reads it."""
     return PricedLine(
         feedetl_sn=line.feedetl_sn,
         med_list_codg=line.med_list_codg,

@@ -59,20 +59,58 @@ class AuditSeal(Base):
     sealed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-def _entry_hash(entry: AuditEntry) -> str:
-    body: dict[str, Any] = {
-        "stream": entry.stream,
-        "seq": entry.seq,
-        "prev_hash": entry.prev_hash,
-        "occurred_at": entry.occurred_at.astimezone(UTC).isoformat(),
-        "actor_org_id": str(entry.actor_org_id) if entry.actor_org_id else None,
-        "actor_key_id": entry.actor_key_id,
-        "action": entry.action,
-        "object_type": entry.object_type,
-        "object_id": entry.object_id,
-        "payload": entry.payload,
-    }
+#: The columns an entry's hash covers (every column but its id and the hash itself).
+_HASHED = (
+    "stream",
+    "seq",
+    "prev_hash",
+    "occurred_at",
+    "actor_org_id",
+    "actor_key_id",
+    "action",
+    "object_type",
+    "object_id",
+    "payload",
+)
+
+
+def _entry_hash(values: dict[str, Any]) -> str:
+    body = {name: values[name] for name in _HASHED}
+    body["occurred_at"] = values["occurred_at"].astimezone(UTC).isoformat()
+    body["actor_org_id"] = str(values["actor_org_id"]) if values["actor_org_id"] else None
     return hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+
+
+def _row_values(entry: AuditEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _HASHED}
+
+
+def entry_values(
+    *,
+    actor: Principal | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    payload: dict[str, Any] | None = None,
+    head: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """The column values of the entry that follows ``head`` (the stream's last seq and hash; None
+    starts a new stream), hash included. A caller that writes the entry in a statement of its own
+    (the settlement hot path) inserts these values; :func:`record` adds them as a row."""
+    values: dict[str, Any] = {
+        "stream": f"{object_type}:{object_id}",
+        "seq": head[0] + 1 if head else 1,
+        "prev_hash": head[1] if head else GENESIS,
+        "occurred_at": utcnow(),
+        "actor_org_id": actor.org_id if actor else None,
+        "actor_key_id": actor.key_id if actor else None,
+        "action": action,
+        "object_type": object_type,
+        "object_id": object_id,
+        "payload": payload or {},
+    }
+    values["hash"] = _entry_hash(values)
+    return values
 
 
 async def record(
@@ -93,30 +131,26 @@ async def record(
     object was just created, which saves the head lookup on the hot path (and if it was wrong,
     the unique constraint refuses the entry).
     """
-    stream = f"{object_type}:{object_id}"
     head = None
     if not new_stream:
         head = (
             await session.execute(
                 select(AuditEntry.seq, AuditEntry.hash)
-                .where(AuditEntry.stream == stream)
+                .where(AuditEntry.stream == f"{object_type}:{object_id}")
                 .order_by(AuditEntry.seq.desc())
                 .limit(1)
             )
         ).first()
     entry = AuditEntry(
-        stream=stream,
-        seq=(head.seq + 1) if head else 1,
-        occurred_at=utcnow(),
-        actor_org_id=actor.org_id if actor else None,
-        actor_key_id=actor.key_id if actor else None,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        payload=payload or {},
-        prev_hash=head.hash if head else GENESIS,
+        **entry_values(
+            actor=actor,
+            action=action,
+            object_type=object_type,
+            object_id=object_id,
+            payload=payload,
+            head=None if head is None else (head.seq, head.hash),
+        )
     )
-    entry.hash = _entry_hash(entry)
     session.add(entry)
     return entry
 
@@ -196,7 +230,7 @@ async def verify(session: AsyncSession) -> list[Finding]:
                 findings.append(Finding(where, f"sequence gap: expected seq {expected_seq}"))
             if entry.prev_hash != prev_hash:
                 findings.append(Finding(where, "chain broken: prev_hash does not match"))
-            if _entry_hash(entry) != entry.hash:
+            if _entry_hash(_row_values(entry)) != entry.hash:
                 findings.append(Finding(where, "content edited: hash does not match"))
             prev_hash, expected_seq = entry.hash, entry.seq + 1
     prev = GENESIS

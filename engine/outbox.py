@@ -32,21 +32,33 @@ class OutboxEvent(UuidPrimaryKey, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
-def emit(
-    session: AsyncSession, event_type: str, subject: str, payload: dict[str, Any]
-) -> uuid.UUID:
-    """Write one event in the caller's transaction.
+def event_values(event_type: str, subject: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The column values of a new pending event, every column given, for a caller that writes it
+    in a statement of its own (the settlement hot path); :func:`emit` adds them as a row.
 
     ``event_type`` is dotted (``settlement.settled``) and ``subject`` is the party that should be
     able to bind to it (an institution code), giving routing keys such as
     ``settlement.settled.H23010000001``.
     """
-    event = OutboxEvent(
-        id=uuid.uuid4(),
-        event_type=event_type,
-        routing_key=f"{event_type}.{subject}",
-        payload=payload,
-    )
+    now = utcnow()
+    return {
+        "id": uuid.uuid4(),
+        "event_type": event_type,
+        "routing_key": f"{event_type}.{subject}",
+        "payload": payload,
+        "created_at": now,
+        "published_at": None,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+    }
+
+
+def emit(
+    session: AsyncSession, event_type: str, subject: str, payload: dict[str, Any]
+) -> uuid.UUID:
+    """Write one event in the caller's transaction (see :func:`event_values`)."""
+    event = OutboxEvent(**event_values(event_type, subject, payload))
     session.add(event)
     return event.id
 

@@ -61,7 +61,7 @@ async def test_seal_detects_deleting_the_last_entry_of_a_closed_day(session: Asy
     for entry in entries:
         entry.occurred_at = yesterday
         entry.prev_hash = prev
-        entry.hash = audit._entry_hash(entry)
+        entry.hash = audit._entry_hash(audit._row_values(entry))
         prev = entry.hash
     await session.flush()
     sealed = await audit.seal(session)
