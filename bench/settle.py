@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +42,10 @@ from engine import migrate
 from engine.settings import Settings
 
 PG_SERVER = os.environ.get("SANYI_BENCH_PG", "postgres@127.0.0.1:5432")
+# As in production, the API runs with RabbitMQ configured, so the outbox relay and periodic jobs
+# belong to `sanyi worker` processes (not started here: the events wait in the outbox) rather
+# than to threads inside the API processes.
+BROKER = os.environ.get("SANYI_BENCH_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
 def _recreate_database(name: str) -> str:
@@ -50,8 +56,7 @@ def _recreate_database(name: str) -> str:
 
 
 def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE="20")
-    env.pop("BROKER_URL", None)
+    env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE="20", BROKER_URL=BROKER)
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -179,38 +184,97 @@ def _bulk_copy(url: str, template_id: str, persons: int, claims: int) -> list[st
     return mdtrt_ids
 
 
+class _Connection:
+    """One keep-alive HTTP/1.1 connection speaking just what the load needs. httpx costs the
+    load generator about as much CPU per request as the API spends settling, and on a two-core
+    machine shared by client, API and PostgreSQL that would be measured as the API's slowness."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def open(cls, host: str, port: int) -> _Connection:
+        return cls(*await asyncio.open_connection(host, port))
+
+    async def post(self, path: str, headers: dict[str, str], body: bytes) -> int:
+        head = [f"POST {path} HTTP/1.1", "Host: bench", "Content-Type: application/json"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        head.append(f"Content-Length: {len(body)}")
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status_line = await self.reader.readline()
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return int(status_line.split()[1])
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
 async def _settle_load(
-    base: str, headers: dict[str, str], mdtrt_ids: list[str], concurrency: int, duration: float
+    port: int, headers: dict[str, str], mdtrt_ids: list[str], concurrency: int, duration: float
 ) -> tuple[list[float], int, float]:
     queue = iter(mdtrt_ids)
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + duration
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, limits=limits, timeout=30
-    ) as client:
+    body = b'{"acct_used_flag": true}'
 
-        async def worker() -> None:
-            nonlocal errors
+    async def worker() -> None:
+        nonlocal errors
+        connection = await _Connection.open("127.0.0.1", port)
+        try:
             for mdtrt_id in queue:
                 if time.perf_counter() > deadline:
                     return
                 began = time.perf_counter()
-                response = await client.post(
+                status = await connection.post(
                     f"/v1/visits/{mdtrt_id}/settlement",
-                    json={"acct_used_flag": True},
-                    headers={"Idempotency-Key": uuid.uuid4().hex},
+                    headers | {"Idempotency-Key": uuid.uuid4().hex},
+                    body,
                 )
-                if response.status_code == 201:
+                if status == 201:
                     latencies.append(time.perf_counter() - began)
                 else:
                     errors += 1
+        finally:
+            await connection.close()
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return latencies, errors, elapsed
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _cpu_seconds(server_pid: int, database: str) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by the API server with its worker processes, and
+    by PostgreSQL's backends for ``database`` (Linux /proc; zeros elsewhere). Read before and
+    after the load, they say where a settle's CPU goes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    api = postgres = 0.0
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], cpu[pid] = int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks
+        if cmdline.startswith("postgres: ") and f" postgres {database} " in cmdline:
+            postgres += cpu[pid]
+    for pid, seconds in cpu.items():
+        ancestor = pid
+        while ancestor not in (server_pid, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == server_pid:
+            api += seconds
+    return api, postgres
 
 
 def _pgbench(dbname: str, concurrency: int, seconds: int) -> float:
@@ -251,9 +315,12 @@ def main() -> None:
             hospital, code, template = _template_claim(http, admin_token)
         mdtrt_ids = _bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
         print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
+        cpu_before, client_before = _cpu_seconds(server.pid, args.database), time.process_time()
         latencies, errors, elapsed = asyncio.run(
-            _settle_load(base, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
+            _settle_load(port, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
         )
+        cpu_after = _cpu_seconds(server.pid, args.database)
+        client_cpu = time.process_time() - client_before
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -269,6 +336,14 @@ def main() -> None:
         f"latency ms:          p50 {q[49] * 1000:.1f}  p95 {q[94] * 1000:.1f}  "
         f"p99 {q[98] * 1000:.1f}"
     )
+    if latencies:
+        api, postgres = (
+            1000 * (a - b) / len(latencies) for a, b in zip(cpu_after, cpu_before, strict=True)
+        )
+        print(
+            f"CPU ms per settle:   API {api:.2f}  PostgreSQL backends {postgres:.2f}  "
+            f"load client {1000 * client_cpu / len(latencies):.2f}"
+        )
     print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency} -j 2, same database)")
     print(f"ratio to pgbench:    {rate / tps:.2f}" if tps else "ratio to pgbench:    n/a")
 

@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.models import (
@@ -121,99 +120,6 @@ class AccumulatorValues:
     assistance_paid: int = 0
 
 
-async def visit_and_person(
-    session: AsyncSession, mdtrt_id: str, *, lock: bool
-) -> tuple[Visit, Person] | None:
-    """The visit and its person in one round trip; ``lock`` takes the person's row lock (FOR
-    UPDATE OF person on PostgreSQL), the lock that guards every limit of a settlement."""
-    query = select(Visit, Person).join(Person, Person.psn_no == Visit.psn_no)
-    query = query.where(Visit.mdtrt_id == mdtrt_id)
-    if lock:
-        query = query.with_for_update(of=Person)
-    row = (await session.execute(query.execution_options(populate_existing=lock))).first()
-    return None if row is None else (row[0], row[1])
-
-
-async def live_settlement_and_fee_lines(
-    session: AsyncSession, mdtrt_id: str
-) -> tuple[bool, Sequence[FeeLine]]:
-    """Whether the visit has a live settlement, and its fee lines, in one round trip.
-
-    Called after the person lock is taken, as its own statement: under READ COMMITTED a new
-    statement sees what a settlement that held the lock before us committed, which a subquery of
-    the locking statement itself would not.
-    """
-    live = exists().where(Settlement.mdtrt_id == Visit.mdtrt_id, Settlement.status == "settled")
-    rows = (
-        await session.execute(
-            select(live.label("live"), FeeLine)
-            .select_from(Visit)
-            .outerjoin(FeeLine, FeeLine.mdtrt_id == Visit.mdtrt_id)
-            .where(Visit.mdtrt_id == mdtrt_id)
-            .order_by(FeeLine.id)
-        )
-    ).all()
-    return bool(rows and rows[0][0]), [row[1] for row in rows if row[1] is not None]
-
-
-async def accumulator_values(
-    session: AsyncSession, psn_no: str, year: int, category: str
-) -> AccumulatorValues:
-    """Both accumulator rows of a claim in one round trip (outer joins from the person), without
-    creating them: :func:`add_to_accumulators` creates and applies in one statement each."""
-    benefit, per_year = BenefitAccumulator, PersonYearAccumulator
-    row = (
-        await session.execute(
-            select(
-                benefit.deductible_used,
-                benefit.hifp_paid,
-                per_year.inscp_psn_cum,
-                per_year.critical_paid,
-                per_year.assistance_paid,
-            )
-            .select_from(Person)
-            .outerjoin(
-                benefit,
-                and_(
-                    benefit.psn_no == Person.psn_no,
-                    benefit.year == year,
-                    benefit.category == category,
-                ),
-            )
-            .outerjoin(per_year, and_(per_year.psn_no == Person.psn_no, per_year.year == year))
-            .where(Person.psn_no == psn_no)
-        )
-    ).one()
-    return AccumulatorValues(*(value or 0 for value in row))
-
-
-async def add_to_accumulators(
-    session: AsyncSession, psn_no: str, year: int, category: str, delta: AccumulatorValues
-) -> None:
-    """Add a settlement's delta to both accumulator rows, creating them at the delta on first use:
-    ``INSERT ... ON CONFLICT DO UPDATE SET col = col + excluded.col``, one statement per row.
-
-    The caller holds the person lock, so the values it adjudicated on are still the ones the
-    delta is added to.
-    """
-    await _insert_or_add(
-        session,
-        BenefitAccumulator,
-        {"psn_no": psn_no, "year": year, "category": category},
-        {"deductible_used": delta.deductible_used, "hifp_paid": delta.hifp_paid},
-    )
-    await _insert_or_add(
-        session,
-        PersonYearAccumulator,
-        {"psn_no": psn_no, "year": year},
-        {
-            "inscp_psn_cum": delta.inscp_psn_cum,
-            "critical_paid": delta.critical_paid,
-            "assistance_paid": delta.assistance_paid,
-        },
-    )
-
-
 async def subtract_from_accumulators(
     session: AsyncSession, psn_no: str, year: int, category: str, delta: AccumulatorValues
 ) -> None:
@@ -241,21 +147,6 @@ async def subtract_from_accumulators(
             assistance_paid=PersonYearAccumulator.assistance_paid - delta.assistance_paid,
         )
     )
-
-
-async def _insert_or_add(
-    session: AsyncSession,
-    model: type[BenefitAccumulator] | type[PersonYearAccumulator],
-    key: dict[str, Any],
-    amounts: dict[str, int],
-) -> None:
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt: Any = dialect.insert(model).values(**key, **amounts)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: getattr(model, name) + getattr(stmt.excluded, name) for name in amounts},
-    )
-    await session.execute(stmt)
 
 
 async def visit(session: AsyncSession, mdtrt_id: str) -> Visit | None:

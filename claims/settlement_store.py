@@ -13,23 +13,26 @@ data-modifying CTEs, so there the same statements run one after another in the s
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     Executable,
     Row,
     Table,
+    TextClause,
     and_,
     bindparam,
     exists,
     insert,
     literal,
     select,
+    text,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.budget_models import FundingCaseEntry
@@ -136,70 +139,78 @@ async def claim_state(session: AsyncSession, params: dict[str, Any]) -> Sequence
     return (await session.execute(_CLAIM_STATE, params)).all()
 
 
-def _bound(table: Table, prefix: str, columns: Sequence[str] | None = None) -> dict[str, Any]:
-    names = columns or [c.key for c in table.c]
-    return {name: bindparam(f"{prefix}{name}", type_=table.c[name].type) for name in names}
+#: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
+_ACCUMULATORS = (
+    (_benefit, ("psn_no", "year", "category"), ("deductible_used", "hifp_paid")),
+    (_per_year, ("psn_no", "year"), ("inscp_psn_cum", "critical_paid", "assistance_paid")),
+)
+#: The tables a settlement appends rows to, in write order.
+_APPENDED = (_settlement, _funding, _audit, _outbox)
 
 
-def _accumulator_upsert(
-    dialect: Any, table: Table, key: tuple[str, ...], amounts: tuple[str, ...]
-) -> Executable:
-    """``INSERT ... ON CONFLICT DO UPDATE SET col = col + excluded.col``: creates the row at the
-    delta on first use, adds the delta after."""
-    stmt = dialect.insert(table).values(_bound(table, "acc_", key + amounts))
-    return stmt.on_conflict_do_update(
-        index_elements=list(key),
-        set_={name: table.c[name] + stmt.excluded[name] for name in amounts},
-    )
+def _inserted(table: Table) -> list[str]:
+    """Every column but a database-generated key."""
+    return [c.name for c in table.c if not (c.primary_key and c.autoincrement is True)]
 
 
-def _write_statements(dialect: Any, case_entries: int) -> list[Executable]:
-    return [
-        insert(_settlement).values(_bound(_settlement, "s_")),
-        _accumulator_upsert(
-            dialect,
-            _benefit,
-            ("psn_no", "year", "category"),
-            ("deductible_used", "hifp_paid"),
-        ),
-        _accumulator_upsert(
-            dialect,
-            _per_year,
-            ("psn_no", "year"),
-            ("inscp_psn_cum", "critical_paid", "assistance_paid"),
-        ),
+def _postgresql_write() -> TextClause:
+    """Every write of a settlement as data-modifying CTEs of one statement.
+
+    Each appended table gets its rows as one JSON array (``json_populate_recordset`` against the
+    table's own row type), so the statement has a handful of parameters whatever the number of
+    case entries, and stays short enough for psycopg to cache its parsed form: bound one column
+    at a time, it had over a hundred parameters and was re-parsed on every settle.
+    """
+    ctes = [
+        f"INSERT INTO {t.name} ({', '.join(_inserted(t))}) SELECT {', '.join(_inserted(t))} "
+        f"FROM json_populate_recordset(NULL::{t.name}, CAST(:{t.name} AS json))"
+        for t in _APPENDED
+    ]
+    for table, key, amounts in _ACCUMULATORS:
+        columns = key + amounts
+        ctes.append(
+            f"INSERT INTO {table.name} AS t ({', '.join(columns)}) "
+            f"VALUES ({', '.join(f':acc_{c}' for c in columns)}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = t.{c} + excluded.{c}" for c in amounts)
+        )
+    ctes.append("UPDATE person SET acct_balc = acct_balc - :acct_pay WHERE psn_no = :acc_psn_no")
+    return text("WITH " + ", ".join(f"w{i} AS ({cte})" for i, cte in enumerate(ctes)) + " SELECT 1")
+
+
+_POSTGRESQL_WRITE = _postgresql_write()
+
+
+def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
+    """The same writes one statement at a time (SQLite has no data-modifying CTEs): an insert per
+    appended table, run with that table's rows, then the upserts and the debit with the
+    ``acc_`` parameters."""
+    writes: list[tuple[Table | None, Executable]] = [(t, insert(t)) for t in _APPENDED]
+    for table, key, amounts in _ACCUMULATORS:
+        upsert = sqlite.insert(table).values(
+            {c: bindparam(f"acc_{c}", type_=table.c[c].type) for c in key + amounts}
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=list(key),
+            set_={c: table.c[c] + upsert.excluded[c] for c in amounts},
+        )
+        writes.append((None, upsert))
+    debit = (
         update(_person)
         .where(_person.c.psn_no == bindparam("acc_psn_no"))
-        .values(acct_balc=_person.c.acct_balc - bindparam("acct_pay")),
-        *(
-            insert(_funding).values(_bound(_funding, f"f{i}_", _FUNDING_COLUMNS))
-            for i in range(case_entries)
-        ),
-        insert(_audit).values(_bound(_audit, "a_", _AUDIT_COLUMNS)),
-        insert(_outbox).values(_bound(_outbox, "e_")),
-    ]
-
-
-_FUNDING_COLUMNS = tuple(c.key for c in _funding.c if c.key != "id")
-_AUDIT_COLUMNS = tuple(c.key for c in _audit.c if c.key != "id")
-
-
-@functools.cache
-def _postgresql_write(case_entries: int) -> Executable:
-    """Every write of a settlement as CTEs of one ``SELECT``; one per number of case entries."""
-    writes = _write_statements(postgresql, case_entries)
-    return select(literal(1)).add_cte(
-        *(w.returning(literal(1)).cte(f"w{i}") for i, w in enumerate(writes))  # type: ignore[attr-defined]
+        .values(acct_balc=_person.c.acct_balc - bindparam("acct_pay"))
     )
+    writes.append((None, debit))
+    return writes
 
 
-@functools.cache
-def _sqlite_writes(case_entries: int) -> list[Executable]:
-    return _write_statements(sqlite, case_entries)
+_SQLITE_WRITES = _sqlite_writes()
 
 
-def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
-    return {f"{prefix}{name}": value for name, value in values.items()}
+def _json_default(value: object) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 async def write(
@@ -216,16 +227,21 @@ async def write(
     append the funding case entries, the audit entry and the outbox event: in one round trip on
     PostgreSQL. The caller holds the person lock, so the values it adjudicated on are the ones
     the delta is added to; the CHECK constraints refuse anything that does not add up."""
-    params = {
-        **_prefixed("s_", settlement),
-        **_prefixed("acc_", accumulators),
-        "acct_pay": settlement["acct_pay"],
-        **{k: v for i, e in enumerate(case_entries) for k, v in _prefixed(f"f{i}_", e).items()},
-        **_prefixed("a_", audit_entry),
-        **_prefixed("e_", event),
+    rows = {
+        _settlement: [settlement],
+        _funding: list(case_entries),
+        _audit: [audit_entry],
+        _outbox: [event],
     }
+    params = {f"acc_{name}": value for name, value in accumulators.items()}
+    params["acct_pay"] = settlement["acct_pay"]
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(_postgresql_write(len(case_entries)), params)
-    else:
-        for statement in _sqlite_writes(len(case_entries)):
+        for table, table_rows in rows.items():
+            params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
+        await session.execute(_POSTGRESQL_WRITE, params)
+        return
+    for appended, statement in _SQLITE_WRITES:
+        if appended is None:
             await session.execute(statement, params)
+        elif rows[appended]:
+            await session.execute(statement, rows[appended])

@@ -9,16 +9,28 @@ failed to commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import BigInteger, DateTime, Dialect, Integer, MetaData, event, inspect, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    Executable,
+    Integer,
+    MetaData,
+    Table,
+    bindparam,
+    event,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
@@ -213,9 +225,19 @@ async def insert_or_ignore(
     which is exactly what idempotency keys and processed-message ids need: the loser of a race
     sees the winner's committed row, never a half-done one.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(model).values(**values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(model).values(**values).on_conflict_do_nothing()
-    result = await session.execute(stmt.returning(*inspect(model).primary_key))
-    return result.first() is not None
+    statement = _insert_or_ignore(model, session.get_bind().dialect.name, tuple(values))
+    params = {f"b_{name}": value for name, value in values.items()}
+    return (await session.execute(statement, params)).first() is not None
+
+
+@functools.cache
+def _insert_or_ignore(model: type[Base], dialect: str, columns: tuple[str, ...]) -> Executable:
+    """Built once per table and column set: idempotency claims sit on every write's hot path."""
+    table = cast(Table, model.__table__)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values({c: bindparam(f"b_{c}", type_=table.c[c].type) for c in columns})
+        .on_conflict_do_nothing()
+        .returning(*table.primary_key.columns)
+    )

@@ -13,12 +13,12 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 
 import rfc8785
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import JSON, String, select, update
+from sqlalchemy import JSON, String, Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -91,8 +91,15 @@ async def run_idempotent(
         return response_model.model_validate(record.response)
     result = await operation()
     await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.org_id == principal.org_id, IdempotencyRecord.key == key)
-        .values(response=result.model_dump(mode="json"))
+        _STORE_RESPONSE,
+        {"b_org_id": principal.org_id, "b_key": key, "b_response": result.model_dump(mode="json")},
     )
     return result
+
+
+_records = cast(Table, IdempotencyRecord.__table__)
+_STORE_RESPONSE = (
+    update(_records)
+    .where(_records.c.org_id == bindparam("b_org_id"), _records.c.key == bindparam("b_key"))
+    .values(response=bindparam("b_response", type_=_records.c.response.type))
+)
