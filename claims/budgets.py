@@ -17,6 +17,11 @@ same prepay/withhold/release rule drives DIP deposits (``claims.dip``) and bundl
 global budget is a budget of that fund; critical-illness insurance and medical assistance are other
 funds, cleared item by item. Periods are calendar months in China Standard Time (UTC+8), the time
 every pooling region keeps; every rounding is :func:`engine.money.scale`, half-up to the fen.
+
+A month's prepayment is a record, not a transfer: its ledger entry is the one figure of what the
+budget pays for the month, and the month's clearing batches (3203, one per ``clr_type``) are the
+payment instruction that pays it, each its part (:func:`apportion`), taken from the entry
+(``claims.clearing``). Approving a batch makes the prepayment first if the month run has not.
 """
 
 from __future__ import annotations
@@ -74,8 +79,9 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 def require_month_started(year: int, month: int) -> None:
     """A month can be prepaid once it has begun; run after it ends, it sees all its settlements.
 
-    A run is final (it pays once), so a run made during the month prepays what was recorded so
-    far and the rest is settled by the year-end clearing, which counts every entry of the year.
+    A run is final (it records the month once), so a run made during the month prepays what was
+    recorded so far and the rest is settled by the year-end clearing, which counts every entry of
+    the year.
     """
     if utcnow() < datetime(year, month, 1, tzinfo=CST):
         raise InvalidRequest(f"{year}-{month:02d} has not begun", code="period_not_started")
@@ -254,6 +260,7 @@ async def post_month(
     if await repo.insert_ledger_entry(session, account.values(month, "prepaid", prepaid, detail)):
         await repo.insert_ledger_entry(session, account.values(month, "withheld", withheld, detail))
         payload = {
+            "scheme": account.scheme,
             "fixmedins_code": account.fixmedins_code,
             "year": account.year,
             "month": month,
@@ -461,9 +468,11 @@ def apportion(gross: Money, rule: QualityRule, shares: dict[str, Money]) -> dict
 
     The budget caps the provider's whole month (B/12), not each clr_type, so the gross is shared
     in proportion to each clr_type's positive fund share, in whole fen by largest remainder (ties
-    to the lower clr_type). Each part then withholds what the running total of
-    gross up to it withholds, less what the parts before it did: the withheld parts add up to the
-    month's withholding, and every part is rounded by the same half-up rule.
+    to the lower clr_type). Each part then withholds what the running total of gross up to it
+    withholds, less what the parts before it did: the withheld parts add up to the month's
+    withholding, and every part is rounded by the same half-up rule. Every fund-share entry
+    belongs to a settlement, so the gross (at most the month's fund share) is never more than the
+    positive shares it is spread over.
     """
     order = sorted(shares)
     weights = {t: max(to_fen(shares[t]), 0) for t in order}

@@ -21,6 +21,7 @@ from claims.budget_models import FundingCaseEntry, FundingLedgerEntry, GlobalBud
 from claims.budgets import CST
 from engine.audit import AuditEntry
 from engine.db import utcnow
+from engine.outbox import OutboxEvent
 from tests.claims.funding_factories import budget_body
 from tests.claims.recon_factories import backdate, revoked, settled
 from tests.claims.world import World, build_world
@@ -170,6 +171,11 @@ async def test_approval_before_the_run_makes_the_prepayment_once(
         )
     )
     assert prepaid_audits == 1
+    [event] = await session.scalars(
+        select(OutboxEvent.payload).where(OutboxEvent.routing_key == f"funding.prepaid.{code}")
+    )
+    # A record of the month for subscribers: the cash instruction is clearing.approved.
+    assert (event["scheme"], event["month"], event["prepaid"]) == ("global_budget", 10, "95.00")
 
 
 async def test_clr_types_share_the_month_and_together_pay_it_once(
