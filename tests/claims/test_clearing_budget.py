@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.budget_models import FundingCaseEntry, FundingLedgerEntry, GlobalBudget
-from claims.budgets import CST
+from claims.budgets import CST, local_date
 from engine.audit import AuditEntry
 from engine.db import utcnow
 from engine.outbox import OutboxEvent
@@ -245,7 +245,7 @@ async def test_a_revocation_between_the_run_and_the_approval(
 
 async def _revoked_in(session: AsyncSession, setl_id: str, when: datetime) -> None:
     """Date a revocation's funding entries as if it had been made at ``when``."""
-    on = when.astimezone(CST).date()
+    on = local_date(when)
     await session.execute(
         update(FundingCaseEntry)
         .where(FundingCaseEntry.setl_id == setl_id, FundingCaseEntry.reverses_id.is_not(None))
