@@ -72,7 +72,7 @@ def prepay(
     year: Annotated[int, typer.Argument()],
     month: Annotated[int, typer.Argument(min=1, max=12)],
 ) -> None:
-    """Run a month's prepayment for the region (pays once, however often it is run)."""
+    """Run a month's prepayment for the region (records it once, however often it is run)."""
 
     async def work(session: AsyncSession) -> MonthRunOut:
         return await funding.run_month(session, CLI_OPERATOR, region, year, month)

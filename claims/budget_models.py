@@ -250,7 +250,9 @@ class FundingCaseEntry(Base):
 class FundingLedgerEntry(Base):
     """A payment-side movement of one provider's account under one scheme, append-only.
 
-    Signs (fen): ``prepaid`` ≥ 0 is cash paid for a month; ``withheld`` ≥ 0 is held back for the
+    Signs (fen): ``prepaid`` ≥ 0 is what the scheme pays for a month (a record, not a transfer:
+    a global budget's month is paid by the month's clearing batches, 3203, which take their
+    figures from this entry, ``claims.clearing``); ``withheld`` ≥ 0 is held back for the
     provider; at year end ``released`` ≤ 0 and ``forfeited`` ≤ 0 empty that withheld pool (into the
     clearing payment, or back to the fund) and ``clearing`` is the final cash, negative when the
     provider owes money back. So the sum of a provider's entries is what it has been paid plus

@@ -35,6 +35,7 @@ from claims.budget_models import (
     FundingLedgerEntry,
     GlobalBudget,
 )
+from claims.models import Settlement
 from engine.db import insert_or_ignore
 
 ZERO_POINTS = Decimal(0)
@@ -362,6 +363,27 @@ async def case_totals_by_month(
         .group_by(FundingCaseEntry.month)
     )
     return {int(row[0]): _case_totals(row[1:]) for row in rows}
+
+
+async def fund_share_by_clr_type(
+    session: AsyncSession, fixmedins_code: str, year: int, month: int
+) -> dict[str, int]:
+    """A provider's fund share of one month per ``clr_type`` of the settlements behind it (a
+    revocation's entry counts under its settlement's clr_type), so the month's budget prepayment
+    can say which clearing batch (3203) pays which part of it."""
+    e, s = FundingCaseEntry, Settlement
+    rows = await session.execute(
+        select(s.clr_type, func.sum(e.amount))
+        .join(s, s.setl_id == e.setl_id)
+        .where(
+            e.kind == "fund_share",
+            e.fixmedins_code == fixmedins_code,
+            e.year == year,
+            e.month == month,
+        )
+        .group_by(s.clr_type)
+    )
+    return {clr_type: int(total) for clr_type, total in rows}
 
 
 async def case_totals_by_provider(

@@ -113,8 +113,11 @@ class MembersOut(Strict):
 
 
 class PrepaymentOut(Strict):
-    """One provider's prepayment for a month under one scheme: ``prepaid`` is paid now,
-    ``withheld`` held back until the year-end quality score; ``basis`` explains the amount."""
+    """One provider's prepayment for a month under one scheme: ``prepaid`` is what the scheme pays
+    for the month (for a global budget, through the month's clearing batches), ``withheld`` held
+    back until the year-end quality score; ``basis`` explains the amount (for a global budget,
+    with each clr_type's part: ``fund_share_11``, ``gross_11``, ``prepaid_11``, ``withheld_11``
+    ...)."""
 
     scheme: SchemeKind
     scheme_id: str

@@ -17,6 +17,11 @@ same prepay/withhold/release rule drives DIP deposits (``claims.dip``) and bundl
 global budget is a budget of that fund; critical-illness insurance and medical assistance are other
 funds, cleared item by item. Periods are calendar months in China Standard Time (UTC+8), the time
 every pooling region keeps; every rounding is :func:`engine.money.scale`, half-up to the fen.
+
+A month's prepayment is a record, not a transfer: its ledger entry is the one figure of what the
+budget pays for the month, and the month's clearing batches (3203, one per ``clr_type``) are the
+payment instruction that pays it, each its part (:func:`apportion`), taken from the entry
+(``claims.clearing``). Approving a batch makes the prepayment first if the month run has not.
 """
 
 from __future__ import annotations
@@ -74,8 +79,9 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 def require_month_started(year: int, month: int) -> None:
     """A month can be prepaid once it has begun; run after it ends, it sees all its settlements.
 
-    A run is final (it pays once), so a run made during the month prepays what was recorded so
-    far and the rest is settled by the year-end clearing, which counts every entry of the year.
+    A run is final (it records the month once), so a run made during the month prepays what was
+    recorded so far and the rest is settled by the year-end clearing, which counts every entry of
+    the year.
     """
     if utcnow() < datetime(year, month, 1, tzinfo=CST):
         raise InvalidRequest(f"{year}-{month:02d} has not begun", code="period_not_started")
@@ -254,6 +260,7 @@ async def post_month(
     if await repo.insert_ledger_entry(session, account.values(month, "prepaid", prepaid, detail)):
         await repo.insert_ledger_entry(session, account.values(month, "withheld", withheld, detail))
         payload = {
+            "scheme": account.scheme,
             "fixmedins_code": account.fixmedins_code,
             "year": account.year,
             "month": month,
@@ -428,6 +435,64 @@ def budget_account(row: GlobalBudget) -> Account:
     return Account("global_budget", row.id, row.fixmedins_code, row.admdvs, row.year)
 
 
+_PART_FIGURES = ("fund_share", "gross", "prepaid", "withheld")
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """A global budget's prepayment of a month, or one ``clr_type``'s part of it: the fund share
+    it was computed on and the gross, prepaid and withheld amounts."""
+
+    fund_share: Money
+    gross: Money
+    prepaid: Money
+    withheld: Money
+
+    def basis(self, clr_type: str) -> dict[str, str]:
+        """The part as ledger detail: ``gross_11``, ``prepaid_11`` ... (strings, like every
+        figure of the ledger)."""
+        return {f"{name}_{clr_type}": str(getattr(self, name).amount) for name in _PART_FIGURES}
+
+    @classmethod
+    def of(cls, basis: dict[str, Any], clr_type: str) -> Part | None:
+        """The clr_type's part as a prepayment's ledger detail records it; None if the month had
+        no fund share of that clr_type when it was prepaid."""
+        if f"gross_{clr_type}" not in basis:
+            return None
+        return cls(*(cny(basis[f"{name}_{clr_type}"]) for name in _PART_FIGURES))
+
+
+def apportion(gross: Money, rule: QualityRule, shares: dict[str, Money]) -> dict[str, Part]:
+    """Split a month's gross among the clr_types of its fund share, so that each clearing batch
+    (3203, one per clr_type) pays its part and the parts add up to the month exactly.
+
+    The budget caps the provider's whole month (B/12), not each clr_type, so the gross is shared
+    in proportion to each clr_type's positive fund share, in whole fen by largest remainder (ties
+    to the lower clr_type). Each part then withholds what the running total of gross up to it
+    withholds, less what the parts before it did: the withheld parts add up to the month's
+    withholding, and every part is rounded by the same half-up rule. Every fund-share entry
+    belongs to a settlement, so the gross (at most the month's fund share) is never more than the
+    positive shares it is spread over.
+    """
+    order = sorted(shares)
+    weights = {t: max(to_fen(shares[t]), 0) for t in order}
+    total, fen = sum(weights.values()), to_fen(gross)
+    quotas = {t: divmod(fen * w, total) if total else (0, 0) for t, w in weights.items()}
+    parts_fen = {t: q for t, (q, _) in quotas.items()}
+    short = fen - sum(parts_fen.values()) if total else 0
+    for t in sorted(order, key=lambda t: -quotas[t][1])[:short]:
+        parts_fen[t] += 1
+    parts: dict[str, Part] = {}
+    running = withheld_before = 0
+    for t in order:
+        running += parts_fen[t]
+        withheld_to = to_fen(rule.split(from_fen(running))[1])
+        part_gross, part_withheld = from_fen(parts_fen[t]), from_fen(withheld_to - withheld_before)
+        parts[t] = Part(shares[t], part_gross, part_gross - part_withheld, part_withheld)
+        withheld_before = withheld_to
+    return parts
+
+
 # --- global budget service -----------------------------------------------------------------------
 
 
@@ -458,21 +523,44 @@ async def create_budget(
     return row
 
 
+async def _cleared_before_prepaid(session: AsyncSession, row: GlobalBudget, month: int) -> bool:
+    return row.cleared_at is not None and not await repo.ledger_entries(
+        session, row.id, period=month
+    )
+
+
 async def prepay_budget_month(
     session: AsyncSession, principal: Principal, row: GlobalBudget, month: int
 ) -> PrepaymentOut:
     """The month's prepayment of one budget; the caller holds the budget's row lock."""
     account = budget_account(row)
-    if row.cleared_at is not None and not await repo.ledger_entries(session, row.id, period=month):
+    if await _cleared_before_prepaid(session, row, month):
         raise Conflict(f"{row.year} is cleared for {row.fixmedins_code}", code="year_cleared")
-    terms = BudgetTerms.of(row)
+    terms, rule = BudgetTerms.of(row), QualityRule.of(row)
     share = from_fen(
         (await repo.case_totals(session, "fund_share", row.fixmedins_code, row.year, month)).amount
     )
+    gross = terms.month_gross(share)
     basis = {"fund_share": str(share.amount), "monthly_cap": str(twelfth(terms.budget).amount)}
-    return await post_month(
-        session, principal, account, month, terms.month_gross(share), QualityRule.of(row), basis
-    )
+    by_clr_type = await repo.fund_share_by_clr_type(session, row.fixmedins_code, row.year, month)
+    parts = apportion(gross, rule, {t: from_fen(fen) for t, fen in by_clr_type.items()})
+    for clr_type, part in parts.items():
+        basis |= part.basis(clr_type)
+    return await post_month(session, principal, account, month, gross, rule, basis)
+
+
+async def month_prepayment(
+    session: AsyncSession, principal: Principal, row: GlobalBudget, month: int
+) -> PrepaymentOut | None:
+    """The month's prepayment as the ledger records it, made first (once, as the month run makes
+    it) if the month has not been prepaid yet; the caller holds the budget's row lock.
+
+    None when the year was cleared before the month was ever prepaid: the year-end clearing
+    counted the whole year's fund share, so nothing of the month is left to prepay.
+    """
+    if await _cleared_before_prepaid(session, row, month):
+        return None
+    return await prepay_budget_month(session, principal, row, month)
 
 
 async def clear_budget(

@@ -22,10 +22,18 @@ the basic pooled fund only, since budgets, DIP and bundles are budgets of that f
 * ``bundle_deduction``: members' care paid out of the holder's per-capita bundle, not item by item
   (DOMAIN.md section 8; the holder is paid by capitation, ``claims.bundles``);
 * ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.dip``);
-* for an institution with a global budget that year, the budget's monthly rule on what is left
-  (the item-by-item share A): gross = min(A, B/12), ``budget_withheld`` = the quality withholding
-  of gross (``QualityRule.split``), ``budget_deferred`` = A − gross, settled by the year-end
-  clearing. The same rule and rounding as ``claims.budgets.prepay_budget_month``.
+* for an institution with a global budget that year, the budget's figures come from the one
+  record of the month's budget payment, the funding ledger's prepayment entry
+  (``claims.budgets``): approval makes that prepayment first if the month has not been run (the
+  same step as the month run, once, under the budget's row lock), then takes the batch's
+  ``clr_type`` part of it (the month's gross is shared among clr_types when it is made,
+  ``claims.budgets.apportion``). ``budget_withheld`` = the part's withholding and
+  ``budget_deferred`` = the batch's item-by-item share A − the part's gross, so the pooled fund
+  pays exactly the part's prepaid amount. ``deferred`` is the budget's monthly cap at work plus
+  whatever differs between what the run saw and what the batch froze (settlements and revocations
+  after the run, revocations carried in); it is negative when the run prepaid more than the batch
+  froze, and the year-end clearing, which counts every case entry of the year against every
+  prepayment, settles it either way.
 
 payable = claimed + adjustment − the deductions; negative when revocations outweigh the month.
 Apply and approve are idempotent under ``Idempotency-Key``, audited, and approval emits
@@ -35,15 +43,16 @@ Apply and approve are idempotent under ``Idempotency-Key``, audited, and approva
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import budget_repository
+from claims import budget_repository, budgets
 from claims import recon_repository as repo
-from claims.budgets import CST, BudgetTerms, QualityRule, twelfth, yuan
+from claims.budgets import CST, BudgetTerms, Part, twelfth, yuan
 from claims.recon_models import FUNDS, ClearingBatch, ClearingFundLine, ClearingLine
 from claims.recon_repository import LineSums
 from claims.recon_schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
@@ -52,7 +61,7 @@ from engine import audit, outbox
 from engine.auth import Principal, Role
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import from_fen, to_fen
+from engine.money import ZERO, Money, cny, from_fen, to_fen
 
 POOLED = "hifp_pay"
 
@@ -74,10 +83,21 @@ def require_month_over(setlym: str) -> None:
 # --- the statement (pure) ------------------------------------------------------------------------
 
 
+#: A month (or clr_type) the budget prepaid nothing for: no fund share of that clr_type when the
+#: month was prepaid, or a year cleared before the month was ever prepaid.
+NOTHING_PREPAID = Part(ZERO, ZERO, ZERO, ZERO)
+
+
 @dataclass(frozen=True, slots=True)
-class BudgetRule:
-    terms: BudgetTerms
-    quality: QualityRule
+class BudgetMonth:
+    """The global budget behind a batch: its terms, and the month's prepayment as the funding
+    ledger records it, for the whole month and for the batch's clr_type."""
+
+    budget_amt: Money
+    monthly_cap: Money
+    withhold_ratio: Decimal
+    month: Part
+    part: Part
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +135,7 @@ def _sum(sums: Sequence[LineSums], column: str, **where: str) -> int:
     return sum(s.amounts[column] for s in sums if all(getattr(s, k) == v for k, v in where.items()))
 
 
-def statement(sums: Sequence[LineSums], budget: BudgetRule | None) -> Statement:
+def statement(sums: Sequence[LineSums], budget: BudgetMonth | None) -> Statement:
     """A frozen batch's figures from its summed lines (module docstring)."""
     funds = [
         FundFigures(
@@ -135,29 +155,29 @@ def statement(sums: Sequence[LineSums], budget: BudgetRule | None) -> Statement:
     )
     basis = None
     if budget is not None:
-        share = from_fen(pooled.payable)
-        gross = budget.terms.month_gross(share)
-        prepaid, withheld = budget.quality.split(gross)
-        deferred = share - gross
-        pooled = FundFigures(
-            POOLED,
-            claimed=pooled.claimed,
-            adjustment=pooled.adjustment,
-            bundle_deduction=pooled.bundle_deduction,
-            dip_deduction=pooled.dip_deduction,
-            budget_withheld=to_fen(withheld),
-            budget_deferred=to_fen(deferred),
+        share, part = from_fen(pooled.payable), budget.part
+        deferred = share - part.gross
+        pooled = replace(
+            pooled, budget_withheld=to_fen(part.withheld), budget_deferred=to_fen(deferred)
         )
-        basis = {
-            "budget_amt": str(budget.terms.budget.amount),
-            "monthly_cap": str(twelfth(budget.terms.budget).amount),
-            "withhold_ratio": format(budget.quality.withhold_ratio, "f"),
-            "fund_share": str(share.amount),
-            "gross": str(gross.amount),
-            "prepaid": str(prepaid.amount),
-            "withheld": str(withheld.amount),
-            "deferred": str(deferred.amount),
+        figures = {
+            "budget_amt": budget.budget_amt,
+            "monthly_cap": budget.monthly_cap,
+            "fund_share": share,
+            "gross": part.gross,
+            "prepaid": part.prepaid,
+            "withheld": part.withheld,
+            "deferred": deferred,
+            "run_fund_share": part.fund_share,
+            "deferred_at_run": part.fund_share - part.gross,
+            "since_run": share - part.fund_share,
+            "month_fund_share": budget.month.fund_share,
+            "month_gross": budget.month.gross,
+            "month_prepaid": budget.month.prepaid,
+            "month_withheld": budget.month.withheld,
         }
+        basis = {name: str(amount.amount) for name, amount in figures.items()}
+        basis["withhold_ratio"] = format(budget.withhold_ratio, "f")
     lines = [pooled, *funds]
     totals = {
         "psntime": sum(s.count for s in sums if s.kind == "settlement"),
@@ -231,6 +251,35 @@ async def _visible_batch(
     return row
 
 
+async def budget_month(
+    session: AsyncSession, principal: Principal, row: ClearingBatch
+) -> BudgetMonth | None:
+    """The batch's month as the institution's global budget prepaid it, prepaying it now if the
+    month run has not (module docstring); None without a budget for that year."""
+    year, month = int(row.setlym[:4]), int(row.setlym[4:])
+    budget = await budget_repository.budget(session, row.fixmedins_code, year, lock=True)
+    if budget is None:
+        return None
+    prepayment = await budgets.month_prepayment(session, principal, budget, month)
+    whole = part = NOTHING_PREPAID
+    if prepayment is not None:
+        whole = Part(
+            cny(prepayment.basis["fund_share"]),
+            cny(prepayment.gross),
+            cny(prepayment.prepaid),
+            cny(prepayment.withheld),
+        )
+        part = Part.of(prepayment.basis, row.clr_type) or NOTHING_PREPAID
+    terms = BudgetTerms.of(budget)
+    return BudgetMonth(
+        budget_amt=terms.budget,
+        monthly_cap=twelfth(terms.budget),
+        withhold_ratio=budget.withhold_ratio,
+        month=whole,
+        part=part,
+    )
+
+
 async def approve(
     session: AsyncSession, principal: Principal, clr_appy_evt_id: str
 ) -> ClearingBatchOut:
@@ -240,10 +289,9 @@ async def approve(
         raise Conflict("the batch is already approved", code="already_approved")
     await repo.freeze_settlements(session, row, *month_bounds(row.setlym))
     await repo.carry_adjustments(session, row)
-    budget = await budget_repository.budget(session, row.fixmedins_code, int(row.setlym[:4]))
     result = statement(
         await repo.line_sums(session, row.clr_appy_evt_id),
-        None if budget is None else BudgetRule(BudgetTerms.of(budget), QualityRule.of(budget)),
+        await budget_month(session, principal, row),
     )
     session.add_all(
         ClearingFundLine(

@@ -141,16 +141,30 @@ class FundLineOut(BaseModel):
 
 
 class BudgetBasisOut(BaseModel):
-    """The global budget's monthly rule applied to the batch's item-by-item pooled-fund share."""
+    """The global budget behind the pooled fund's line, from the funding ledger's prepayment of
+    the month (the one record of it): the month as prepaid, the batch's clr_type part of it, and
+    how the batch's frozen item-by-item share compares.
+
+    payable (pooled fund) = ``prepaid``; ``deferred`` = ``fund_share`` − ``gross`` =
+    ``deferred_at_run`` + ``since_run``, settled by the year-end clearing."""
 
     budget_amt: Signed
     monthly_cap: Signed
     withhold_ratio: str
-    fund_share: Signed
-    gross: Signed
-    prepaid: Signed
-    withheld: Signed
-    deferred: Signed
+    fund_share: Signed = Field(description="the batch's frozen item-by-item pooled-fund share")
+    gross: Signed = Field(description="the batch's clr_type part of the month's gross")
+    prepaid: Signed = Field(description="... of the month's prepayment: what this batch pays")
+    withheld: Signed = Field(description="... of the month's quality withholding")
+    deferred: Signed = Field(description="fund_share − gross, to the year-end clearing")
+    run_fund_share: Signed = Field(description="the clr_type's fund share when the month ran")
+    deferred_at_run: Signed = Field(description="run_fund_share − gross: the monthly cap at work")
+    since_run: Signed = Field(
+        description="fund_share − run_fund_share: settled or revoked after the run, or carried in"
+    )
+    month_fund_share: Signed = Field(description="the institution's whole month, as prepaid")
+    month_gross: Signed
+    month_prepaid: Signed
+    month_withheld: Signed
 
 
 class ClearingBatchOut(BaseModel):

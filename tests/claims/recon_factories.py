@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.budget_models import FundingCaseEntry
 from claims.budgets import local_date
 from claims.models import Settlement
 from claims.recon_repository import DETAIL_COLUMNS
@@ -19,12 +20,17 @@ HEADER = ",".join(DETAIL_COLUMNS)
 
 
 async def settled(
-    world: World, *, hospital: int = 0, insutype: str = "390", price: str = "100.00"
+    world: World,
+    *,
+    hospital: int = 0,
+    insutype: str = "390",
+    price: str = "100.00",
+    med_type: str = "11",
 ) -> dict[str, Any]:
     """A new person's in-person visit with one class A line at ``price``, settled (resident 390:
-    no deductible, the pooled fund pays 50%)."""
+    no deductible, the pooled fund pays 50%, for med_type 11 and 41 alike)."""
     psn_no, certno = await world.enrol(insutype=insutype)
-    visit = await world.visit(psn_no, certno, hospital=hospital, dr=None)
+    visit = await world.visit(psn_no, certno, hospital=hospital, dr=None, med_type=med_type)
     await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", price)], hospital=hospital)
     response = await world.settle(visit["mdtrt_id"], hospital=hospital)
     assert response.status_code == 201, response.text
@@ -53,8 +59,15 @@ def detail_file(rows: list[dict[str, str]], *, header: str = HEADER) -> bytes:
 
 
 async def backdate(session: AsyncSession, setl_id: str, when: datetime) -> None:
-    """Move a settlement into a past month (clearing only takes months that are over)."""
+    """Move a settlement into a past month (clearing only takes months that are over), with the
+    funding case entries settlement wrote for it, as if it had been made then."""
     await session.execute(
         update(Settlement).where(Settlement.setl_id == setl_id).values(setl_time=when)
+    )
+    on = local_date(when)
+    await session.execute(
+        update(FundingCaseEntry)
+        .where(FundingCaseEntry.setl_id == setl_id, FundingCaseEntry.reverses_id.is_(None))
+        .values(year=on.year, month=on.month, occurred_at=when)
     )
     await session.commit()

@@ -191,6 +191,13 @@ async def test_budget_withholding_and_the_monthly_cap(world: World, session: Asy
         "prepaid": "95.00",
         "withheld": "5.00",
         "deferred": "50.00",
+        "run_fund_share": "150.00",
+        "deferred_at_run": "50.00",
+        "since_run": "0.00",
+        "month_fund_share": "150.00",
+        "month_gross": "100.00",
+        "month_prepaid": "95.00",
+        "month_withheld": "5.00",
     }
 
 
