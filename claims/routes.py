@@ -27,6 +27,7 @@ from claims.schemas import (
     VisitIn,
     VisitOut,
 )
+from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
@@ -94,15 +95,15 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key``."""
-    return await run_idempotent(
-        session,
-        principal,
-        idempotency_key,
-        fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json")),
-        lambda: settlement.settle(session, principal, mdtrt_id, body),
-        SettlementOut,
+    """2207 settle, idempotent under ``Idempotency-Key`` (the response is stored with the
+    settlement's own write)."""
+    request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
+    claimed = await idempotency.claim(
+        session, principal, idempotency_key, request_hash, SettlementOut
     )
+    if not isinstance(claimed, idempotency.Claimed):
+        return claimed
+    return await settlement.settle(session, principal, mdtrt_id, body, stored_under=claimed)
 
 
 @router.post("/settlements/{setl_id}/revocation")

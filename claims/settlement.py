@@ -32,7 +32,7 @@ from claims.models import SETTLEMENT_AMOUNTS, Settlement
 from claims.schemas import SettleIn, SettlementOut, SettlementPage
 from claims.settlement_store import ClaimRow
 from claims.visits import new_id, priced_line
-from engine import audit, outbox
+from engine import audit, idempotency, outbox
 from engine.auth import Principal, Role
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
@@ -254,11 +254,19 @@ async def presettle(
 
 
 async def settle(
-    session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
+    session: AsyncSession,
+    principal: Principal,
+    mdtrt_id: str,
+    body: SettleIn,
+    *,
+    stored_under: idempotency.Claimed | None = None,
 ) -> SettlementOut:
-    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write)."""
+    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write),
+    the response stored under the request's claimed Idempotency-Key in the same write."""
     claim = await _claim(session, principal, mdtrt_id, body, for_settle=True)
     values = _values(claim, principal, setl_id=new_id("S"))
+    changed = None if body.presettle_token is None else body.presettle_token != claim.token
+    out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
     await settlement_store.write(
         session,
         settlement=values,
@@ -279,9 +287,9 @@ async def settle(
         event=outbox.event_values(
             "settlement.settled", values["fixmedins_code"], _event_payload(values)
         ),
+        response=None if stored_under is None else (stored_under, out),
     )
-    changed = None if body.presettle_token is None else body.presettle_token != claim.token
-    return settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
+    return out
 
 
 async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> SettlementOut:

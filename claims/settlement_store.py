@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 import orjson
+from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
     Row,
@@ -46,6 +47,7 @@ from claims.models import (
     Settlement,
     Visit,
 )
+from engine import idempotency
 from engine.audit import AuditEntry
 from engine.db import Base
 from engine.outbox import OutboxEvent
@@ -175,6 +177,10 @@ def _postgresql_write() -> TextClause:
             + ", ".join(f"{c} = t.{c} + excluded.{c}" for c in amounts)
         )
     ctes.append("UPDATE person SET acct_balc = acct_balc - :acct_pay WHERE psn_no = :acc_psn_no")
+    ctes.append(
+        "UPDATE idempotency_record SET response = CAST(:response AS json) "
+        "WHERE org_id = :response_org_id AND key = :response_key"
+    )
     return text("WITH " + ", ".join(f"w{i} AS ({cte})" for i, cte in enumerate(ctes)) + " SELECT 1")
 
 
@@ -221,12 +227,14 @@ async def write(
     case_entries: Sequence[dict[str, Any]],
     audit_entry: dict[str, Any],
     event: dict[str, Any],
+    response: tuple[idempotency.Claimed, BaseModel] | None,
 ) -> None:
     """Insert the settlement, add its delta to both accumulator rows (``accumulators``: psn_no,
     year, category and the five delta columns), debit the person's account by ``acct_pay``, and
     append the funding case entries, the audit entry and the outbox event: in one round trip on
     PostgreSQL. The caller holds the person lock, so the values it adjudicated on are the ones
-    the delta is added to; the CHECK constraints refuse anything that does not add up."""
+    the delta is added to; the CHECK constraints refuse anything that does not add up.
+    ``response`` is the request's claimed Idempotency-Key and the answer to store under it."""
     rows = {
         _settlement: [settlement],
         _funding: list(case_entries),
@@ -238,6 +246,10 @@ async def write(
     if session.get_bind().dialect.name == "postgresql":
         for table, table_rows in rows.items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
+        claimed, answer = response or (None, None)
+        params["response"] = None if answer is None else answer.model_dump_json()
+        params["response_org_id"] = None if claimed is None else claimed.org_id
+        params["response_key"] = None if claimed is None else claimed.key
         await session.execute(_POSTGRESQL_WRITE, params)
         return
     for appended, statement in _SQLITE_WRITES:
@@ -245,3 +257,5 @@ async def write(
             await session.execute(statement, params)
         elif rows[appended]:
             await session.execute(statement, rows[appended])
+    if response is not None:
+        await idempotency.store_response(session, *response)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
 
@@ -49,15 +50,23 @@ def fingerprint(operation: str, request: Any) -> str:
     return hashlib.sha256(rfc8785.dumps({"op": operation, "request": request})).hexdigest()
 
 
-async def run_idempotent(
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """An Idempotency-Key this request claimed: its response is to be stored under it, in the
+    same transaction as the work (:func:`store_response`, or a statement of the caller's own)."""
+
+    org_id: uuid.UUID
+    key: str
+
+
+async def claim(
     session: AsyncSession,
     principal: Principal,
     key: str,
     request_hash: str,
-    operation: Callable[[], Awaitable[M]],
     response_model: type[M],
-) -> M:
-    """Run ``operation`` once per (organisation, key); replay its response on every retry."""
+) -> Claimed | M:
+    """Claim (organisation, key) for this request, or the response of the request that did."""
     claimed = await insert_or_ignore(
         session,
         IdempotencyRecord,
@@ -68,32 +77,55 @@ async def run_idempotent(
             "created_at": utcnow(),
         },
     )
-    if not claimed:
-        record = (
-            await session.execute(
-                select(IdempotencyRecord)
-                .where(IdempotencyRecord.org_id == principal.org_id, IdempotencyRecord.key == key)
-                .execution_options(populate_existing=True)
-            )
-        ).scalar_one()
-        if record.request_hash != request_hash:
-            raise Conflict(
-                "this Idempotency-Key was used for a different request",
-                code="idempotency_key_reused",
-                field="Idempotency-Key",
-            )
-        if record.response is None:
-            raise Conflict(
-                "a request with this Idempotency-Key is still in progress",
-                code="idempotency_in_progress",
-                field="Idempotency-Key",
-            )
-        return response_model.model_validate(record.response)
-    result = await operation()
+    if claimed:
+        return Claimed(principal.org_id, key)
+    record = (
+        await session.execute(
+            select(IdempotencyRecord)
+            .where(IdempotencyRecord.org_id == principal.org_id, IdempotencyRecord.key == key)
+            .execution_options(populate_existing=True)
+        )
+    ).scalar_one()
+    if record.request_hash != request_hash:
+        raise Conflict(
+            "this Idempotency-Key was used for a different request",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    if record.response is None:
+        raise Conflict(
+            "a request with this Idempotency-Key is still in progress",
+            code="idempotency_in_progress",
+            field="Idempotency-Key",
+        )
+    return response_model.model_validate(record.response)
+
+
+async def store_response(session: AsyncSession, claimed: Claimed, response: BaseModel) -> None:
     await session.execute(
         _STORE_RESPONSE,
-        {"b_org_id": principal.org_id, "b_key": key, "b_response": result.model_dump(mode="json")},
+        {
+            "b_org_id": claimed.org_id,
+            "b_key": claimed.key,
+            "b_response": response.model_dump(mode="json"),
+        },
     )
+
+
+async def run_idempotent(
+    session: AsyncSession,
+    principal: Principal,
+    key: str,
+    request_hash: str,
+    operation: Callable[[], Awaitable[M]],
+    response_model: type[M],
+) -> M:
+    """Run ``operation`` once per (organisation, key); replay its response on every retry."""
+    claimed = await claim(session, principal, key, request_hash, response_model)
+    if not isinstance(claimed, Claimed):
+        return claimed
+    result = await operation()
+    await store_response(session, claimed, result)
     return result
 
 
