@@ -10,14 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
-    FromClause,
-    Join,
     Numeric,
     and_,
     bindparam,
     case,
     func,
-    literal,
     or_,
     select,
     type_coerce,
@@ -135,9 +132,9 @@ def _covers(start: date, end: date) -> Any:
 _bundle, _member = Bundle.__table__, BundleMember.__table__
 _scheme, _group, _group_code = DipScheme.__table__, DipGroup.__table__, DipGroupCode.__table__
 
-#: The bundle the person (``psn_no``) is signed to on day ``on`` in region ``admdvs``.
-_SIGNED_BUNDLE_ID = (
-    select(_bundle.c.id)
+#: The holder of the bundle the person (``psn_no``) is signed to on day ``on`` in region ``admdvs``.
+_BUNDLE_HOLDER = (
+    select(_bundle.c.fixmedins_code)
     .join(_member, _member.c.bundle_id == _bundle.c.id)
     .where(
         _member.c.psn_no == bindparam("psn_no"),
@@ -176,6 +173,27 @@ _DIP_GROUP_ID = (
 )
 
 
+def _of_dip_group(column: Any) -> Any:
+    return (
+        select(column)
+        .select_from(_group.join(_scheme, _scheme.c.id == _group.c.scheme_id))
+        .where(_group.c.id == _DIP_GROUP_ID)
+        .scalar_subquery()
+    )
+
+
+#: The :class:`RouteLookup` columns, as scalar subqueries bound by :func:`route_params`, so a
+#: claim's reads carry its route in the same round trip. Scalar subqueries rather than joins:
+#: each is planned on its own, where outer joins would add to the join search of the statement
+#: that carries them, and PostgreSQL plans that statement anew on every settle.
+ROUTE_LOOKUP_COLUMNS = (
+    _BUNDLE_HOLDER.label("bundle_holder"),
+    _of_dip_group(_scheme.c.med_types).label("dip_med_types"),
+    _of_dip_group(_group.c.points).label("dip_points"),
+    _of_dip_group(_group.c.dise_grp_code).label("dise_grp_code"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RouteLookup:
     """What a settlement's funding route depends on: the holder of the bundle the person is signed
@@ -191,25 +209,6 @@ class RouteLookup:
         return cls(row.bundle_holder, row.dip_med_types, row.dip_points, row.dise_grp_code)
 
 
-#: The :class:`RouteLookup` columns, read through :func:`route_lookup_joins`.
-ROUTE_LOOKUP_COLUMNS = (
-    _bundle.c.fixmedins_code.label("bundle_holder"),
-    _scheme.c.med_types.label("dip_med_types"),
-    _group.c.points.label("dip_points"),
-    _group.c.dise_grp_code,
-)
-
-
-def route_lookup_joins(left: FromClause) -> Join:
-    """``left`` with the route lookups as outer joins, bound by :func:`route_params`: a claim's
-    reads carry its route in the same round trip."""
-    return (
-        left.outerjoin(_bundle, _bundle.c.id == _SIGNED_BUNDLE_ID)
-        .outerjoin(_group, _group.c.id == _DIP_GROUP_ID)
-        .outerjoin(_scheme, _scheme.c.id == _group.c.scheme_id)
-    )
-
-
 def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> dict[str, Any]:
     code = icd_code.upper() if icd_code else None
     return {
@@ -222,13 +221,11 @@ def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> di
     }
 
 
-_ONE = select(literal(1).label("one")).subquery("one")
-_ROUTE_LOOKUP = select(*ROUTE_LOOKUP_COLUMNS).select_from(route_lookup_joins(_ONE))
+_ROUTE_LOOKUP = select(*ROUTE_LOOKUP_COLUMNS)
 
 
 async def route_lookup(session: AsyncSession, params: dict[str, Any]) -> RouteLookup:
-    """Both lookups of a settlement's funding route in one round trip, as outer joins from a
-    one-row select, so a fee-for-item settlement pays one lookup."""
+    """Both lookups of a settlement's funding route in one round trip."""
     return RouteLookup.of((await session.execute(_ROUTE_LOOKUP, params)).one())
 
 

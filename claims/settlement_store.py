@@ -37,7 +37,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.budget_models import FundingCaseEntry
-from claims.budget_repository import ROUTE_LOOKUP_COLUMNS, route_lookup_joins
+from claims.budget_repository import ROUTE_LOOKUP_COLUMNS
 from claims.models import (
     BenefitAccumulator,
     FeeLine,
@@ -105,23 +105,21 @@ _CLAIM_STATE = (
         *(c for c in _fee.c if c.key not in ("id", "mdtrt_id")),
     )
     .select_from(
-        route_lookup_joins(
-            _ONE.outerjoin(_fee, _fee.c.mdtrt_id == bindparam("mdtrt_id"))
-            .outerjoin(
-                _benefit,
-                and_(
-                    _benefit.c.psn_no == bindparam("psn_no"),
-                    _benefit.c.year == bindparam("acc_year"),
-                    _benefit.c.category == bindparam("category"),
-                ),
-            )
-            .outerjoin(
-                _per_year,
-                and_(
-                    _per_year.c.psn_no == bindparam("psn_no"),
-                    _per_year.c.year == bindparam("acc_year"),
-                ),
-            )
+        _ONE.outerjoin(_fee, _fee.c.mdtrt_id == bindparam("mdtrt_id"))
+        .outerjoin(
+            _benefit,
+            and_(
+                _benefit.c.psn_no == bindparam("psn_no"),
+                _benefit.c.year == bindparam("acc_year"),
+                _benefit.c.category == bindparam("category"),
+            ),
+        )
+        .outerjoin(
+            _per_year,
+            and_(
+                _per_year.c.psn_no == bindparam("psn_no"),
+                _per_year.c.year == bindparam("acc_year"),
+            ),
         )
     )
     .order_by(_fee.c.id)
