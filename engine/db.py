@@ -210,8 +210,9 @@ class UnitOfWorkRoute(APIRoute):
         return unit_of_work_handler
 
 
-def get_session(request: Request) -> AsyncSession:
-    """FastAPI dependency: the request's unit-of-work session."""
+async def get_session(request: Request) -> AsyncSession:
+    """FastAPI dependency: the request's unit-of-work session. A coroutine, because FastAPI runs
+    a plain function dependency in a worker thread: a thread hand-off on every request."""
     session: AsyncSession = request.state.session
     return session
 
