@@ -373,8 +373,8 @@ async def _refuse(
 
 async def diff_upload(
     session: AsyncSession, upload: Upload, scope: Scope, recon_id: uuid.UUID
-) -> int:
-    """Write every mismatch between the upload and the scope's settlements; how many.
+) -> None:
+    """Write every mismatch between the upload and the scope's settlements.
 
     One statement: a full join on setl_id, keeping rows missing on either side or differing in
     amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no).
@@ -421,8 +421,7 @@ async def diff_upload(
         .select_from(upload.table.join(here, u.setl_id == h.setl_id, full=True))
         .where(or_(u.setl_id.is_(None), h.setl_id.is_(None), amount, revocation, identity))
     )
-    result = await session.execute(insert(ReconMismatch).from_select(list(columns), query))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    await session.execute(insert(ReconMismatch).from_select(list(columns), query))
 
 
 @dataclass(frozen=True, slots=True)
