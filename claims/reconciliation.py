@@ -486,8 +486,7 @@ async def job_out(session: AsyncSession, run: ReconRun, job: ReconJob) -> Detail
 async def visible_job(
     session: AsyncSession, principal: Principal, recon_id: uuid.UUID
 ) -> DetailJobOut:
-    run = await visible_run(session, principal, recon_id, finished=False)
-    job = await repo.recon_job(session, recon_id)
+    run, job = await _run_and_job(session, principal, recon_id)
     if job is None:
         raise NotFound(
             "no such reconciliation job", code="unknown_reconciliation", field="recon_id"
@@ -576,6 +575,22 @@ async def visible_run(
 
     ``finished``: its result is read, which a job has only once done (409 before).
     """
+    run, job = await _run_and_job(session, principal, recon_id)
+    if finished and job is not None and job.status != "done":
+        raise Conflict(
+            f"the reconciliation job is {job.status}; its result is not there",
+            code="reconciliation_not_done",
+            field="recon_id",
+        )
+    return run
+
+
+async def _run_and_job(
+    session: AsyncSession, principal: Principal, recon_id: uuid.UUID
+) -> tuple[ReconRun, ReconJob | None]:
+    """The job is read first: a run read after it is at least as recent, so a job seen done
+    never comes with the run's figures from before the diff committed."""
+    job = await repo.recon_job(session, recon_id)
     run = await repo.recon_run(session, recon_id)
     visible = run is not None and (
         run.requested_by == principal.org_id
@@ -583,15 +598,7 @@ async def visible_run(
     )
     if run is None or not visible:
         raise NotFound("no such reconciliation", code="unknown_reconciliation", field="recon_id")
-    if finished:
-        job = await repo.recon_job(session, recon_id)
-        if job is not None and job.status != "done":
-            raise Conflict(
-                f"the reconciliation job is {job.status}; its result is not there",
-                code="reconciliation_not_done",
-                field="recon_id",
-            )
-    return run
+    return run, job
 
 
 MISMATCH_CSV_HEADER = (
