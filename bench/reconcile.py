@@ -13,10 +13,14 @@ superuser):
    mismatches of each kind: amount differs, revocation differs, missing there (rows left out),
    missing here (rows added);
 4. starts ``sanyi serve`` (uvicorn, uvloop, httptools) as a separate process and sends, ``--runs``
-   times each, the 3201 totals request and the 3202 upload (streamed from disk in 1 MB chunks);
-5. prints each run's wall time, the server's resident memory before the runs and at its peak
-   (``VmHWM``), the client's peak, what PostgreSQL alone takes to COPY the same file and join it,
-   and whether the mismatch counts are the seeded ones;
+   times each, the 3201 totals request, the synchronous 3202 upload (streamed from disk in 1 MB
+   chunks), and the same upload submitted as a job (``POST /v1/reconciliation/detail-jobs``),
+   polled every 50 ms until done. The server runs embedded (no ``BROKER_URL``): its scheduler
+   dispatches the job within a second and its in-process worker diffs it;
+5. prints each run's wall time, the steps the server logged (load, unique, check, diff), the
+   server's resident memory before the runs and at its peak (``VmHWM``), the client's peak, what
+   PostgreSQL alone takes to COPY the same file and join it, and whether the mismatch counts are
+   the seeded ones;
 6. drops the scratch database.
 
 Targets (issue 7): under 3 s end to end and under 200 MB. The figures are printed, not asserted:
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import resource
 import secrets
 import socket
@@ -57,6 +62,7 @@ HOSPITAL = "HBENCH00001"
 REGION = "230100"
 SEEDED = 5  # mismatches of each kind
 CHUNK = 1024 * 1024
+POLL = 0.05
 PERIOD = {"stmt_begndate": "2026-10-01", "stmt_enddate": "2026-10-31"}
 
 # Amounts vary with i so sums are not trivially equal; every identity of the settlement table
@@ -171,6 +177,13 @@ def postgres_alone(database: str, path: Path) -> tuple[float, float]:
         return copied - start, time.perf_counter() - copied
 
 
+# ``sanyi serve`` with INFO logging, so the steps claims.reconciliation logs reach the log file.
+SERVE = (
+    "import logging; logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
+    "from engine.cli import app; app()"
+)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -192,7 +205,7 @@ def api_server(database_url: str, log: Path) -> Iterator[tuple[str, subprocess.P
     env = os.environ | {"DATABASE_URL": database_url, "SANYI_DB_POOL_SIZE": "4"}
     env.pop("BROKER_URL", None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "engine", "serve", "--port", str(port)],
+        [sys.executable, "-c", SERVE, "serve", "--port", str(port)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -227,12 +240,32 @@ def checked(response: httpx.Response) -> dict[str, Any]:
     return dict(response.json())
 
 
+async def run_job(client: httpx.AsyncClient, path: Path) -> tuple[float, float, dict[str, Any]]:
+    """Submit the file as a job and poll it: (seconds to the 202, seconds to done, the job)."""
+    start = time.perf_counter()
+    response = await client.post(
+        "/v1/reconciliation/detail-jobs",
+        params=PERIOD,
+        content=file_chunks(path),
+        headers={"Content-Type": "text/csv", "Idempotency-Key": uuid.uuid4().hex},
+    )
+    accepted = time.perf_counter() - start
+    job = checked(response)
+    while job["status"] in ("queued", "running"):
+        await asyncio.sleep(POLL)
+        job = checked(await client.get(job["status_url"]))
+    if job["status"] != "done":
+        raise RuntimeError(f"the job failed: {job['error']}")
+    return accepted, time.perf_counter() - start, job
+
+
 async def run_requests(
     base: str, key: str, path: Path, runs: int
-) -> tuple[list[float], list[float], dict[str, Any], dict[str, Any]]:
+) -> tuple[list[float], list[float], list[tuple[float, float]], dict[str, Any], dict[str, Any]]:
     headers = {"Authorization": f"Bearer {key}"}
     totals_times: list[float] = []
     detail_times: list[float] = []
+    job_times: list[tuple[float, float]] = []
     totals: dict[str, Any] = {}
     details: dict[str, Any] = {}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=300) as client:
@@ -262,7 +295,34 @@ async def run_requests(
             )
             detail_times.append(time.perf_counter() - start)
             details = checked(response)
-    return totals_times, detail_times, totals, details
+        for _ in range(runs):
+            accepted, done, job = await run_job(client, path)
+            job_times.append((accepted, done))
+            if job["result"]["counts"] != details["counts"]:
+                raise RuntimeError(f"the job's counts differ: {job['result']['counts']}")
+    return totals_times, detail_times, job_times, totals, details
+
+
+STEP = re.compile(r"(\w+) (\d+\.\d+) s")
+
+
+def logged_steps(log: Path) -> dict[str, list[dict[str, float]]]:
+    """The steps the server logged for each run (claims.reconciliation), by kind of line."""
+    found: dict[str, list[dict[str, float]]] = {}
+    for line in log.read_text().splitlines():
+        kind = next(
+            (k for k in ("reconciliation submitted", "reconciliation job") if k in line),
+            "reconciliation" if "sanyi.reconciliation" in line else None,
+        )
+        if kind:
+            steps = {name: float(s) for name, s in STEP.findall(line.split(": ", 1)[-1])}
+            found.setdefault(kind, []).append(steps)
+    return found
+
+
+def step_figures(runs: list[dict[str, float]]) -> str:
+    names = list(runs[0]) if runs else []
+    return ", ".join(f"{n} {min(r[n] for r in runs):.2f}" for n in names) + " s (best of each)"
 
 
 def seconds(values: list[float]) -> str:
@@ -289,10 +349,11 @@ def main() -> None:
         copy_s, join_s = postgres_alone(database, path)
         with api_server(url, Path(tmp) / "api.log") as (base, process):
             rss_before = memory_mb(process.pid, "VmRSS")
-            totals_t, details_t, totals, details = asyncio.run(
+            totals_t, details_t, job_t, totals, details = asyncio.run(
                 run_requests(base, key, path, args.runs)
             )
             server_peak = memory_mb(process.pid, "VmHWM")
+        steps = logged_steps(Path(tmp) / "api.log")
         client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         expected = {
             "missing_here": SEEDED,
@@ -306,10 +367,15 @@ def main() -> None:
         f"3201 totals  ({totals['here']['fixmedins_setl_cnt']:,} settlements): {seconds(totals_t)}"
     )
     print(f"3202 details ({details['file']['rows']:,} rows uploaded):      {seconds(details_t)}")
+    print(f"  steps: {step_figures(steps.get('reconciliation', []))}")
     print(
         f"  mismatches: {details['counts']} "
         f"({'as seeded' if details['counts'] == expected else 'NOT as seeded'})"
     )
+    print(f"3202 as a job, submit to 202:           {seconds([a for a, _ in job_t])}")
+    print(f"3202 as a job, submit to done:          {seconds([d for _, d in job_t])}")
+    print(f"  submit steps: {step_figures(steps.get('reconciliation submitted', []))}")
+    print(f"  worker steps: {step_figures(steps.get('reconciliation job', []))}")
     print(
         f"API server memory: {rss_before:.0f} MB resident before the runs, "
         f"{server_peak:.0f} MB peak"

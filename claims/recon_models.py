@@ -5,6 +5,9 @@ Amounts are integer fen under their national names, as in ``claims.models``.
 * :class:`ReconRun` and :class:`ReconMismatch` keep each detail reconciliation (3202) and every
   mismatch it found, so the answer to a million-row file can be read back page by page (or as
   CSV) instead of being held in one response.
+* :class:`ReconJob` is a detail reconciliation submitted for a worker: its state, and what the
+  worker needs besides the run (the scope's region). Its upload waits in a staging table of its
+  own until the diff, which is dropped in the transaction that stores the result.
 * :class:`ClearingBatch` is one institution's application (3203) for a settled month and
   ``clr_type``; approval freezes it. The frozen content is :class:`ClearingLine` rows (one per
   included settlement, and one per revocation carried in as an adjustment) and
@@ -29,7 +32,9 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -120,6 +125,42 @@ class ReconMismatch(Base):
     here_fund_pay_sumamt: Mapped[int | None] = mapped_column(BigInteger)
     here_acct_pay: Mapped[int | None] = mapped_column(BigInteger)
     here_refd_setl_flag: Mapped[str | None] = mapped_column(String(1))
+
+
+class ReconJob(Base):
+    """A detail reconciliation (3202) done by a worker (``claims.recon_tasks``).
+
+    ``queued`` when the upload committed, ``running`` once a worker took it, ``done`` in the
+    transaction that writes the mismatches, ``failed`` when the worker gave up (``error``). The
+    run's totals and counts mean something only once the job is ``done``. ``dispatched_at`` is
+    when a message was last sent for it: the dispatcher sends one for every job never sent, and
+    again for a job left queued or running (and not being diffed) long after its last one.
+    """
+
+    __tablename__ = "recon_job"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        # The dispatcher's scan: only unfinished jobs.
+        Index(
+            "ix_recon_job_pending",
+            "dispatched_at",
+            postgresql_where=text("status IN ('queued', 'running')"),
+            sqlite_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+    recon_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("recon_run.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(10))
+    # The region the scope is narrowed to: an insurer's (NULL: an institution's own settlements).
+    scope_admdvs: Mapped[str | None] = mapped_column(String(6))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    dispatched_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class ClearingBatch(Base):

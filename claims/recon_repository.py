@@ -1,16 +1,22 @@
 """Every query of reconciliation and clearing (tables in ``claims.recon_models``; settlements and
 funding case entries are read from their own tables, which belong to the same domain).
 
-A detail file is loaded into a per-upload staging table and compared with one full join:
+A detail file is loaded into a staging table of its own and compared with one full join:
 
 * PostgreSQL: the request body is streamed into ``COPY ... FROM STDIN`` (psycopg 3
   ``cursor.copy``), so no row becomes a Python object and memory stays flat whatever the file's
-  size. The staging table keeps amounts as exact ``numeric`` yuan. PostgreSQL itself refuses a
-  row it cannot parse, or a setl_id listed twice (primary key), naming the line; the other checks
-  (whole fen, lengths, the 0/1 flag) ride on the one scan that totals the file, which costs less
-  than CHECK constraints evaluated row by row during COPY.
+  size. The staging table keeps amounts as exact ``numeric`` yuan and has no index while it
+  loads. PostgreSQL itself refuses a row it cannot parse or an over-long id, naming the line; a
+  unique index built after the load refuses a setl_id listed twice; the other checks (whole fen,
+  range, the 0/1 flag) ride on the one scan that totals the file, which costs less than CHECK
+  constraints evaluated row by row during COPY.
 * SQLite (the embedded default): the service parses the stream and the rows are inserted in
   batches (``executemany``), already in fen.
+
+The synchronous 3202 stages into a temporary table dropped at commit; a job submitted for a
+worker stages into an ordinary table named after the job (``recon_staged_<id>``), durable and
+readable by any worker, dropped by the transaction that stores the job's result (a ``DROP`` is
+instant, where deleting a million rows from a shared table would write them all once more).
 """
 
 from __future__ import annotations
@@ -27,10 +33,11 @@ from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
+    Index,
     MetaData,
     Numeric,
+    String,
     Table,
-    Text,
     and_,
     case,
     cast,
@@ -41,8 +48,10 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -53,10 +62,11 @@ from claims.recon_models import (
     ClearingBatch,
     ClearingFundLine,
     ClearingLine,
+    ReconJob,
     ReconMismatch,
     ReconRun,
 )
-from engine.db import insert_or_ignore
+from engine.db import insert_or_ignore, utcnow
 from engine.errors import InvalidRequest
 from engine.money import cny, to_fen
 
@@ -168,21 +178,27 @@ class Upload:
         return cast(value * 100, BigInteger) if self.postgres else value
 
 
-def _staging_table(postgres: bool) -> Table:
-    """Exact yuan (``numeric``) on PostgreSQL, fen on SQLite; a primary key on setl_id, so a
-    setl_id listed twice is refused as it arrives."""
-    name = f"recon_upload_{uuid.uuid4().hex}"
+def _staging_table(name: str, postgres: bool, *, temporary: bool) -> Table:
+    """Exact yuan (``numeric``) on PostgreSQL, fen on SQLite; ids at most 30 characters and a
+    one-character flag, which COPY enforces as it parses (naming the line and column).
+
+    No key while loading: a unique index built once the rows are in (:func:`refuse_duplicates`)
+    costs a third of maintaining one row by row, and nothing else needs an index (the diff is a
+    hash join).
+    """
     amount = Numeric() if postgres else BigInteger()
+    options: dict[str, Any] = (
+        {"prefixes": ["TEMPORARY"], "postgresql_on_commit": "DROP"} if temporary else {}
+    )
     return Table(
         name,
         MetaData(),
-        Column("setl_id", Text, primary_key=True),
-        Column("mdtrt_id", Text, nullable=False),
-        Column("psn_no", Text, nullable=False),
+        Column("setl_id", String(ID_MAX_LENGTH), nullable=False),
+        Column("mdtrt_id", String(ID_MAX_LENGTH), nullable=False),
+        Column("psn_no", String(ID_MAX_LENGTH), nullable=False),
         *(Column(c, amount, nullable=False) for c in AMOUNT_COLUMNS),
-        Column("refd_setl_flag", Text, nullable=False),
-        prefixes=["TEMPORARY"],
-        postgresql_on_commit="DROP",
+        Column("refd_setl_flag", String(1), nullable=False),
+        **options,
     )
 
 
@@ -190,10 +206,27 @@ def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-async def create_upload(session: AsyncSession) -> Upload:
-    """A staging table for one upload, private to this transaction's connection."""
+def staged_upload(session: AsyncSession, recon_id: uuid.UUID) -> Upload:
+    """The durable staging table of a submitted job (:func:`create_upload` with its id)."""
     postgres = is_postgres(session)
-    upload = Upload(_staging_table(postgres), postgres)
+    return Upload(
+        _staging_table(f"recon_staged_{recon_id.hex}", postgres, temporary=False), postgres
+    )
+
+
+async def create_upload(session: AsyncSession, *, job: uuid.UUID | None = None) -> Upload:
+    """A staging table for one upload.
+
+    Without ``job``: a temporary table, private to this transaction's connection and dropped at
+    commit (the synchronous 3202). With ``job``: an ordinary table named after the job, so the
+    upload is durable and any worker can read it; the job drops it when it is done.
+    """
+    if job is not None:
+        upload = staged_upload(session, job)
+    else:
+        postgres = is_postgres(session)
+        table = _staging_table(f"recon_upload_{uuid.uuid4().hex}", postgres, temporary=True)
+        upload = Upload(table, postgres)
     connection = await session.connection()
     await connection.run_sync(upload.table.create)
     return upload
@@ -202,6 +235,12 @@ async def create_upload(session: AsyncSession) -> Upload:
 async def drop_upload(session: AsyncSession, upload: Upload) -> None:
     connection = await session.connection()
     await connection.run_sync(upload.table.drop)
+
+
+async def set_local(session: AsyncSession, setting: str, value: str) -> None:
+    """``SET LOCAL`` on PostgreSQL: a setting for the current transaction only."""
+    if is_postgres(session):
+        await session.execute(select(func.set_config(setting, value, True)))
 
 
 async def copy_csv(session: AsyncSession, upload: Upload, chunks: AsyncIterator[bytes]) -> int:
@@ -243,6 +282,8 @@ def _file_error(exc: psycopg.Error) -> InvalidRequest:
         reason = f"setl_id {key.group(1) if key else ''} appears twice".replace("  ", " ")
     elif found and ", column " in where:
         field = where.rsplit(" ", 1)[1]
+        if isinstance(exc, psycopg.errors.StringDataRightTruncation):
+            reason = f"{field} {INVALID_REASONS.get(field, 'is too long')}"
     return InvalidRequest(f"{where}: {reason}", code="invalid_detail_file", field=field)
 
 
@@ -252,27 +293,38 @@ async def insert_rows(
     """The SQLite path: insert already parsed rows (fen amounts) batch by batch."""
     rows = 0
     async for batch in batches:
-        try:
-            await session.execute(insert(upload.table), batch)
-        except Exception as exc:  # sqlite3.IntegrityError wrapped by SQLAlchemy
-            if "UNIQUE" not in str(exc):
-                raise
-            raise InvalidRequest(
-                "a setl_id appears twice in the file", code="invalid_detail_file", field="setl_id"
-            ) from None
+        await session.execute(insert(upload.table), batch)
         rows += len(batch)
     return rows
 
 
+# A sort of a million setl_ids fits in this, so the unique index is built in memory.
+INDEX_MAINTENANCE_WORK_MEM = "256MB"
+
+
+async def refuse_duplicates(session: AsyncSession, upload: Upload) -> None:
+    """Build the unique index on setl_id: a setl_id listed twice refuses the file."""
+    await set_local(session, "maintenance_work_mem", INDEX_MAINTENANCE_WORK_MEM)
+    index = Index(f"ix_{upload.table.name}_setl_id", upload.table.c.setl_id, unique=True)
+    connection = await session.connection()
+    try:
+        await connection.run_sync(index.create)
+    except IntegrityError as exc:
+        if isinstance(exc.orig, psycopg.Error):
+            raise _file_error(exc.orig) from None
+        raise InvalidRequest(
+            "a setl_id appears twice in the file", code="invalid_detail_file", field="setl_id"
+        ) from None
+
+
 def _invalid(upload: Upload) -> dict[str, ColumnElement[bool]]:
-    """Per column, what makes an uploaded value invalid (PostgreSQL; the SQLite path checks rows
-    as it parses them): amounts must be whole fen, not negative, within numeric(16,2); ids at
-    most 30 characters; the flag 0 or 1."""
+    """Per column, what makes an uploaded value invalid that COPY lets through (PostgreSQL; the
+    SQLite path checks rows as it parses them): amounts must be whole fen, not negative, within
+    numeric(16,2); the flag 0 or 1."""
     u = upload.table.c
     checks: dict[str, ColumnElement[bool]] = {
         c: or_(u[c] != func.trunc(u[c], 2), u[c] < 0, u[c] >= AMOUNT_LIMIT) for c in AMOUNT_COLUMNS
     }
-    checks |= {c: func.length(u[c]) > ID_MAX_LENGTH for c in ("setl_id", "mdtrt_id", "psn_no")}
     checks["refd_setl_flag"] = u.refd_setl_flag.not_in(("0", "1"))
     return checks
 
@@ -310,7 +362,7 @@ async def _refuse(
     ).one()
     field = next(column for column, bad in zip(invalid, flags, strict=True) if bad)
     raise InvalidRequest(
-        f"the row of setl_id {setl_id[:ID_MAX_LENGTH]}: {field} {INVALID_REASONS[field]}",
+        f"the row of setl_id {setl_id}: {field} {INVALID_REASONS[field]}",
         code="invalid_detail_file",
         field=field,
     )
@@ -321,16 +373,13 @@ async def _refuse(
 
 async def diff_upload(
     session: AsyncSession, upload: Upload, scope: Scope, recon_id: uuid.UUID
-) -> int:
-    """Write every mismatch between the upload and the scope's settlements; how many.
+) -> None:
+    """Write every mismatch between the upload and the scope's settlements.
 
     One statement: a full join on setl_id, keeping rows missing on either side or differing in
     amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no).
     """
-    if upload.postgres:
-        await session.execute(
-            select(func.set_config("work_mem", DIFF_WORK_MEM, True))  # SET LOCAL
-        )
+    await set_local(session, "work_mem", DIFF_WORK_MEM)
     s = Settlement
     here = (
         select(
@@ -372,8 +421,7 @@ async def diff_upload(
         .select_from(upload.table.join(here, u.setl_id == h.setl_id, full=True))
         .where(or_(u.setl_id.is_(None), h.setl_id.is_(None), amount, revocation, identity))
     )
-    result = await session.execute(insert(ReconMismatch).from_select(list(columns), query))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    await session.execute(insert(ReconMismatch).from_select(list(columns), query))
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +468,53 @@ async def mismatch_sums(
 
 async def recon_run(session: AsyncSession, recon_id: uuid.UUID) -> ReconRun | None:
     return await session.get(ReconRun, recon_id)
+
+
+async def recon_job(
+    session: AsyncSession, recon_id: uuid.UUID, *, lock: bool = False
+) -> ReconJob | None:
+    stmt = select(ReconJob).where(ReconJob.recon_id == recon_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return await session.scalar(stmt.execution_options(populate_existing=True))
+
+
+async def start_job(session: AsyncSession, recon_id: uuid.UUID) -> bool:
+    """Mark an unfinished job running (again, after a crash); False if it is done or failed.
+
+    On PostgreSQL this waits for a worker diffing the job right now (it holds the row lock), and
+    then finds it finished.
+    """
+    result = await session.execute(
+        update(ReconJob)
+        .where(ReconJob.recon_id == recon_id, ReconJob.status.in_(("queued", "running")))
+        .values(status="running", started_at=utcnow(), attempts=ReconJob.attempts + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def jobs_to_dispatch(
+    session: AsyncSession, sent_before: datetime, limit: int
+) -> list[uuid.UUID]:
+    """Unfinished jobs never dispatched, or last dispatched before ``sent_before``, marked
+    dispatched now. A job being diffed is skipped (its row is locked), and so are jobs another
+    dispatcher holds."""
+    pending = ReconJob.status.in_(("queued", "running"))
+    due = or_(ReconJob.dispatched_at.is_(None), ReconJob.dispatched_at < sent_before)
+    ids = list(
+        await session.scalars(
+            select(ReconJob.recon_id)
+            .where(pending, due)
+            .order_by(ReconJob.submitted_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+    if ids:
+        await session.execute(
+            update(ReconJob).where(ReconJob.recon_id.in_(ids)).values(dispatched_at=utcnow())
+        )
+    return ids
 
 
 async def mismatches(

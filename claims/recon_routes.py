@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from claims.recon_schemas import (
     ClearingBatchOut,
     ClearingBatchPage,
     ClrType,
+    DetailJobOut,
     DetailReconOut,
     Setlym,
     TotalsIn,
@@ -119,6 +120,60 @@ async def reconcile_details(
         insutype=insutype,
         clr_type=clr_type,
     )
+
+
+@router.post(
+    "/reconciliation/detail-jobs",
+    status_code=202,
+    openapi_extra=DETAIL_FILE_BODY,
+    responses={202: {"headers": {"Location": {"description": "the job's status URL"}}}},
+)
+async def submit_detail_reconciliation(
+    request: Request,
+    response: Response,
+    principal: Reader,
+    session: Session,
+    idempotency_key: IdempotencyKey,
+    stmt_begndate: date,
+    stmt_enddate: date,
+    fixmedins_code: InstitutionCode = None,
+    insutype: Insutype | None = None,
+    clr_type: ClrType | None = None,
+) -> DetailJobOut:
+    """3202 for a large file, done by a worker: the file is checked and stored, and the job
+    queued; poll ``status_url``. Idempotent under ``Idempotency-Key``, which names the
+    submission (a retry is answered with the first job, its file not read again)."""
+    scope = {
+        "stmt_begndate": stmt_begndate.isoformat(),
+        "stmt_enddate": stmt_enddate.isoformat(),
+        "fixmedins_code": fixmedins_code,
+        "insutype": insutype,
+        "clr_type": clr_type,
+    }
+    out = await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint("reconciliation.submit", scope),
+        lambda: reconciliation.submit_details(
+            session,
+            principal,
+            reconciliation.Period(stmt_begndate, stmt_enddate),
+            request.stream(),
+            fixmedins_code=fixmedins_code,
+            insutype=insutype,
+            clr_type=clr_type,
+        ),
+        DetailJobOut,
+    )
+    response.headers["Location"] = out.status_url
+    return out
+
+
+@router.get("/reconciliation/detail-jobs/{recon_id}")
+async def get_detail_job(recon_id: uuid.UUID, principal: Reader, session: Session) -> DetailJobOut:
+    """A submitted 3202: queued, running, done (with the result) or failed (with the error)."""
+    return await reconciliation.visible_job(session, principal, recon_id)
 
 
 @router.get("/reconciliation/details/{recon_id}")

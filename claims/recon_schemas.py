@@ -116,6 +116,24 @@ class DetailReconOut(BaseModel):
     mismatches_csv: str = Field(description="path of the CSV with every mismatch")
 
 
+JobStatus = Literal["queued", "running", "done", "failed"]
+
+
+class DetailJobOut(BaseModel):
+    """A 3202 submitted for a worker: its state, the file's totals (known at submission) and,
+    once ``done``, the same document the synchronous 3202 answers."""
+
+    recon_id: uuid.UUID
+    status: JobStatus
+    status_url: str = Field(description="poll this until the status is done or failed")
+    submitted_at: datetime
+    started_at: datetime | None = Field(description="when a worker last started it")
+    finished_at: datetime | None
+    error: str | None = Field(description="why it failed")
+    file: DetailSideTotals
+    result: DetailReconOut | None = Field(description="the reconciliation, once done")
+
+
 # --- clearing ------------------------------------------------------------------------------------
 
 

@@ -25,20 +25,24 @@ rows contribute plus what the engine's mismatched rows contribute, exactly.
 from __future__ import annotations
 
 import csv
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from time import perf_counter
 from typing import Any, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import recon_repository as repo
 from claims.budgets import CST, yuan
-from claims.recon_models import ReconMismatch, ReconRun
+from claims.recon_models import ReconJob, ReconMismatch, ReconRun
 from claims.recon_repository import AMOUNT_COLUMNS, DETAIL_COLUMNS, ID_MAX_LENGTH, Scope, Totals
 from claims.recon_schemas import (
+    DetailJobOut,
     DetailReconOut,
     DetailSide,
     DetailSideTotals,
@@ -49,9 +53,10 @@ from claims.recon_schemas import (
     TotalsIn,
     TotalsOut,
 )
-from engine import audit
+from engine import audit, outbox
 from engine.auth import Principal, Role
-from engine.errors import InvalidRequest, NotFound
+from engine.db import Database, unit_of_work, utcnow
+from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import cny, to_fen
 
 #: Mismatches returned inline by the detail endpoints; the CSV has all of them.
@@ -60,6 +65,7 @@ INLINE_MISMATCHES = 1000
 INSERT_BATCH = 5000
 BOM = b"\xef\xbb\xbf"
 KINDS: tuple[MismatchKind, ...] = get_args(MismatchKind)
+log = logging.getLogger("sanyi.reconciliation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +245,73 @@ async def _parsed(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[dict[str, 
         yield batch
 
 
+class _Steps:
+    """How long each step of a detail reconciliation took, logged once per step sequence so an
+    operator (and bench/reconcile.py) sees where the time of a large file goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        start = perf_counter()
+        yield
+        self.seconds[name] = perf_counter() - start
+
+    def log(self, what: str, recon_id: uuid.UUID) -> None:
+        steps = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in self.seconds.items())
+        log.info("%s %s: %s", what, recon_id, steps)
+
+
+async def _stage(
+    session: AsyncSession, upload: repo.Upload, chunks: AsyncIterator[bytes], steps: _Steps
+) -> Totals:
+    """Load the streamed file into ``upload`` and check it whole; the file's totals. A bad file
+    raises :class:`InvalidRequest`, and the caller's unit of work rolls everything back."""
+    with steps.step("load"):
+        if upload.postgres:
+            await repo.copy_csv(session, upload, _without_bom(chunks))
+        else:
+            await repo.insert_rows(session, upload, _parsed(chunks))
+    with steps.step("unique"):
+        await repo.refuse_duplicates(session, upload)
+    with steps.step("check"):
+        return await repo.upload_totals(session, upload)
+
+
+def _new_run(principal: Principal, scope: Scope, period: Period, file: Totals) -> ReconRun:
+    """A run with the file's totals; the engine's side and the counts are set by :func:`_diff`."""
+    assert principal.admdvs is not None
+    return ReconRun(
+        id=uuid.uuid4(),
+        requested_by=principal.org_id,
+        admdvs=principal.admdvs,
+        fixmedins_code=scope.fixmedins_code,
+        insutype=scope.insutype,
+        clr_type=scope.clr_type,
+        stmt_begndate=period.begndate,
+        stmt_enddate=period.enddate,
+        stmt_rslt="1",
+        **_figures(file, Totals(), dict.fromkeys(KINDS, 0)),
+    )
+
+
+async def _diff(
+    session: AsyncSession, run: ReconRun, upload: repo.Upload, scope: Scope, steps: _Steps
+) -> DetailReconOut:
+    """Write the mismatches of the staged file, drop the staging table, complete the run."""
+    with steps.step("diff"):
+        await repo.diff_upload(session, upload, scope, run.id)
+    await repo.drop_upload(session, upload)
+    sums = await repo.mismatch_sums(session, run.id, KINDS)
+    file = _side_figures(run, "file")
+    for name, value in _figures(file, file - sums.file + sums.here, sums.counts).items():
+        setattr(run, name, value)
+    run.stmt_rslt = "1" if any(sums.counts.values()) else "0"
+    await session.flush()
+    return await detail_out(session, run)
+
+
 async def reconcile_details(
     session: AsyncSession,
     principal: Principal,
@@ -253,35 +326,12 @@ async def reconcile_details(
     scope = scope_of(
         principal, period, fixmedins_code=fixmedins_code, insutype=insutype, clr_type=clr_type
     )
+    steps = _Steps()
     upload = await repo.create_upload(session)
-    if upload.postgres:
-        await repo.copy_csv(session, upload, _without_bom(chunks))
-    else:
-        await repo.insert_rows(session, upload, _parsed(chunks))
-    file = await repo.upload_totals(session, upload)
-    assert principal.admdvs is not None
-    run = ReconRun(
-        id=uuid.uuid4(),
-        requested_by=principal.org_id,
-        admdvs=principal.admdvs,
-        fixmedins_code=scope.fixmedins_code,
-        insutype=insutype,
-        clr_type=clr_type,
-        stmt_begndate=period.begndate,
-        stmt_enddate=period.enddate,
-        stmt_rslt="1",
-        **_figures(Totals(), Totals(), dict.fromkeys(KINDS, 0)),
-    )
+    run = _new_run(principal, scope, period, await _stage(session, upload, chunks, steps))
     session.add(run)
     await session.flush()
-    await repo.diff_upload(session, upload, scope, run.id)
-    await repo.drop_upload(session, upload)
-    sums = await repo.mismatch_sums(session, run.id, KINDS)
-    for name, value in _figures(file, file - sums.file + sums.here, sums.counts).items():
-        setattr(run, name, value)
-    run.stmt_rslt = "1" if any(sums.counts.values()) else "0"
-    await session.flush()
-    out = await detail_out(session, run)
+    out = await _diff(session, run, upload, scope, steps)
     await audit.record(
         session,
         actor=principal,
@@ -291,7 +341,157 @@ async def reconcile_details(
         payload=out.model_dump(mode="json", exclude={"mismatches"}),
         new_stream=True,
     )
+    steps.log("reconciliation", run.id)
     return out
+
+
+# --- 3202 by a worker ----------------------------------------------------------------------------
+
+
+async def submit_details(
+    session: AsyncSession,
+    principal: Principal,
+    period: Period,
+    chunks: AsyncIterator[bytes],
+    *,
+    fixmedins_code: str | None,
+    insutype: str | None,
+    clr_type: str | None,
+) -> DetailJobOut:
+    """3202 for a large file: check and store the upload as the synchronous path does, and queue
+    a job for a worker (``claims.recon_tasks``). Nothing is stored for a bad file; the job is
+    dispatched only once this unit of work committed."""
+    scope = scope_of(
+        principal, period, fixmedins_code=fixmedins_code, insutype=insutype, clr_type=clr_type
+    )
+    steps = _Steps()
+    run = _new_run(principal, scope, period, Totals())
+    session.add(run)
+    await session.flush()
+    upload = await repo.create_upload(session, job=run.id)
+    file = await _stage(session, upload, chunks, steps)
+    for name, value in _figures(file, Totals(), dict.fromkeys(KINDS, 0)).items():
+        setattr(run, name, value)
+    job = ReconJob(recon_id=run.id, status="queued", scope_admdvs=scope.admdvs, attempts=0)
+    session.add(job)
+    await session.flush()
+    out = await job_out(session, run, job)
+    await audit.record(
+        session,
+        actor=principal,
+        action="reconciliation.details.submitted",
+        object_type="recon_run",
+        object_id=str(run.id),
+        payload=out.model_dump(mode="json"),
+        new_stream=True,
+    )
+    steps.log("reconciliation submitted", run.id)
+    return out
+
+
+def _run_scope(run: ReconRun, job: ReconJob) -> Scope:
+    begin, end = Period(run.stmt_begndate, run.stmt_enddate).bounds()
+    return Scope(job.scope_admdvs, run.fixmedins_code, run.insutype, run.clr_type, begin, end)
+
+
+def _event_subject(run: ReconRun) -> str:
+    """The institution reconciled, or the region for an insurer's whole-region run."""
+    return run.fixmedins_code or run.admdvs
+
+
+async def run_job(db: Database, recon_id: uuid.UUID) -> None:
+    """Do a submitted job, once however often it is delivered.
+
+    Two transactions: the first marks the job running (what its status shows while it runs);
+    the second locks the job, diffs, stores the result, drops the staging table, marks it done
+    and emits ``reconciliation.completed``, so a worker killed mid-diff leaves the job running
+    with its upload intact and nothing half-written, and the redelivered message does the diff
+    again from the staged rows. A job already done (or failed) is left alone.
+    """
+    async with unit_of_work(db.sessionmaker) as session:
+        if not await repo.start_job(session, recon_id):
+            return
+    async with unit_of_work(db.sessionmaker) as session:
+        job = await repo.recon_job(session, recon_id, lock=True)
+        run = await repo.recon_run(session, recon_id)
+        if job is None or run is None or job.status != "running":
+            return  # finished by a concurrent delivery while this one waited for the lock
+        steps = _Steps()
+        out = await _diff(
+            session, run, repo.staged_upload(session, recon_id), _run_scope(run, job), steps
+        )
+        job.status, job.finished_at = "done", utcnow()
+        payload = out.model_dump(mode="json", exclude={"mismatches"})
+        await audit.record(
+            session,
+            actor=None,
+            action="reconciliation.details",
+            object_type="recon_run",
+            object_id=str(run.id),
+            payload=payload,
+        )
+        outbox.emit(session, "reconciliation.completed", _event_subject(run), payload)
+        steps.log("reconciliation job", run.id)
+
+
+async def fail_job(session: AsyncSession, recon_id: uuid.UUID, error: str) -> bool:
+    """Give a job up (its worker ran out of retries): ``failed`` with the error, the upload
+    dropped, ``reconciliation.failed`` emitted. False if it had finished already."""
+    job = await repo.recon_job(session, recon_id, lock=True)
+    run = await repo.recon_run(session, recon_id)
+    if job is None or run is None or job.status not in ("queued", "running"):
+        return False
+    job.status, job.finished_at, job.error = "failed", utcnow(), error
+    await repo.drop_upload(session, repo.staged_upload(session, recon_id))
+    payload = {"recon_id": str(recon_id), "error": error}
+    await audit.record(
+        session,
+        actor=None,
+        action="reconciliation.details.failed",
+        object_type="recon_run",
+        object_id=str(recon_id),
+        payload=payload,
+    )
+    outbox.emit(session, "reconciliation.failed", _event_subject(run), payload)
+    return True
+
+
+#: A job whose message is this old and still not finished (nor being diffed) is sent again: the
+#: message was lost (the in-process broker of a restarted embedded server), or is held by a
+#: retry whose backoff is this long anyway.
+REDISPATCH_AFTER = timedelta(minutes=10)
+DISPATCH_BATCH = 100
+
+
+async def jobs_to_dispatch(session: AsyncSession) -> list[uuid.UUID]:
+    """The jobs to send a message for now (marked sent): every one never sent, and every one
+    sent more than :data:`REDISPATCH_AFTER` ago that is neither finished nor being diffed."""
+    return await repo.jobs_to_dispatch(session, utcnow() - REDISPATCH_AFTER, DISPATCH_BATCH)
+
+
+async def job_out(session: AsyncSession, run: ReconRun, job: ReconJob) -> DetailJobOut:
+    return DetailJobOut(
+        recon_id=run.id,
+        status=job.status,
+        status_url=f"/v1/reconciliation/detail-jobs/{run.id}",
+        submitted_at=job.submitted_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        error=job.error,
+        file=_side_totals(run, "file"),
+        result=await detail_out(session, run) if job.status == "done" else None,
+    )
+
+
+async def visible_job(
+    session: AsyncSession, principal: Principal, recon_id: uuid.UUID
+) -> DetailJobOut:
+    run, job = await _run_and_job(session, principal, recon_id)
+    if job is None:
+        raise NotFound(
+            "no such reconciliation job", code="unknown_reconciliation", field="recon_id"
+        )
+    return await job_out(session, run, job)
 
 
 def _figures(file: Totals, here: Totals, counts: dict[str, int]) -> dict[str, int]:
@@ -307,20 +507,18 @@ def _figures(file: Totals, here: Totals, counts: dict[str, int]) -> dict[str, in
     return figures
 
 
-def _side_totals(run: ReconRun, side: str) -> DetailSideTotals:
-    return DetailSideTotals.model_validate(
-        {
-            "rows": getattr(run, f"{side}_rows"),
-            **_settlement_totals(
-                Totals(
-                    setl_cnt=getattr(run, f"{side}_setl_cnt"),
-                    medfee_sumamt=getattr(run, f"{side}_medfee_sumamt"),
-                    fund_pay_sumamt=getattr(run, f"{side}_fund_pay_sumamt"),
-                    acct_pay=getattr(run, f"{side}_acct_pay"),
-                )
-            ),
-        }
+def _side_figures(run: ReconRun, side: str) -> Totals:
+    return Totals(
+        *(
+            getattr(run, f"{side}_{name}")
+            for name in ("rows", "setl_cnt", "medfee_sumamt", "fund_pay_sumamt", "acct_pay")
+        )
     )
+
+
+def _side_totals(run: ReconRun, side: str) -> DetailSideTotals:
+    totals = _side_figures(run, side)
+    return DetailSideTotals.model_validate({"rows": totals.rows, **_settlement_totals(totals)})
 
 
 def kinds_of(row: ReconMismatch) -> list[MismatchKind]:
@@ -370,8 +568,29 @@ async def detail_out(session: AsyncSession, run: ReconRun) -> DetailReconOut:
     )
 
 
-async def visible_run(session: AsyncSession, principal: Principal, recon_id: uuid.UUID) -> ReconRun:
-    """A run is seen by the organisation that asked for it and by its region's insurer."""
+async def visible_run(
+    session: AsyncSession, principal: Principal, recon_id: uuid.UUID, *, finished: bool = True
+) -> ReconRun:
+    """A run is seen by the organisation that asked for it and by its region's insurer.
+
+    ``finished``: its result is read, which a job has only once done (409 before).
+    """
+    run, job = await _run_and_job(session, principal, recon_id)
+    if finished and job is not None and job.status != "done":
+        raise Conflict(
+            f"the reconciliation job is {job.status}; its result is not there",
+            code="reconciliation_not_done",
+            field="recon_id",
+        )
+    return run
+
+
+async def _run_and_job(
+    session: AsyncSession, principal: Principal, recon_id: uuid.UUID
+) -> tuple[ReconRun, ReconJob | None]:
+    """The job is read first: a run read after it is at least as recent, so a job seen done
+    never comes with the run's figures from before the diff committed."""
+    job = await repo.recon_job(session, recon_id)
     run = await repo.recon_run(session, recon_id)
     visible = run is not None and (
         run.requested_by == principal.org_id
@@ -379,7 +598,7 @@ async def visible_run(session: AsyncSession, principal: Principal, recon_id: uui
     )
     if run is None or not visible:
         raise NotFound("no such reconciliation", code="unknown_reconciliation", field="recon_id")
-    return run
+    return run, job
 
 
 MISMATCH_CSV_HEADER = (
