@@ -322,8 +322,15 @@ def _invalid(upload: Upload) -> dict[str, ColumnElement[bool]]:
     SQLite path checks rows as it parses them): amounts must be whole fen, not negative, within
     numeric(16,2); the flag 0 or 1."""
     u = upload.table.c
+    # scale() first: reading a numeric's scale is cheap and almost every amount has at most two
+    # decimals, so the truncation (which "1.500" passes) is computed only for the rare rest.
     checks: dict[str, ColumnElement[bool]] = {
-        c: or_(u[c] != func.trunc(u[c], 2), u[c] < 0, u[c] >= AMOUNT_LIMIT) for c in AMOUNT_COLUMNS
+        c: or_(
+            and_(func.scale(u[c]) > 2, u[c] != func.trunc(u[c], 2)),
+            u[c] < 0,
+            u[c] >= AMOUNT_LIMIT,
+        )
+        for c in AMOUNT_COLUMNS
     }
     checks["refd_setl_flag"] = u.refd_setl_flag.not_in(("0", "1"))
     return checks
