@@ -12,16 +12,19 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
+import dramatiq
 import httpx
 import psycopg
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+import workers
 from engine import migrate
 from engine.app import create_app
 from engine.db import Database
-from engine.settings import Settings, to_async_url
+from engine.settings import Settings, get_settings, to_async_url
 
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")
@@ -90,6 +93,24 @@ async def tx_database(database: Database) -> AsyncIterator[Database]:
 async def session(tx_database: Database) -> AsyncIterator[AsyncSession]:
     async with tx_database.sessionmaker() as s:
         yield s
+
+
+@pytest.fixture
+def stub_broker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[StubBroker]:
+    """The in-process broker the actors are bound to (tests run without ``BROKER_URL``), with a
+    worker consuming it and the actors pointed at the test database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("BROKER_URL", raising=False)
+    get_settings.cache_clear()
+    broker = workers.broker
+    assert isinstance(broker, StubBroker), "tests run without BROKER_URL"
+    broker.flush_all()
+    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
+    worker.start()
+    yield broker
+    worker.stop()
+    broker.flush_all()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -8,42 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, select
 
-import workers
 from claims import budget_tasks, funding
 from claims.budget_models import FundingLedgerEntry, GlobalBudget
 from claims.budget_schemas import BudgetIn
 from claims.budgets import create_budget, local_date
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import InvalidRequest
-from engine.settings import get_settings
 from tests.claims.funding_factories import budget_body, facts, provider, settle
 
 # Last year, in the region's time: over (so it can be cleared) and still due for catch-up runs.
 YEAR = local_date(utcnow()).year - 1
-
-
-@pytest.fixture
-def stub_broker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[StubBroker]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    broker = workers.broker
-    assert isinstance(broker, StubBroker) and budget_tasks.prepay_month.broker is broker
-    broker.flush_all()
-    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-    worker.start()
-    yield broker
-    worker.stop()
-    broker.flush_all()
-    get_settings.cache_clear()
 
 
 async def _join(broker: StubBroker) -> None:

@@ -12,44 +12,26 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import dramatiq
 import httpx
 import pytest
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import func, inspect, select
 
-import workers
 from claims import recon_repository, recon_tasks, reconciliation
 from claims.recon_models import ReconJob, ReconMismatch, ReconRun
 from engine.app import create_app
 from engine.audit import AuditEntry
 from engine.db import Database, unit_of_work
 from engine.outbox import OutboxEvent
-from engine.settings import Settings, get_settings
+from engine.settings import Settings
 from tests.claims.recon_factories import HEADER, detail_file, file_row, revoked, settled
 from tests.claims.test_reconciliation_api import _period
 from tests.claims.world import World, build_world
 
 JOBS = "/v1/reconciliation/detail-jobs"
-
-
-@pytest.fixture
-def stub_broker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[StubBroker]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    broker = workers.broker
-    assert isinstance(broker, StubBroker) and recon_tasks.reconcile_details.broker is broker
-    broker.flush_all()
-    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-    worker.start()
-    yield broker
-    worker.stop()
-    broker.flush_all()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ batches, and runnable as a dramatiq actor (StubBroker and a real Worker)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 
-import dramatiq
 import httpx
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
@@ -17,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import workers
 from engine.db import Database
 from engine.scheduler import JOBS
-from engine.settings import get_settings
 from prescriptions import tasks
 from tests.prescriptions.world import build_rx_world, day
 
@@ -55,25 +52,8 @@ async def test_lapse_due_drains_every_batch(
     assert await tasks.lapse_due(tx_database, later) == (0, 0)
 
 
-@pytest.fixture
-def worker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[StubBroker]:
-    """The in-process broker with a worker, the actors pointed at the test database."""
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    broker = workers.broker
-    assert isinstance(broker, StubBroker), "tests run without BROKER_URL"
-    broker.flush_all()
-    running = dramatiq.Worker(broker, worker_timeout=50, worker_threads=1)
-    running.start()
-    yield broker
-    running.stop()
-    broker.flush_all()
-    get_settings.cache_clear()
-
-
-async def test_the_actor_runs_to_completion(worker: StubBroker) -> None:
+async def test_the_actor_runs_to_completion(stub_broker: StubBroker) -> None:
     tasks.expire_prescriptions.send()
     await asyncio.to_thread(
-        worker.join, tasks.expire_prescriptions.queue_name, fail_fast=True, timeout=60_000
+        stub_broker.join, tasks.expire_prescriptions.queue_name, fail_fast=True, timeout=60_000
     )
