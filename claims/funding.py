@@ -1,12 +1,12 @@
 """How a settlement is funded, and the insurer's runs across the three payment methods.
 
-Settlement (``claims.settlement``) calls the hooks in its own transaction:
+Settlement (``claims.settlement``) uses the hooks in its own transaction:
 
-* :func:`route` (pure read, once per settlement) — its ``clr_way``: ``04`` when the person is
-  signed to a bundle of the region that day (care at the holder or elsewhere), else ``05`` when
-  it is a DIP case (the region has a points table that year covering the med_type and the
-  diagnosis maps to a group), else ``01``;
-* :func:`record_settlement` (given that route) — the append-only case entries: the holder's bundle
+* :func:`route_of` (pure, once per settlement, from the lookups read with the claim) — its
+  ``clr_way``: ``04`` when the person is signed to a bundle of the region that day (care at the
+  holder or elsewhere), else ``05`` when it is a DIP case (the region has a points table that year
+  covering the med_type and the diagnosis maps to a group), else ``01``;
+* :func:`case_entries` (given that route) — the append-only case entries: the holder's bundle
   is charged for a member's care; a DIP case earns its group's points; and the basic pooled fund's
   share (``hifp_pay``) counts against the treating provider's global budget whenever that provider
   is paid for the care item by item (``01``, and a bundle member's care elsewhere, which is paid to
@@ -147,12 +147,6 @@ def case_entries(facts: SettlementFacts, route: Route) -> list[dict[str, Any]]:
     elif route.bundle_holder != facts.fixmedins_code:
         entries.append(common | {"kind": "fund_share", "fixmedins_code": facts.fixmedins_code})
     return entries
-
-
-async def record_settlement(session: AsyncSession, facts: SettlementFacts, route: Route) -> None:
-    """Append the settlement's :func:`case_entries` in the caller's transaction."""
-    session.add_all(FundingCaseEntry(**values) for values in case_entries(facts, route))
-    await session.flush()
 
 
 async def record_revocation(session: AsyncSession, setl_id: str, when: datetime) -> None:

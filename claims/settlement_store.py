@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
@@ -51,21 +51,17 @@ from claims.models import (
 )
 from engine import idempotency
 from engine.audit import AuditEntry
-from engine.db import Base
+from engine.db import table_of
 from engine.outbox import OutboxEvent
 
 #: A row of the statements below, read by column name.
 ClaimRow = Row[*tuple[Any, ...]]
 
 
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-_visit, _person, _fee = _table(Visit), _table(Person), _table(FeeLine)
-_settlement, _policy_version = _table(Settlement), _table(PolicyVersion)
-_benefit, _per_year = _table(BenefitAccumulator), _table(PersonYearAccumulator)
-_funding, _audit, _outbox = _table(FundingCaseEntry), _table(AuditEntry), _table(OutboxEvent)
+_visit, _person, _fee = table_of(Visit), table_of(Person), table_of(FeeLine)
+_settlement, _policy_version = table_of(Settlement), table_of(PolicyVersion)
+_benefit, _per_year = table_of(BenefitAccumulator), table_of(PersonYearAccumulator)
+_funding, _audit, _outbox = table_of(FundingCaseEntry), table_of(AuditEntry), table_of(OutboxEvent)
 
 _CLAIM = select(
     *_visit.c,

@@ -231,10 +231,15 @@ async def insert_or_ignore(
     return (await session.execute(statement, params)).first() is not None
 
 
+def table_of(model: type[Base]) -> Table:
+    """A model's table, typed as the Core ``Table`` that statements built once are built on."""
+    return cast(Table, model.__table__)
+
+
 @functools.cache
 def _insert_or_ignore(model: type[Base], dialect: str, columns: tuple[str, ...]) -> Executable:
     """Built once per table and column set: idempotency claims sit on every write's hot path."""
-    table = cast(Table, model.__table__)
+    table = table_of(model)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
         insert(table)

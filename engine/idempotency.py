@@ -14,17 +14,17 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, cast
+from typing import Annotated, Any, TypeVar
 
 import rfc8785
 from fastapi import Header
 from pydantic import BaseModel
-from sqlalchemy import JSON, String, Table, bindparam, select, update
+from sqlalchemy import JSON, String, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.auth import Principal
-from engine.db import Base, insert_or_ignore, utcnow
+from engine.db import Base, insert_or_ignore, table_of, utcnow
 from engine.errors import Conflict
 
 M = TypeVar("M", bound=BaseModel)
@@ -129,7 +129,7 @@ async def run_idempotent(
     return result
 
 
-_records = cast(Table, IdempotencyRecord.__table__)
+_records = table_of(IdempotencyRecord)
 _STORE_RESPONSE = (
     update(_records)
     .where(_records.c.org_id == bindparam("b_org_id"), _records.c.key == bindparam("b_key"))

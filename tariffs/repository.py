@@ -10,12 +10,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import RowMapping, Table, bindparam, select, update
+from sqlalchemy import RowMapping, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Organisation
+from engine.db import table_of
 from tariffs.models import (
     CatalogueEntry,
     Institution,
@@ -25,7 +26,7 @@ from tariffs.models import (
 )
 from tariffs.versions import CatalogueRow, CatalogueVersion
 
-_ENTRY = cast(Table, CatalogueEntry.__table__)
+_ENTRY = table_of(CatalogueEntry)
 # Keeps each IN list well below every driver's bind-parameter limit.
 _CHUNK = 500
 

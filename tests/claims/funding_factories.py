@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import funding
+from claims.budget_models import FundingCaseEntry
 from engine.auth import Organisation, Role
 from engine.money import cny
 from tests.factories import make_key, make_org, unique_code
@@ -77,6 +78,6 @@ def facts(
 async def settle(session: AsyncSession, settlement: funding.SettlementFacts) -> str:
     """Record a settlement as the settlement service does; returns its clr_way."""
     route = await funding.route(session, settlement)
-    clr_way = route.clr_way
-    await funding.record_settlement(session, settlement, route)
-    return clr_way
+    session.add_all(FundingCaseEntry(**v) for v in funding.case_entries(settlement, route))
+    await session.flush()
+    return route.clr_way

@@ -136,7 +136,7 @@ def _expected(share: Decimal) -> tuple[int, int]:
 
 
 def _fund_share(code: str, region: str, share: Decimal) -> FundingCaseEntry:
-    """The case entry a settlement of the month leaves (claims.funding.record_settlement), made
+    """The case entry a settlement of the month leaves (claims.funding.case_entries), made
     directly: this test is about the run, not the settlement hooks."""
     return FundingCaseEntry(
         setl_id="S" + uuid.uuid4().hex[:20].upper(),
