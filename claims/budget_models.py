@@ -147,11 +147,15 @@ class DipGroup(UuidPrimaryKey, Base):
     points: Mapped[Decimal] = mapped_column(Numeric(12, 4))
 
 
+#: The longest diagnosis code or prefix a DIP scheme maps.
+ICD_CODE_LENGTH = 20
+
+
 class DipGroupCode(Base):
     """Which diagnoses (ICD-10, upper-cased) fall into a group: by code prefix or by exact code.
 
     The most specific mapping wins: an exact code before any prefix, a longer prefix before a
-    shorter one (``claims.budget_repository.route_lookups``).
+    shorter one (``claims.budget_repository.ROUTE_LOOKUP_COLUMNS``).
     """
 
     __tablename__ = "dip_group_code"
@@ -163,7 +167,7 @@ class DipGroupCode(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     scheme_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dip_scheme.id"))
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dip_group.id"), index=True)
-    icd_code: Mapped[str] = mapped_column(String(20))
+    icd_code: Mapped[str] = mapped_column(String(ICD_CODE_LENGTH))
     match: Mapped[str] = mapped_column(String(6))
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from claims.budget_models import (
+    ICD_CODE_LENGTH,
     Bundle,
     BundleMember,
     DipGroup,
@@ -147,9 +148,17 @@ _BUNDLE_HOLDER = (
     .scalar_subquery()
 )
 
-#: The group diagnosis ``icd_code`` falls into under the region's scheme for the year. Every
-#: leading substring of the code is a candidate prefix (``icd_prefixes``), so the lookup is an
-#: indexed ``IN`` rather than a ``LIKE`` scan; the exact mapping, then the longest prefix, wins.
+#: Every leading substring of the diagnosis code, as SQL on the ``icd_code`` parameter: the
+#: candidate prefixes, up to the longest code a scheme can map. An indexed ``IN`` over them beats a
+#: ``LIKE`` scan, and computed in the statement they leave its text and parameters the same for
+#: every code (so the statement is prepared once).
+_ICD_PREFIXES = [
+    func.substr(bindparam("icd_code"), 1, n)
+    for n in range(1, ICD_CODE_LENGTH + 1)
+]
+
+#: The group diagnosis ``icd_code`` falls into under the region's scheme for the year: the exact
+#: mapping, then the longest prefix, wins.
 _DIP_GROUP_ID = (
     select(_group_code.c.group_id)
     .join(_scheme, _scheme.c.id == _group_code.c.scheme_id)
@@ -160,7 +169,7 @@ _DIP_GROUP_ID = (
             and_(_group_code.c.match == "exact", _group_code.c.icd_code == bindparam("icd_code")),
             and_(
                 _group_code.c.match == "prefix",
-                _group_code.c.icd_code.in_(bindparam("icd_prefixes", expanding=True)),
+                _group_code.c.icd_code.in_(_ICD_PREFIXES),
             ),
         ),
     )
@@ -210,14 +219,12 @@ class RouteLookup:
 
 
 def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> dict[str, Any]:
-    code = icd_code.upper() if icd_code else None
     return {
         "psn_no": psn_no,
         "admdvs": admdvs,
         "year": on.year,
         "on": on,
-        "icd_code": code,
-        "icd_prefixes": [code[:n] for n in range(1, len(code) + 1)] if code else [],
+        "icd_code": icd_code.upper() if icd_code else None,
     }
 
 

@@ -95,15 +95,11 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (the response is stored with the
-    settlement's own write)."""
+    """2207 settle, idempotent under ``Idempotency-Key`` (claimed with the claim's first read,
+    the response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
-    claimed = await idempotency.claim(
-        session, principal, idempotency_key, request_hash, SettlementOut
-    )
-    if not isinstance(claimed, idempotency.Claimed):
-        return claimed
-    return await settlement.settle(session, principal, mdtrt_id, body, stored_under=claimed)
+    claim = idempotency.Claim(principal, idempotency_key, request_hash)
+    return await settlement.settle(session, principal, mdtrt_id, body, idempotency_claim=claim)
 
 
 @router.post("/settlements/{setl_id}/revocation")

@@ -55,11 +55,11 @@ class _Claim:
 
 
 async def _claim(
-    session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn, *, for_settle: bool
+    session: AsyncSession, principal: Principal, visit: ClaimRow | None, body: SettleIn
 ) -> _Claim:
-    """Read and adjudicate a claim in two statements: the visit with its person (locked for
-    settle) and the policy token, then the claim state (claims.settlement_store)."""
-    visit = await settlement_store.claim(session, mdtrt_id, lock=for_settle)
+    """Adjudicate the visit (claims.settlement_store.claim) on the claim state, read in one more
+    statement: the visit's settlement, fee lines, the person's accumulators and the funding
+    route (claims.settlement_store.claim_state)."""
     if visit is None or visit.fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
     visit_date, now = local_date(visit.begntime), utcnow()
@@ -77,7 +77,7 @@ async def _claim(
     rows = await settlement_store.claim_state(
         session,
         {
-            "mdtrt_id": mdtrt_id,
+            "mdtrt_id": visit.mdtrt_id,
             "acc_year": visit_date.year,
             "category": policy.category,
             **route_params(visit.psn_no, visit.admdvs, local_date(now), visit.main_diag_code),
@@ -249,7 +249,8 @@ async def presettle(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
 ) -> SettlementOut:
     """2206: the numbers settle would give now; writes nothing."""
-    claim = await _claim(session, principal, mdtrt_id, body, for_settle=False)
+    _, visit = await settlement_store.claim(session, mdtrt_id, lock=False)
+    claim = await _claim(session, principal, visit, body)
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=claim.token)
 
 
@@ -259,11 +260,18 @@ async def settle(
     mdtrt_id: str,
     body: SettleIn,
     *,
-    stored_under: idempotency.Claimed | None = None,
+    idempotency_claim: idempotency.Claim | None = None,
 ) -> SettlementOut:
-    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write),
-    the response stored under the request's claimed Idempotency-Key in the same write."""
-    claim = await _claim(session, principal, mdtrt_id, body, for_settle=True)
+    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write).
+    Under ``idempotency_claim`` the response is stored with the same write, and a request whose
+    key was claimed before gets that request's response."""
+    won, visit = await settlement_store.claim(
+        session, mdtrt_id, lock=True, idempotency_claim=idempotency_claim
+    )
+    if not won:
+        assert idempotency_claim is not None
+        return await idempotency.replay(session, idempotency_claim, SettlementOut)
+    claim = await _claim(session, principal, visit, body)
     values = _values(claim, principal, setl_id=new_id("S"))
     changed = None if body.presettle_token is None else body.presettle_token != claim.token
     out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
@@ -287,7 +295,7 @@ async def settle(
         event=outbox.event_values(
             "settlement.settled", values["fixmedins_code"], _event_payload(values)
         ),
-        response=None if stored_under is None else (stored_under, out),
+        response=None if idempotency_claim is None else (idempotency_claim.claimed, out),
     )
     return out
 

@@ -4,13 +4,15 @@ A settle is three statements after its idempotency claim: the claim read (visit,
 version token; the person's row locked), the claim state (live settlement, fee lines,
 accumulators, funding route) and one write. Building an ORM query per request, cache-keying it
 and hydrating objects cost more CPU than PostgreSQL spends on the whole settlement, so these
-statements are Core, built with bind parameters once, and their rows are read as named tuples.
+statements are Core, built with bind parameters once, and their rows are read by column name.
 
-On PostgreSQL the write is a single statement: every insert and update (the settlement, both
-accumulators, the account debit, the funding case entries, the audit entry, the outbox event and
-the idempotent response) is a data-modifying CTE of one ``SELECT``, so a settlement's effects
-reach the server in one round trip. SQLite has no data-modifying CTEs, so there the same writes
-run one after another in the same transaction. ``docs/performance.md`` has the figures.
+On PostgreSQL they run on the psycopg connection itself (:class:`engine.db.DriverStatement`),
+the idempotency claim and the claim read sent together in one round trip (pipeline mode), and the
+write is a single statement: every insert and update (the settlement, both accumulators, the
+account debit, the funding case entries, the audit entry, the outbox event and the idempotent
+response) is a data-modifying CTE of one ``SELECT``. SQLite has no data-modifying CTEs, so there
+the same statements run through SQLAlchemy, the writes one after another in the same transaction.
+``docs/performance.md`` has the figures.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ import orjson
 from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
-    Row,
     Table,
     TextClause,
     and_,
@@ -51,11 +52,12 @@ from claims.models import (
 )
 from engine import idempotency
 from engine.audit import AuditEntry
-from engine.db import table_of
+from engine.db import DriverStatement, driver_connection, driver_execute, table_of
 from engine.outbox import OutboxEvent
 
-#: A row of the statements below, read by column name.
-ClaimRow = Row[*tuple[Any, ...]]
+#: A row of the statements below, read by column name: SQLAlchemy's ``Row`` on SQLite, psycopg's
+#: named tuple on PostgreSQL.
+ClaimRow = Any
 
 
 _visit, _person, _fee = table_of(Visit), table_of(Person), table_of(FeeLine)
@@ -78,13 +80,47 @@ _CLAIM = _CLAIM.where(_visit.c.mdtrt_id == bindparam("mdtrt_id"))
 _CLAIM_LOCKED = _CLAIM.with_for_update(of=_person)
 
 
-async def claim(session: AsyncSession, mdtrt_id: str, *, lock: bool) -> ClaimRow | None:
-    """The visit's columns with its person's (``person_admdvs``, ``retired``, ``asst_type``,
-    ``acct_balc``) and the region's ``policy_token``; ``lock`` takes the person's row lock (FOR
-    UPDATE OF person on PostgreSQL), the lock that guards every limit of a settlement."""
+_CLAIM_ON_POSTGRESQL = {
+    False: DriverStatement.of(_CLAIM),
+    True: DriverStatement.of(_CLAIM_LOCKED),
+}
+
+
+def _on_postgresql(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+async def claim(
+    session: AsyncSession,
+    mdtrt_id: str,
+    *,
+    lock: bool,
+    idempotency_claim: idempotency.Claim | None = None,
+) -> tuple[bool, ClaimRow | None]:
+    """Claim the request's Idempotency-Key (when given; True when claimed or none was given)
+    and read the visit's columns with its person's (``person_admdvs``, ``retired``,
+    ``asst_type``, ``acct_balc``) and the region's ``policy_token``. ``lock`` takes the person's
+    row lock (FOR UPDATE OF person on PostgreSQL), the lock that guards every limit of a
+    settlement. On PostgreSQL both statements go in one round trip: a replayed request also
+    reads the visit, which costs less than a round trip of its own on every first request."""
     await session.flush()  # a caller may have added the visit in this transaction (dispensing)
+    params = {"mdtrt_id": mdtrt_id}
+    if _on_postgresql(session):
+        connection = await driver_connection(session)
+        async with connection.pipeline():
+            claimed = None
+            if idempotency_claim is not None:
+                claimed = await driver_execute(
+                    connection,
+                    idempotency.CLAIM_ON_POSTGRESQL,
+                    idempotency.claim_params(idempotency_claim),
+                )
+            visit = await driver_execute(connection, _CLAIM_ON_POSTGRESQL[lock], params)
+            won = claimed is None or await claimed.fetchone() is not None
+            return won, await visit.fetchone()
+    won = idempotency_claim is None or await idempotency.insert_claim(session, idempotency_claim)
     statement = _CLAIM_LOCKED if lock else _CLAIM
-    return (await session.execute(statement, {"mdtrt_id": mdtrt_id})).first()
+    return won, (await session.execute(statement, params)).first()
 
 
 _ONE = select(literal(1).label("one")).subquery("one")
@@ -122,6 +158,7 @@ _CLAIM_STATE = (
     )
     .order_by(_fee.c.id)
 )
+_CLAIM_STATE_ON_POSTGRESQL = DriverStatement.of(_CLAIM_STATE)
 
 
 async def claim_state(session: AsyncSession, params: dict[str, Any]) -> Sequence[ClaimRow]:
@@ -134,6 +171,11 @@ async def claim_state(session: AsyncSession, params: dict[str, Any]) -> Sequence
     new statement sees what a settlement that held the lock before us committed, which a subquery
     of the locking statement itself would not.
     """
+    if _on_postgresql(session):
+        connection = await driver_connection(session)
+        return await (
+            await driver_execute(connection, _CLAIM_STATE_ON_POSTGRESQL, params)
+        ).fetchall()
     return (await session.execute(_CLAIM_STATE, params)).all()
 
 
@@ -180,7 +222,7 @@ def _postgresql_write() -> TextClause:
     return text("WITH " + ", ".join(f"w{i} AS ({cte})" for i, cte in enumerate(ctes)) + " SELECT 1")
 
 
-_POSTGRESQL_WRITE = _postgresql_write()
+_POSTGRESQL_WRITE = DriverStatement.of(_postgresql_write())
 
 
 def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
@@ -239,14 +281,14 @@ async def write(
     }
     params = {f"acc_{name}": value for name, value in accumulators.items()}
     params["acct_pay"] = settlement["acct_pay"]
-    if session.get_bind().dialect.name == "postgresql":
+    if _on_postgresql(session):
         for table, table_rows in rows.items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
         claimed, answer = response or (None, None)
         params["response"] = None if answer is None else answer.model_dump_json()
         params["response_org_id"] = None if claimed is None else claimed.org_id
         params["response_key"] = None if claimed is None else claimed.key
-        await session.execute(_POSTGRESQL_WRITE, params)
+        await driver_execute(await driver_connection(session), _POSTGRESQL_WRITE, params)
         return
     for appended, statement in _SQLITE_WRITES:
         if appended is None:

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
+import psycopg
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
+from psycopg.rows import namedtuple_row
 from sqlalchemy import (
     BigInteger,
+    ClauseElement,
     DateTime,
     Dialect,
-    Executable,
     Integer,
     MetaData,
     Table,
@@ -32,6 +34,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as sqlalchemy_psycopg
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -41,6 +44,9 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import TypeDecorator
 
 from engine.settings import get_settings
@@ -226,7 +232,7 @@ async def insert_or_ignore(
     which is exactly what idempotency keys and processed-message ids need: the loser of a race
     sees the winner's committed row, never a half-done one.
     """
-    statement = _insert_or_ignore(model, session.get_bind().dialect.name, tuple(values))
+    statement = insert_or_ignore_statement(model, session.get_bind().dialect.name, tuple(values))
     params = {f"b_{name}": value for name, value in values.items()}
     return (await session.execute(statement, params)).first() is not None
 
@@ -237,8 +243,11 @@ def table_of(model: type[Base]) -> Table:
 
 
 @functools.cache
-def _insert_or_ignore(model: type[Base], dialect: str, columns: tuple[str, ...]) -> Executable:
-    """Built once per table and column set: idempotency claims sit on every write's hot path."""
+def insert_or_ignore_statement(
+    model: type[Base], dialect: str, columns: tuple[str, ...]
+) -> ReturningInsert[Any]:
+    """:func:`insert_or_ignore`'s statement, with parameters ``b_<column>``; built once per table
+    and column set, since idempotency claims sit on every write's hot path."""
     table = table_of(model)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
@@ -247,3 +256,75 @@ def _insert_or_ignore(model: type[Base], dialect: str, columns: tuple[str, ...])
         .on_conflict_do_nothing()
         .returning(*table.primary_key.columns)
     )
+
+
+class _DriverCompiler(sqlalchemy_psycopg.PGCompiler_psycopg):
+    """Renders a bound constant (a Python value given in the statement, as in ``status ==
+    "settled"`` or ``LIMIT 1``) as a literal, leaving parameters only for what varies. PostgreSQL
+    plans a prepared statement once for all parameter values, and that generic plan can use a
+    partial index (``WHERE status = 'settled'``) only if the constant is in the text."""
+
+    def visit_bindparam(self, bindparam: BindParameter[Any], *args: Any, **kw: Any) -> Any:
+        if not bindparam.required:
+            kw["literal_binds"] = True
+        return super().visit_bindparam(bindparam, *args, **kw)
+
+
+class _DriverDialect(sqlalchemy_psycopg.PGDialect_psycopg):
+    statement_compiler = _DriverCompiler
+
+
+#: Compiles statements for :class:`DriverStatement`: PostgreSQL's own ``$n`` placeholders.
+_DRIVER_DIALECT = _DriverDialect(paramstyle="numeric_dollar")
+
+
+@dataclass(frozen=True, slots=True)
+class DriverStatement:
+    """A Core statement compiled once to PostgreSQL's SQL, for the psycopg connection itself.
+
+    The settlement hot path runs its few statements this way: SQLAlchemy's execution layer (cache
+    key, parameter processing, result wrapping) and psycopg's own placeholder rewriting cost more
+    CPU per statement than PostgreSQL spends executing it. Compiled with ``$n`` placeholders and
+    constants inline, the text goes to the server as it is and is prepared there after a few
+    executions. Parameters are passed as they are, with no SQLAlchemy type processing, so only
+    plain values (str, int, Decimal, date, aware datetime, UUID, JSON text) belong in them.
+    """
+
+    sql: str
+    names: tuple[str, ...]
+
+    @classmethod
+    def of(cls, statement: ClauseElement) -> DriverStatement:
+        compiled = statement.compile(dialect=_DRIVER_DIALECT)
+        assert isinstance(compiled, SQLCompiler)
+        return cls(sql=str(compiled), names=tuple(compiled.positiontup or ()))
+
+    def arguments(self, params: dict[str, Any]) -> list[Any]:
+        """The positional arguments; a named parameter missing from ``params`` is a KeyError."""
+        return [params[name] for name in self.names]
+
+
+DriverConnection = psycopg.AsyncConnection[Any]
+
+
+async def driver_connection(session: AsyncSession) -> DriverConnection:
+    """The psycopg connection under the session's transaction (PostgreSQL only). Statements run
+    on it belong to the session's transaction and are committed or rolled back with it."""
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert isinstance(driver, psycopg.AsyncConnection)
+    return driver
+
+
+def driver_cursor(connection: DriverConnection) -> psycopg.AsyncRawCursor[Any]:
+    """A cursor for :class:`DriverStatement` text whose rows read by column name."""
+    return psycopg.AsyncRawCursor(connection, row_factory=namedtuple_row)
+
+
+async def driver_execute(
+    connection: DriverConnection, statement: DriverStatement, params: dict[str, Any]
+) -> psycopg.AsyncRawCursor[Any]:
+    """Execute (or, in pipeline mode, queue) ``statement``; the cursor holds its rows."""
+    cursor = driver_cursor(connection)
+    await cursor.execute(statement.sql, statement.arguments(params))
+    return cursor
