@@ -90,6 +90,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         version="0.1.0",
         description="One-stop settlement, e-prescription circulation and insurer clearing.",
         lifespan=lifespan,
+        telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     if db is not None:

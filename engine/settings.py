@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, alias="SANYI_DB_POOL_SIZE")
     host: str = Field(default="127.0.0.1", alias="SANYI_HOST")
     port: int = Field(default=8000, alias="SANYI_PORT")
+    # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK provider
+    # configured. Off by default: while on, FastAPI looks for a provider on every request.
+    otel: bool = Field(default=False, alias="SANYI_OTEL")
 
     @property
     def embedded(self) -> bool:
