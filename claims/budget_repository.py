@@ -152,10 +152,7 @@ _BUNDLE_HOLDER = (
 #: candidate prefixes, up to the longest code a scheme can map. An indexed ``IN`` over them beats a
 #: ``LIKE`` scan, and computed in the statement they leave its text and parameters the same for
 #: every code (so the statement is prepared once).
-_ICD_PREFIXES = [
-    func.substr(bindparam("icd_code"), 1, n)
-    for n in range(1, ICD_CODE_LENGTH + 1)
-]
+_ICD_PREFIXES = [func.substr(bindparam("icd_code"), 1, n) for n in range(1, ICD_CODE_LENGTH + 1)]
 
 #: The group diagnosis ``icd_code`` falls into under the region's scheme for the year: the exact
 #: mapping, then the longest prefix, wins.

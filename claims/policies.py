@@ -8,6 +8,7 @@ request anywhere re-reads them. The token lookup is the only query a warm settle
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -55,9 +56,13 @@ class ResolvedPolicy:
 
 @dataclass(frozen=True, slots=True)
 class _RegionPolicies:
+    """A region's policy rows under one version token, and the policies resolved from them so far
+    (a settlement resolves the same few combinations over and over)."""
+
     basic: Sequence[BasicPolicyRow]
     critical_illness: Sequence[CriticalIllnessPolicyRow]
     assistance: Sequence[AssistancePolicyRow]
+    resolved: dict[tuple[Any, ...], ResolvedPolicy] = dataclasses.field(default_factory=dict)
 
 
 _cache: dict[tuple[str, str], _RegionPolicies] = {}
@@ -231,6 +236,23 @@ async def resolve(
     loaded); a settlement reads it with its claim, so resolving costs no round trip while the
     region's policies are cached under that token."""
     token, region = await _region(session, admdvs, token)
+    key = (insutype, med_type, hosp_lv, on, retired, asst_type)
+    policy = region.resolved.get(key)
+    if policy is None:
+        policy = region.resolved[key] = _resolve(region, token, *key)
+    return policy
+
+
+def _resolve(
+    region: _RegionPolicies,
+    token: str,
+    insutype: str,
+    med_type: str,
+    hosp_lv: int,
+    on: date,
+    retired: bool,
+    asst_type: str | None,
+) -> ResolvedPolicy:
     candidates = [
         r
         for r in region.basic

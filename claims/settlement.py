@@ -55,16 +55,19 @@ class _Claim:
 
 
 async def _claim(
-    session: AsyncSession, principal: Principal, visit: ClaimRow | None, body: SettleIn
+    store: settlement_store.SettlementStore,
+    principal: Principal,
+    visit: ClaimRow | None,
+    body: SettleIn,
 ) -> _Claim:
-    """Adjudicate the visit (claims.settlement_store.claim) on the claim state, read in one more
+    """Adjudicate the visit (``SettlementStore.claim``) on the claim state, read in one more
     statement: the visit's settlement, fee lines, the person's accumulators and the funding
-    route (claims.settlement_store.claim_state)."""
+    route (``SettlementStore.claim_state``)."""
     if visit is None or visit.fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
     visit_date, now = local_date(visit.begntime), utcnow()
     policy = await policies.resolve(
-        session,
+        store.session,
         token=visit.policy_token,
         admdvs=visit.person_admdvs,
         insutype=visit.insutype,
@@ -74,8 +77,7 @@ async def _claim(
         retired=visit.retired,
         asst_type=visit.asst_type,
     )
-    rows = await settlement_store.claim_state(
-        session,
+    rows = await store.claim_state(
         {
             "mdtrt_id": visit.mdtrt_id,
             "acc_year": visit_date.year,
@@ -249,8 +251,9 @@ async def presettle(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
 ) -> SettlementOut:
     """2206: the numbers settle would give now; writes nothing."""
-    _, visit = await settlement_store.claim(session, mdtrt_id, lock=False)
-    claim = await _claim(session, principal, visit, body)
+    store = await settlement_store.store(session)
+    _, visit = await store.claim(mdtrt_id, lock=False)
+    claim = await _claim(store, principal, visit, body)
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=claim.token)
 
 
@@ -262,21 +265,19 @@ async def settle(
     *,
     idempotency_claim: idempotency.Claim | None = None,
 ) -> SettlementOut:
-    """2207: settle the visit, applying every effect atomically (claims.settlement_store.write).
+    """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``idempotency_claim`` the response is stored with the same write, and a request whose
     key was claimed before gets that request's response."""
-    won, visit = await settlement_store.claim(
-        session, mdtrt_id, lock=True, idempotency_claim=idempotency_claim
-    )
+    store = await settlement_store.store(session)
+    won, visit = await store.claim(mdtrt_id, lock=True, idempotency_claim=idempotency_claim)
     if not won:
         assert idempotency_claim is not None
         return await idempotency.replay(session, idempotency_claim, SettlementOut)
-    claim = await _claim(session, principal, visit, body)
+    claim = await _claim(store, principal, visit, body)
     values = _values(claim, principal, setl_id=new_id("S"))
     changed = None if body.presettle_token is None else body.presettle_token != claim.token
     out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
-    await settlement_store.write(
-        session,
+    await store.write(
         settlement=values,
         accumulators={
             "psn_no": values["psn_no"],

@@ -52,7 +52,13 @@ from claims.models import (
 )
 from engine import idempotency
 from engine.audit import AuditEntry
-from engine.db import DriverStatement, driver_connection, driver_execute, table_of
+from engine.db import (
+    DriverConnection,
+    DriverStatement,
+    driver_connection,
+    driver_execute,
+    table_of,
+)
 from engine.outbox import OutboxEvent
 
 #: A row of the statements below, read by column name: SQLAlchemy's ``Row`` on SQLite, psycopg's
@@ -84,43 +90,6 @@ _CLAIM_ON_POSTGRESQL = {
     False: DriverStatement.of(_CLAIM),
     True: DriverStatement.of(_CLAIM_LOCKED),
 }
-
-
-def _on_postgresql(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
-async def claim(
-    session: AsyncSession,
-    mdtrt_id: str,
-    *,
-    lock: bool,
-    idempotency_claim: idempotency.Claim | None = None,
-) -> tuple[bool, ClaimRow | None]:
-    """Claim the request's Idempotency-Key (when given; True when claimed or none was given)
-    and read the visit's columns with its person's (``person_admdvs``, ``retired``,
-    ``asst_type``, ``acct_balc``) and the region's ``policy_token``. ``lock`` takes the person's
-    row lock (FOR UPDATE OF person on PostgreSQL), the lock that guards every limit of a
-    settlement. On PostgreSQL both statements go in one round trip: a replayed request also
-    reads the visit, which costs less than a round trip of its own on every first request."""
-    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
-    params = {"mdtrt_id": mdtrt_id}
-    if _on_postgresql(session):
-        connection = await driver_connection(session)
-        async with connection.pipeline():
-            claimed = None
-            if idempotency_claim is not None:
-                claimed = await driver_execute(
-                    connection,
-                    idempotency.CLAIM_ON_POSTGRESQL,
-                    idempotency.claim_params(idempotency_claim),
-                )
-            visit = await driver_execute(connection, _CLAIM_ON_POSTGRESQL[lock], params)
-            won = claimed is None or await claimed.fetchone() is not None
-            return won, await visit.fetchone()
-    won = idempotency_claim is None or await idempotency.insert_claim(session, idempotency_claim)
-    statement = _CLAIM_LOCKED if lock else _CLAIM
-    return won, (await session.execute(statement, params)).first()
 
 
 _ONE = select(literal(1).label("one")).subquery("one")
@@ -159,24 +128,6 @@ _CLAIM_STATE = (
     .order_by(_fee.c.id)
 )
 _CLAIM_STATE_ON_POSTGRESQL = DriverStatement.of(_CLAIM_STATE)
-
-
-async def claim_state(session: AsyncSession, params: dict[str, Any]) -> Sequence[ClaimRow]:
-    """One row per fee line (one row with null line columns when there is none), each carrying
-    ``live`` (the visit has a live settlement), the accumulators of (``psn_no``, ``acc_year``,
-    ``category``) (null before the first settlement of the year) and the route lookups
-    (``claims.budget_repository.route_params``).
-
-    Called after :func:`claim` took the person lock, as its own statement: under READ COMMITTED a
-    new statement sees what a settlement that held the lock before us committed, which a subquery
-    of the locking statement itself would not.
-    """
-    if _on_postgresql(session):
-        connection = await driver_connection(session)
-        return await (
-            await driver_execute(connection, _CLAIM_STATE_ON_POSTGRESQL, params)
-        ).fetchall()
-    return (await session.execute(_CLAIM_STATE, params)).all()
 
 
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
@@ -257,43 +208,141 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-async def write(
-    session: AsyncSession,
-    *,
-    settlement: dict[str, Any],
-    accumulators: dict[str, Any],
-    case_entries: Sequence[dict[str, Any]],
-    audit_entry: dict[str, Any],
-    event: dict[str, Any],
-    response: tuple[idempotency.Claimed, BaseModel] | None,
-) -> None:
-    """Insert the settlement, add its delta to both accumulator rows (``accumulators``: psn_no,
-    year, category and the five delta columns), debit the person's account by ``acct_pay``, and
-    append the funding case entries, the audit entry and the outbox event: in one round trip on
-    PostgreSQL. The caller holds the person lock, so the values it adjudicated on are the ones
-    the delta is added to; the CHECK constraints refuse anything that does not add up.
-    ``response`` is the request's claimed Idempotency-Key and the answer to store under it."""
-    rows = {
-        _settlement: [settlement],
-        _funding: list(case_entries),
-        _audit: [audit_entry],
-        _outbox: [event],
-    }
-    params = {f"acc_{name}": value for name, value in accumulators.items()}
-    params["acct_pay"] = settlement["acct_pay"]
-    if _on_postgresql(session):
+class SettlementStore:
+    """Settle's statements for one unit of work, through the session (SQLite, and any backend
+    without the driver path): :func:`store` picks the PostgreSQL one."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(
+        self, mdtrt_id: str, *, lock: bool, idempotency_claim: idempotency.Claim | None = None
+    ) -> tuple[bool, ClaimRow | None]:
+        """Claim the request's Idempotency-Key (when given; True when claimed or none was given)
+        and read the visit's columns with its person's (``person_admdvs``, ``retired``,
+        ``asst_type``, ``acct_balc``) and the region's ``policy_token``. ``lock`` takes the
+        person's row lock (FOR UPDATE OF person on PostgreSQL), the lock that guards every limit
+        of a settlement."""
+        won = idempotency_claim is None or await idempotency.insert_claim(
+            self.session, idempotency_claim
+        )
+        statement = _CLAIM_LOCKED if lock else _CLAIM
+        return won, (await self.session.execute(statement, {"mdtrt_id": mdtrt_id})).first()
+
+    async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
+        """One row per fee line (one row with null line columns when there is none), each
+        carrying ``live`` (the visit has a live settlement), the accumulators of (``psn_no``,
+        ``acc_year``, ``category``) (null before the first settlement of the year) and the route
+        lookups (``claims.budget_repository.route_params``).
+
+        Read after :meth:`claim` took the person lock, as a statement of its own: under READ
+        COMMITTED a new statement sees what a settlement that held the lock before us committed,
+        which a subquery of the locking statement itself would not."""
+        return (await self.session.execute(_CLAIM_STATE, params)).all()
+
+    async def write(
+        self,
+        *,
+        settlement: dict[str, Any],
+        accumulators: dict[str, Any],
+        case_entries: Sequence[dict[str, Any]],
+        audit_entry: dict[str, Any],
+        event: dict[str, Any],
+        response: tuple[idempotency.Claimed, BaseModel] | None,
+    ) -> None:
+        """Insert the settlement, add its delta to both accumulator rows (``accumulators``:
+        psn_no, year, category and the five delta columns), debit the person's account by
+        ``acct_pay``, and append the funding case entries, the audit entry and the outbox event.
+        The caller holds the person lock, so the values it adjudicated on are the ones the delta
+        is added to; the CHECK constraints refuse anything that does not add up. ``response`` is
+        the request's claimed Idempotency-Key and the answer to store under it."""
+        rows = _appended_rows(settlement, case_entries, audit_entry, event)
+        params = _delta_params(settlement, accumulators)
+        for appended, statement in _SQLITE_WRITES:
+            if appended is None:
+                await self.session.execute(statement, params)
+            elif rows[appended]:
+                await self.session.execute(statement, rows[appended])
+        if response is not None:
+            await idempotency.store_response(self.session, *response)
+
+
+class _DriverSettlementStore(SettlementStore):
+    """The same statements on the psycopg connection under the session's transaction
+    (:class:`engine.db.DriverStatement`): the idempotency claim and the claim read in one round
+    trip (pipeline mode), and every write as the one statement of data-modifying CTEs."""
+
+    def __init__(self, session: AsyncSession, connection: DriverConnection) -> None:
+        super().__init__(session)
+        self.connection = connection
+
+    async def claim(
+        self, mdtrt_id: str, *, lock: bool, idempotency_claim: idempotency.Claim | None = None
+    ) -> tuple[bool, ClaimRow | None]:
+        """A replayed request reads the visit too, which costs less than a round trip of the
+        claim's own on every first request."""
+        async with self.connection.pipeline():
+            claimed = None
+            if idempotency_claim is not None:
+                claimed = await driver_execute(
+                    self.connection,
+                    idempotency.CLAIM_ON_POSTGRESQL,
+                    idempotency.claim_params(idempotency_claim),
+                )
+            visit = await driver_execute(
+                self.connection, _CLAIM_ON_POSTGRESQL[lock], {"mdtrt_id": mdtrt_id}
+            )
+            won = claimed is None or await claimed.fetchone() is not None
+            return won, await visit.fetchone()
+
+    async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
+        cursor = await driver_execute(self.connection, _CLAIM_STATE_ON_POSTGRESQL, params)
+        return await cursor.fetchall()
+
+    async def write(
+        self,
+        *,
+        settlement: dict[str, Any],
+        accumulators: dict[str, Any],
+        case_entries: Sequence[dict[str, Any]],
+        audit_entry: dict[str, Any],
+        event: dict[str, Any],
+        response: tuple[idempotency.Claimed, BaseModel] | None,
+    ) -> None:
+        rows = _appended_rows(settlement, case_entries, audit_entry, event)
+        params = _delta_params(settlement, accumulators)
         for table, table_rows in rows.items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
         claimed, answer = response or (None, None)
         params["response"] = None if answer is None else answer.model_dump_json()
         params["response_org_id"] = None if claimed is None else claimed.org_id
         params["response_key"] = None if claimed is None else claimed.key
-        await driver_execute(await driver_connection(session), _POSTGRESQL_WRITE, params)
-        return
-    for appended, statement in _SQLITE_WRITES:
-        if appended is None:
-            await session.execute(statement, params)
-        elif rows[appended]:
-            await session.execute(statement, rows[appended])
-    if response is not None:
-        await idempotency.store_response(session, *response)
+        await driver_execute(self.connection, _POSTGRESQL_WRITE, params)
+
+
+async def store(session: AsyncSession) -> SettlementStore:
+    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection."""
+    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
+    if session.get_bind().dialect.name == "postgresql":
+        return _DriverSettlementStore(session, await driver_connection(session))
+    return SettlementStore(session)
+
+
+def _appended_rows(
+    settlement: dict[str, Any],
+    case_entries: Sequence[dict[str, Any]],
+    audit_entry: dict[str, Any],
+    event: dict[str, Any],
+) -> dict[Table, list[dict[str, Any]]]:
+    return {
+        _settlement: [settlement],
+        _funding: list(case_entries),
+        _audit: [audit_entry],
+        _outbox: [event],
+    }
+
+
+def _delta_params(settlement: dict[str, Any], accumulators: dict[str, Any]) -> dict[str, Any]:
+    params = {f"acc_{name}": value for name, value in accumulators.items()}
+    params["acct_pay"] = settlement["acct_pay"]
+    return params
