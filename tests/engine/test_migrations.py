@@ -38,7 +38,7 @@ def test_settlement_documents_are_compressed_with_lz4_on_postgresql(scratch_url:
                 sa.text("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
             ):
                 pytest.skip("this server was built without lz4")
-            methods = dict(
+            methods: dict[str, str] = dict(
                 conn.execute(
                     sa.text(
                         "SELECT attrelid::regclass::text || '.' || attname, attcompression "
