@@ -9,7 +9,8 @@
    ``--duration`` seconds. Each claim is a different visit of one of ``--persons`` people.
 4. pgbench TPC-B on the same database in the same run, for scale.
 
-Prints settled claims/s, latency percentiles, errors, pgbench tps and the ratio. Asserts nothing.
+Prints settled claims/s, latency percentiles, errors, CPU per settle, pgbench tps, the ratio and
+the machine's speed around the run (a fixed pure-Python loop). Asserts nothing.
 Usage: ``.venv/bin/python bench/settle.py [--duration 15] [--concurrency 16] [--workers 2]``
 """
 
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
+import timeit
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -277,6 +279,12 @@ def _cpu_seconds(server_pid: int, database: str) -> tuple[float, float]:
     return api, postgres
 
 
+def _machine_speed() -> float:
+    """Milliseconds for a fixed pure-Python loop: on a shared machine the CPU's speed varies from
+    minute to minute, and this says how fast it was around the run."""
+    return 1000 * min(timeit.repeat("sum(range(1_000_000))", number=5, repeat=5)) / 5
+
+
 def _pgbench(dbname: str, concurrency: int, seconds: int) -> float:
     host, _, port = PG_SERVER.split("@")[1].partition(":")
     base = ["-h", host, "-p", port or "5432", "-U", "postgres"]
@@ -315,6 +323,7 @@ def main() -> None:
             hospital, code, template = _template_claim(http, admin_token)
         mdtrt_ids = _bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
         print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
+        speed = _machine_speed()
         cpu_before, client_before = _cpu_seconds(server.pid, args.database), time.process_time()
         latencies, errors, elapsed = asyncio.run(
             _settle_load(port, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
@@ -346,6 +355,9 @@ def main() -> None:
         )
     print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency} -j 2, same database)")
     print(f"ratio to pgbench:    {rate / tps:.2f}" if tps else "ratio to pgbench:    n/a")
+    print(
+        f"machine speed:       {speed:.1f} ms for sum(range(10**6)) before the load (lower: faster)"
+    )
 
 
 if __name__ == "__main__":
