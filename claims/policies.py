@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,7 +62,7 @@ class _RegionPolicies:
     basic: Sequence[BasicPolicyRow]
     critical_illness: Sequence[CriticalIllnessPolicyRow]
     assistance: Sequence[AssistancePolicyRow]
-    resolved: dict[tuple[Any, ...], ResolvedPolicy] = dataclasses.field(default_factory=dict)
+    resolved: dict[_ClaimKey, ResolvedPolicy] = dataclasses.field(default_factory=dict)
 
 
 _cache: dict[tuple[str, str], _RegionPolicies] = {}
@@ -236,23 +236,26 @@ async def resolve(
     loaded); a settlement reads it with its claim, so resolving costs no round trip while the
     region's policies are cached under that token."""
     token, region = await _region(session, admdvs, token)
-    key = (insutype, med_type, hosp_lv, on, retired, asst_type)
+    key = _ClaimKey(insutype, med_type, hosp_lv, on, retired, asst_type)
     policy = region.resolved.get(key)
     if policy is None:
-        policy = region.resolved[key] = _resolve(region, token, *key)
+        policy = region.resolved[key] = _resolve(region, token, key)
     return policy
 
 
-def _resolve(
-    region: _RegionPolicies,
-    token: str,
-    insutype: str,
-    med_type: str,
-    hosp_lv: int,
-    on: date,
-    retired: bool,
-    asst_type: str | None,
-) -> ResolvedPolicy:
+class _ClaimKey(NamedTuple):
+    """What of a claim decides its policy within a region's rows."""
+
+    insutype: str
+    med_type: str
+    hosp_lv: int
+    on: date
+    retired: bool
+    asst_type: str | None
+
+
+def _resolve(region: _RegionPolicies, token: str, key: _ClaimKey) -> ResolvedPolicy:
+    insutype, med_type, hosp_lv, on, retired, asst_type = key
     candidates = [
         r
         for r in region.basic

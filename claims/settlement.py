@@ -277,7 +277,7 @@ async def settle(
     values = _values(claim, principal, setl_id=new_id("S"))
     changed = None if body.presettle_token is None else body.presettle_token != claim.token
     out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
-    await store.write(
+    effects = settlement_store.Effects(
         settlement=values,
         accumulators={
             "psn_no": values["psn_no"],
@@ -298,6 +298,7 @@ async def settle(
         ),
         response=None if idempotency_claim is None else (idempotency_claim.claimed, out),
     )
+    await store.write(effects)
     return out
 
 

@@ -18,6 +18,7 @@ the same statements run through SQLAlchemy, the writes one after another in the 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -208,6 +209,35 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """Everything a settlement writes: its row, the delta for both accumulator rows
+    (``accumulators``: psn_no, year, category and the five delta columns), its funding case
+    entries, audit entry and outbox event, and the response to store under the request's claimed
+    Idempotency-Key (None: a settlement made without one, as dispensing makes)."""
+
+    settlement: dict[str, Any]
+    accumulators: dict[str, Any]
+    case_entries: Sequence[dict[str, Any]]
+    audit_entry: dict[str, Any]
+    event: dict[str, Any]
+    response: tuple[idempotency.Claimed, BaseModel] | None
+
+    def appended_rows(self) -> dict[Table, list[dict[str, Any]]]:
+        return {
+            _settlement: [self.settlement],
+            _funding: list(self.case_entries),
+            _audit: [self.audit_entry],
+            _outbox: [self.event],
+        }
+
+    def delta_params(self) -> dict[str, Any]:
+        """The accumulator delta as ``acc_<column>`` and the account debit as ``acct_pay``."""
+        params = {f"acc_{name}": value for name, value in self.accumulators.items()}
+        params["acct_pay"] = self.settlement["acct_pay"]
+        return params
+
+
 class SettlementStore:
     """Settle's statements for one unit of work, through the session (SQLite, and any backend
     without the driver path): :func:`store` picks the PostgreSQL one."""
@@ -240,31 +270,20 @@ class SettlementStore:
         which a subquery of the locking statement itself would not."""
         return (await self.session.execute(_CLAIM_STATE, params)).all()
 
-    async def write(
-        self,
-        *,
-        settlement: dict[str, Any],
-        accumulators: dict[str, Any],
-        case_entries: Sequence[dict[str, Any]],
-        audit_entry: dict[str, Any],
-        event: dict[str, Any],
-        response: tuple[idempotency.Claimed, BaseModel] | None,
-    ) -> None:
-        """Insert the settlement, add its delta to both accumulator rows (``accumulators``:
-        psn_no, year, category and the five delta columns), debit the person's account by
-        ``acct_pay``, and append the funding case entries, the audit entry and the outbox event.
-        The caller holds the person lock, so the values it adjudicated on are the ones the delta
-        is added to; the CHECK constraints refuse anything that does not add up. ``response`` is
-        the request's claimed Idempotency-Key and the answer to store under it."""
-        rows = _appended_rows(settlement, case_entries, audit_entry, event)
-        params = _delta_params(settlement, accumulators)
+    async def write(self, effects: Effects) -> None:
+        """Insert the settlement, add its delta to both accumulator rows, debit the person's
+        account, and append the funding case entries, the audit entry and the outbox event;
+        store the response under its Idempotency-Key. The caller holds the person lock, so the
+        values it adjudicated on are the ones the delta is added to; the CHECK constraints
+        refuse anything that does not add up."""
+        rows, params = effects.appended_rows(), effects.delta_params()
         for appended, statement in _SQLITE_WRITES:
             if appended is None:
                 await self.session.execute(statement, params)
             elif rows[appended]:
                 await self.session.execute(statement, rows[appended])
-        if response is not None:
-            await idempotency.store_response(self.session, *response)
+        if effects.response is not None:
+            await idempotency.store_response(self.session, *effects.response)
 
 
 class _DriverSettlementStore(SettlementStore):
@@ -299,21 +318,11 @@ class _DriverSettlementStore(SettlementStore):
         cursor = await driver_execute(self.connection, _CLAIM_STATE_ON_POSTGRESQL, params)
         return await cursor.fetchall()
 
-    async def write(
-        self,
-        *,
-        settlement: dict[str, Any],
-        accumulators: dict[str, Any],
-        case_entries: Sequence[dict[str, Any]],
-        audit_entry: dict[str, Any],
-        event: dict[str, Any],
-        response: tuple[idempotency.Claimed, BaseModel] | None,
-    ) -> None:
-        rows = _appended_rows(settlement, case_entries, audit_entry, event)
-        params = _delta_params(settlement, accumulators)
-        for table, table_rows in rows.items():
+    async def write(self, effects: Effects) -> None:
+        params = effects.delta_params()
+        for table, table_rows in effects.appended_rows().items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
-        claimed, answer = response or (None, None)
+        claimed, answer = effects.response or (None, None)
         params["response"] = None if answer is None else answer.model_dump_json()
         params["response_org_id"] = None if claimed is None else claimed.org_id
         params["response_key"] = None if claimed is None else claimed.key
@@ -326,23 +335,3 @@ async def store(session: AsyncSession) -> SettlementStore:
     if session.get_bind().dialect.name == "postgresql":
         return _DriverSettlementStore(session, await driver_connection(session))
     return SettlementStore(session)
-
-
-def _appended_rows(
-    settlement: dict[str, Any],
-    case_entries: Sequence[dict[str, Any]],
-    audit_entry: dict[str, Any],
-    event: dict[str, Any],
-) -> dict[Table, list[dict[str, Any]]]:
-    return {
-        _settlement: [settlement],
-        _funding: list(case_entries),
-        _audit: [audit_entry],
-        _outbox: [event],
-    }
-
-
-def _delta_params(settlement: dict[str, Any], accumulators: dict[str, Any]) -> dict[str, Any]:
-    params = {f"acc_{name}": value for name, value in accumulators.items()}
-    params["acct_pay"] = settlement["acct_pay"]
-    return params
