@@ -128,7 +128,9 @@ _CLAIM_STATE = (
     )
     .order_by(_fee.c.id)
 )
-_CLAIM_STATE_ON_POSTGRESQL = DriverStatement.of(_CLAIM_STATE)
+#: Planned once per connection: its constants are in its text, so PostgreSQL's generic plan reads
+#: the live settlement through the partial index (tests/claims/test_settlement_store.py).
+CLAIM_STATE_ON_POSTGRESQL = DriverStatement.of(_CLAIM_STATE)
 
 
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
@@ -315,7 +317,7 @@ class _DriverSettlementStore(SettlementStore):
             return won, await visit.fetchone()
 
     async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
-        cursor = await driver_execute(self.connection, _CLAIM_STATE_ON_POSTGRESQL, params)
+        cursor = await driver_execute(self.connection, CLAIM_STATE_ON_POSTGRESQL, params)
         return await cursor.fetchall()
 
     async def write(self, effects: Effects) -> None:
