@@ -233,8 +233,12 @@ async def insert_or_ignore(
     sees the winner's committed row, never a half-done one.
     """
     statement = insert_or_ignore_statement(model, session.get_bind().dialect.name, tuple(values))
-    params = {f"b_{name}": value for name, value in values.items()}
-    return (await session.execute(statement, params)).first() is not None
+    return (await session.execute(statement, insert_or_ignore_params(values))).first() is not None
+
+
+def insert_or_ignore_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`insert_or_ignore_statement` for a row's ``values``."""
+    return {f"b_{name}": value for name, value in values.items()}
 
 
 def table_of(model: type[Base]) -> Table:

@@ -28,6 +28,7 @@ from engine.db import (
     Base,
     DriverStatement,
     insert_or_ignore,
+    insert_or_ignore_params,
     insert_or_ignore_statement,
     table_of,
     utcnow,
@@ -99,7 +100,7 @@ CLAIM_ON_POSTGRESQL = DriverStatement.of(
 
 
 def claim_params(claim: Claim) -> dict[str, Any]:
-    return {f"b_{name}": value for name, value in claim.record().items()}
+    return insert_or_ignore_params(claim.record())
 
 
 async def claim(
