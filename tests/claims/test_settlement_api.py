@@ -327,6 +327,20 @@ async def test_idempotent_settle_replays_and_refuses_another_body(
     assert rows == 1
 
 
+async def test_a_refused_settle_leaves_its_idempotency_key_unclaimed(world: World) -> None:
+    """The key is claimed in the settle's own transaction, so a refusal rolls the claim back
+    and the corrected request under the same key settles."""
+    psn_no, certno = await world.enrol()
+    visit = await world.visit(psn_no, certno)
+    refused = await world.settle(visit["mdtrt_id"], key="retry-key-0001")
+    assert (refused.status_code, refused.json()["code"]) == (400, "no_fee_lines")
+    await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    settled = await world.settle(visit["mdtrt_id"], key="retry-key-0001")
+    assert settled.status_code == 201
+    replay = await world.settle(visit["mdtrt_id"], key="retry-key-0001")
+    assert replay.json() == settled.json()
+
+
 async def test_hospital_lists_its_settlements_by_date_range(world: World) -> None:
     psn_no, certno = await world.enrol()
     setl_ids = []
