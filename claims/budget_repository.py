@@ -34,7 +34,7 @@ from claims.budget_models import (
     GlobalBudget,
 )
 from claims.models import Settlement
-from engine.db import insert_or_ignore
+from engine.db import insert_or_ignore, table_of
 
 ZERO_POINTS = Decimal(0)
 
@@ -130,8 +130,8 @@ def _covers(start: date, end: date) -> Any:
     )
 
 
-_bundle, _member = Bundle.__table__, BundleMember.__table__
-_scheme, _group, _group_code = DipScheme.__table__, DipGroup.__table__, DipGroupCode.__table__
+_bundle, _member = table_of(Bundle), table_of(BundleMember)
+_scheme, _group, _group_code = table_of(DipScheme), table_of(DipGroup), table_of(DipGroupCode)
 
 #: The holder of the bundle the person (``psn_no``) is signed to on day ``on`` in region ``admdvs``.
 _BUNDLE_HOLDER = (
@@ -223,14 +223,6 @@ def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> di
         "on": on,
         "icd_code": icd_code.upper() if icd_code else None,
     }
-
-
-_ROUTE_LOOKUP = select(*ROUTE_LOOKUP_COLUMNS)
-
-
-async def route_lookup(session: AsyncSession, params: dict[str, Any]) -> RouteLookup:
-    """Both lookups of a settlement's funding route in one round trip."""
-    return RouteLookup.of((await session.execute(_ROUTE_LOOKUP, params)).one())
 
 
 async def signing(

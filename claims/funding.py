@@ -105,16 +105,6 @@ def route_of(lookup: repo.RouteLookup, med_type: str) -> Route:
     return Route(FEE_FOR_ITEM)
 
 
-async def route(session: AsyncSession, facts: SettlementFacts) -> Route:
-    """:func:`route_of` for a settlement whose lookups were not read with its claim. Writes
-    nothing."""
-    lookup = await repo.route_lookup(
-        session,
-        repo.route_params(facts.psn_no, facts.admdvs, local_date(facts.setl_time), facts.dise_codg),
-    )
-    return route_of(lookup, facts.med_type)
-
-
 def case_entries(facts: SettlementFacts, route: Route) -> list[dict[str, Any]]:
     """The settlement's case entries (module docstring) as column values, every column given, so
     the hot path can insert them in its one write statement."""

@@ -99,27 +99,28 @@ async def reconcile_totals(body: TotalsIn, principal: Reader, session: Session) 
     return await reconciliation.totals(session, principal, body)
 
 
-@router.post("/reconciliation/details", status_code=201, openapi_extra=DETAIL_FILE_BODY)
-async def reconcile_details(
-    request: Request,
-    principal: Reader,
-    session: Session,
+async def detail_scope(
     stmt_begndate: date,
     stmt_enddate: date,
     fixmedins_code: InstitutionCode = None,
     insutype: Insutype | None = None,
     clr_type: ClrType | None = None,
+) -> reconciliation.ScopeRequest:
+    """3202's query parameters."""
+    return reconciliation.ScopeRequest(
+        reconciliation.Period(stmt_begndate, stmt_enddate), fixmedins_code, insutype, clr_type
+    )
+
+
+DetailScope = Annotated[reconciliation.ScopeRequest, Depends(detail_scope)]
+
+
+@router.post("/reconciliation/details", status_code=201, openapi_extra=DETAIL_FILE_BODY)
+async def reconcile_details(
+    request: Request, principal: Reader, session: Session, asked: DetailScope
 ) -> DetailReconOut:
     """3202: upload the institution's settlement rows as CSV; every mismatch comes back."""
-    return await reconciliation.reconcile_details(
-        session,
-        principal,
-        reconciliation.Period(stmt_begndate, stmt_enddate),
-        request.stream(),
-        fixmedins_code=fixmedins_code,
-        insutype=insutype,
-        clr_type=clr_type,
-    )
+    return await reconciliation.reconcile_details(session, principal, asked, request.stream())
 
 
 @router.post(
@@ -134,36 +135,17 @@ async def submit_detail_reconciliation(
     principal: Reader,
     session: Session,
     idempotency_key: IdempotencyKey,
-    stmt_begndate: date,
-    stmt_enddate: date,
-    fixmedins_code: InstitutionCode = None,
-    insutype: Insutype | None = None,
-    clr_type: ClrType | None = None,
+    asked: DetailScope,
 ) -> DetailJobOut:
     """3202 for a large file, done by a worker: the file is checked and stored, and the job
     queued; poll ``status_url``. Idempotent under ``Idempotency-Key``, which names the
     submission (a retry is answered with the first job, its file not read again)."""
-    scope = {
-        "stmt_begndate": stmt_begndate.isoformat(),
-        "stmt_enddate": stmt_enddate.isoformat(),
-        "fixmedins_code": fixmedins_code,
-        "insutype": insutype,
-        "clr_type": clr_type,
-    }
     out = await run_idempotent(
         session,
         principal,
         idempotency_key,
-        fingerprint("reconciliation.submit", scope),
-        lambda: reconciliation.submit_details(
-            session,
-            principal,
-            reconciliation.Period(stmt_begndate, stmt_enddate),
-            request.stream(),
-            fixmedins_code=fixmedins_code,
-            insutype=insutype,
-            clr_type=clr_type,
-        ),
+        fingerprint("reconciliation.submit", asked.fingerprint_fields()),
+        lambda: reconciliation.submit_details(session, principal, asked, request.stream()),
         DetailJobOut,
     )
     response.headers["Location"] = out.status_url

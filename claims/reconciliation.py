@@ -84,25 +84,39 @@ class Period:
         return begin, datetime.combine(self.enddate + timedelta(days=1), time.min, CST)
 
 
-def scope_of(
-    principal: Principal,
-    period: Period,
-    *,
-    fixmedins_code: str | None,
-    insutype: str | None,
-    clr_type: str | None,
-) -> Scope:
-    """The settlements the caller may reconcile: its own (hospital, pharmacy), or its region's,
-    of one institution or all (insurer)."""
-    begin, end = period.bounds()
-    if principal.role is Role.insurer:
-        admdvs = principal.admdvs
-    else:
-        fixmedins_code = fixmedins_code or principal.institution_code
-        assert fixmedins_code is not None  # institutions always have a code
-        principal.require_institution(fixmedins_code)
-        admdvs = None
-    return Scope(admdvs, fixmedins_code, insutype, clr_type, begin, end)
+@dataclass(frozen=True, slots=True)
+class ScopeRequest:
+    """The settlements a caller asks to reconcile: the statement period and, optionally, one
+    institution, an insutype and a clr_type (3201's body, 3202's query)."""
+
+    period: Period
+    fixmedins_code: str | None
+    insutype: str | None
+    clr_type: str | None
+
+    def scope(self, principal: Principal) -> Scope:
+        """What the caller may reconcile of it: its own settlements (hospital, pharmacy), or
+        its region's, of one institution or all (insurer)."""
+        begin, end = self.period.bounds()
+        fixmedins_code = self.fixmedins_code
+        if principal.role is Role.insurer:
+            admdvs = principal.admdvs
+        else:
+            fixmedins_code = fixmedins_code or principal.institution_code
+            assert fixmedins_code is not None  # institutions always have a code
+            principal.require_institution(fixmedins_code)
+            admdvs = None
+        return Scope(admdvs, fixmedins_code, self.insutype, self.clr_type, begin, end)
+
+    def fingerprint_fields(self) -> dict[str, str | None]:
+        """The request as JSON values, for its Idempotency-Key fingerprint."""
+        return {
+            "stmt_begndate": self.period.begndate.isoformat(),
+            "stmt_enddate": self.period.enddate.isoformat(),
+            "fixmedins_code": self.fixmedins_code,
+            "insutype": self.insutype,
+            "clr_type": self.clr_type,
+        }
 
 
 def _settlement_totals(totals: Totals) -> dict[str, Any]:
@@ -125,13 +139,12 @@ async def totals(session: AsyncSession, principal: Principal, body: TotalsIn) ->
             code="fixmedins_code_required",
             field="fixmedins_code",
         )
-    scope = scope_of(
-        principal,
+    scope = ScopeRequest(
         Period(body.stmt_begndate, body.stmt_enddate),
-        fixmedins_code=body.fixmedins_code,
-        insutype=body.insutype,
-        clr_type=body.clr_type,
-    )
+        body.fixmedins_code,
+        body.insutype,
+        body.clr_type,
+    ).scope(principal)
     here = await repo.settlement_totals(session, scope)
     declared = Totals(
         setl_cnt=body.fixmedins_setl_cnt,
@@ -315,20 +328,14 @@ async def _diff(
 async def reconcile_details(
     session: AsyncSession,
     principal: Principal,
-    period: Period,
+    asked: ScopeRequest,
     chunks: AsyncIterator[bytes],
-    *,
-    fixmedins_code: str | None,
-    insutype: str | None,
-    clr_type: str | None,
 ) -> DetailReconOut:
     """3202: load the streamed file, diff it against the scope's settlements, keep the result."""
-    scope = scope_of(
-        principal, period, fixmedins_code=fixmedins_code, insutype=insutype, clr_type=clr_type
-    )
+    scope = asked.scope(principal)
     steps = _Steps()
     upload = await repo.create_upload(session)
-    run = _new_run(principal, scope, period, await _stage(session, upload, chunks, steps))
+    run = _new_run(principal, scope, asked.period, await _stage(session, upload, chunks, steps))
     session.add(run)
     await session.flush()
     out = await _diff(session, run, upload, scope, steps)
@@ -351,21 +358,15 @@ async def reconcile_details(
 async def submit_details(
     session: AsyncSession,
     principal: Principal,
-    period: Period,
+    asked: ScopeRequest,
     chunks: AsyncIterator[bytes],
-    *,
-    fixmedins_code: str | None,
-    insutype: str | None,
-    clr_type: str | None,
 ) -> DetailJobOut:
     """3202 for a large file: check and store the upload as the synchronous path does, and queue
     a job for a worker (``claims.recon_tasks``). Nothing is stored for a bad file; the job is
     dispatched only once this unit of work committed."""
-    scope = scope_of(
-        principal, period, fixmedins_code=fixmedins_code, insutype=insutype, clr_type=clr_type
-    )
+    scope = asked.scope(principal)
     steps = _Steps()
-    run = _new_run(principal, scope, period, Totals())
+    run = _new_run(principal, scope, asked.period, Totals())
     session.add(run)
     await session.flush()
     upload = await repo.create_upload(session, job=run.id)

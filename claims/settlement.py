@@ -34,7 +34,7 @@ from claims.settlement_store import ClaimRow
 from claims.visits import new_id, priced_line
 from engine import audit, idempotency, outbox
 from engine.auth import Principal, Role
-from engine.db import utcnow
+from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen
 
@@ -45,7 +45,7 @@ CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 class _Claim:
     """A visit adjudicated on what the database holds now."""
 
-    visit: ClaimRow  # claims.settlement_store.claim: the visit with its person's columns
+    visit: ClaimRow  # SettlementStore.claim: the visit with its person's columns
     adjudication: Adjudication
     route: funding.Route
     settled_at: datetime
@@ -202,7 +202,7 @@ def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict
 
 
 def _columns(row: Settlement) -> dict[str, Any]:
-    return {column.key: getattr(row, column.key) for column in Settlement.__table__.columns}
+    return {column.key: getattr(row, column.key) for column in table_of(Settlement).columns}
 
 
 def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:

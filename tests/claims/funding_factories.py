@@ -10,10 +10,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import funding
 from claims.budget_models import FundingCaseEntry
+from claims.budget_repository import ROUTE_LOOKUP_COLUMNS, RouteLookup, route_params
+from claims.budgets import local_date
 from engine.auth import Organisation, Role
 from engine.money import cny
 from tests.factories import make_key, make_org, unique_code
@@ -75,9 +78,17 @@ def facts(
     )
 
 
+async def route(session: AsyncSession, facts: funding.SettlementFacts) -> funding.Route:
+    """The settlement's funding route, its lookups read as the settle path's claim state reads
+    them (``claims.budget_repository.ROUTE_LOOKUP_COLUMNS``)."""
+    params = route_params(facts.psn_no, facts.admdvs, local_date(facts.setl_time), facts.dise_codg)
+    lookup = RouteLookup.of((await session.execute(select(*ROUTE_LOOKUP_COLUMNS), params)).one())
+    return funding.route_of(lookup, facts.med_type)
+
+
 async def settle(session: AsyncSession, settlement: funding.SettlementFacts) -> str:
     """Record a settlement as the settlement service does; returns its clr_way."""
-    route = await funding.route(session, settlement)
-    session.add_all(FundingCaseEntry(**v) for v in funding.case_entries(settlement, route))
+    paid_by = await route(session, settlement)
+    session.add_all(FundingCaseEntry(**v) for v in funding.case_entries(settlement, paid_by))
     await session.flush()
-    return route.clr_way
+    return paid_by.clr_way

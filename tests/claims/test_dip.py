@@ -23,6 +23,7 @@ from tests.claims.funding_factories import (
     facts,
     insurer_headers,
     provider,
+    route,
     settle,
 )
 
@@ -91,9 +92,9 @@ async def test_cases_map_by_exact_code_then_longest_prefix(
             ("dip_points", group) if group else ("fund_share", None)
         )
     outpatient = _case(code, 3, "I10.x00", med_type="11")
-    assert (await funding.route(session, outpatient)).clr_way == "01"  # not a DIP med_type
+    assert (await route(session, outpatient)).clr_way == "01"  # not a DIP med_type
     no_scheme_year = facts(code, datetime(YEAR + 1, 3, 8, tzinfo=UTC), "1.00", med_type="21")
-    assert (await funding.route(session, no_scheme_year)).clr_way == "01"
+    assert (await route(session, no_scheme_year)).clr_way == "01"
 
 
 async def test_three_providers_point_value_entitlements_and_balances_to_the_fen(

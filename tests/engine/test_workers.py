@@ -75,19 +75,6 @@ def configure(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[Co
     get_settings.cache_clear()
 
 
-@pytest.fixture
-def stub_broker() -> Iterator[StubBroker]:
-    """The in-process broker the actors are bound to, with a worker consuming it."""
-    broker = workers.broker
-    assert isinstance(broker, StubBroker), "tests run without BROKER_URL"
-    broker.flush_all()
-    worker = dramatiq.Worker(broker, worker_timeout=50, worker_threads=2)
-    worker.start()
-    yield broker
-    worker.stop()
-    broker.flush_all()
-
-
 async def join(broker: StubBroker, queue: str) -> None:
     await asyncio.to_thread(broker.join, queue, fail_fast=True)
 
