@@ -104,8 +104,10 @@ class PolicyVersion(Base):
 class Person(Base):
     """An insured person. The resident ID is kept only masked plus a keyed hash for lookups.
 
-    This row is the lock that serialises one person's settlements: it guards the account balance
-    and, through it, the person's accumulators.
+    ``ledger_version`` guards the account balance and the person's accumulators: every change to
+    them moves it on, and a settlement's write applies only if it is still the version the
+    settlement was adjudicated on (``claims.settlement_store``). Under contention settlements
+    queue on this row's lock instead.
     """
 
     __tablename__ = "person"
@@ -121,6 +123,7 @@ class Person(Base):
     asst_type: Mapped[str | None] = mapped_column(String(20))
     opsp_dise_codes: Mapped[list[str]] = mapped_column(JSON, default=list)
     acct_balc: Mapped[int] = mapped_column(BigInteger, default=0)
+    ledger_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -140,6 +140,7 @@ async def load_opening_balances(
     year_row.assistance_paid = _fen(body.assistance_paid)
     if body.acct_balc is not None:
         person.acct_balc = _fen(body.acct_balc)
+    person.ledger_version += 1
     await session.flush()
     await audit.record(
         session,

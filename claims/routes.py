@@ -95,7 +95,7 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (claimed with the claim's first read,
+    """2207 settle, idempotent under ``Idempotency-Key`` (read with the claim state,
     the response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     claim = idempotency.Claim(principal, idempotency_key, request_hash)

@@ -1,10 +1,12 @@
 """Pre-settle (2206), settle (2207) and revoke (2208): DOMAIN.md section 5.
 
-Settle locks the person's row first. That one lock guards every limit at stake (deductible, annual
-caps, the account balance), so concurrent settlements of one person queue, and settlements of
-different people never touch a shared row. Inside it: adjudicate, insert the settlement, apply the
-accumulator delta and the account debit, write the audit entry, the outbox event and the funding
-entries: all in the request's one transaction. Revoke subtracts exactly the stored delta.
+Settle reads the claim, adjudicates, and writes every effect at once (the settlement, the
+accumulator delta and the account debit, the audit entry, the outbox event and the funding
+entries), only if the person's ledger version is still the one it read: that version guards every
+limit at stake (deductible, annual caps, the account balance), and settlements of different people
+never touch a shared row. If it moved, settle runs again under the person's row lock, where
+settlements of one person queue. Revoke, under the same lock, subtracts exactly the stored delta
+and moves the version on.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,10 +44,23 @@ CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class _Claim:
-    """A visit adjudicated on what the database holds now."""
+class _State:
+    """What a visit is adjudicated on: the visit with its person's columns
+    (``SettlementStore.claim``), its policy, and the claim state (``SettlementStore.claim_state``:
+    one row per fee line)."""
 
-    visit: ClaimRow  # SettlementStore.claim: the visit with its person's columns
+    visit: ClaimRow
+    policy: policies.ResolvedPolicy
+    rows: Sequence[ClaimRow]
+    visit_date: date
+    read_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Claim:
+    """A visit adjudicated on what the database held when it was read."""
+
+    visit: ClaimRow
     adjudication: Adjudication
     route: funding.Route
     settled_at: datetime
@@ -54,15 +69,17 @@ class _Claim:
     category: str
 
 
-async def _claim(
+async def _read(
     store: settlement_store.SettlementStore,
     principal: Principal,
-    visit: ClaimRow | None,
-    body: SettleIn,
-) -> _Claim:
-    """Adjudicate the visit (``SettlementStore.claim``) on the claim state, read in one more
-    statement: the visit's settlement, fee lines, the person's accumulators and the funding
-    route (``SettlementStore.claim_state``)."""
+    mdtrt_id: str,
+    idempotency_claim: idempotency.Claim | None,
+    *,
+    lock: bool,
+) -> _State:
+    """The claim read (under the person's row lock when ``lock``), the policy it names, and the
+    claim state with the record under the request's Idempotency-Key."""
+    visit = await store.claim(mdtrt_id, lock=lock)
     if visit is None or visit.fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
     visit_date, now = local_date(visit.begntime), utcnow()
@@ -83,30 +100,37 @@ async def _claim(
             "acc_year": visit_date.year,
             "category": policy.category,
             **route_params(visit.psn_no, visit.admdvs, local_date(now), visit.main_diag_code),
+            **settlement_store.claim_state_params(idempotency_claim),
         },
     )
-    state = rows[0]
-    if state.live:
+    return _State(visit, policy, rows, visit_date, now)
+
+
+def _adjudicated(state: _State, body: SettleIn) -> _Claim:
+    """Adjudicate the visit on its state; a visit already settled, or without fee lines, is
+    refused."""
+    visit, first = state.visit, state.rows[0]
+    if first.live:
         raise Conflict("this visit is already settled", code="already_settled", field="mdtrt_id")
-    lines = [row for row in rows if row.fee_line_id is not None]
+    lines = [row for row in state.rows if row.fee_line_id is not None]
     if not lines:
         raise InvalidRequest("the visit has no fee lines", code="no_fee_lines", field="mdtrt_id")
     accumulators = Accumulators(
-        deductible_used=from_fen(state.deductible_used or 0),
-        hifp_paid=from_fen(state.hifp_paid or 0),
-        inscp_psn_cum=from_fen(state.inscp_psn_cum or 0),
-        critical_paid=from_fen(state.critical_paid or 0),
-        assistance_paid=from_fen(state.assistance_paid or 0),
+        deductible_used=from_fen(first.deductible_used or 0),
+        hifp_paid=from_fen(first.hifp_paid or 0),
+        inscp_psn_cum=from_fen(first.inscp_psn_cum or 0),
+        critical_paid=from_fen(first.critical_paid or 0),
+        assistance_paid=from_fen(first.assistance_paid or 0),
     )
-    adjudication = adjudicate(_claim_input(visit, lines, policy, accumulators, body))
+    adjudication = adjudicate(_claim_input(visit, lines, state.policy, accumulators, body))
     return _Claim(
         visit=visit,
         adjudication=adjudication,
-        route=funding.route_of(RouteLookup.of(state), visit.med_type),
-        settled_at=now,
-        token=_token(policy.token, accumulators, visit.acct_balc, lines),
-        year=visit_date.year,
-        category=policy.category,
+        route=funding.route_of(RouteLookup.of(first), visit.med_type),
+        settled_at=state.read_at,
+        token=_token(state.policy.token, accumulators, visit.acct_balc, lines),
+        year=state.visit_date.year,
+        category=state.policy.category,
     )
 
 
@@ -252,8 +276,7 @@ async def presettle(
 ) -> SettlementOut:
     """2206: the numbers settle would give now; writes nothing."""
     store = await settlement_store.store(session)
-    _, visit = await store.claim(mdtrt_id, lock=False)
-    claim = await _claim(store, principal, visit, body)
+    claim = _adjudicated(await _read(store, principal, mdtrt_id, None, lock=False), body)
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=claim.token)
 
 
@@ -267,13 +290,48 @@ async def settle(
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``idempotency_claim`` the response is stored with the same write, and a request whose
-    key was claimed before gets that request's response."""
+    key a request stored a response under first gets that response.
+
+    First without a lock, when the store can (``SettlementStore.optimistic``); if the person's
+    ledger moved between the read and the write, again under the person's row lock, where it
+    cannot move: settlements of one person arriving at once queue there."""
     store = await settlement_store.store(session)
-    won, visit = await store.claim(mdtrt_id, lock=True, idempotency_claim=idempotency_claim)
-    if not won:
+    try:
+        if store.optimistic:
+            async with store.attempt():
+                settled = await _settle_once(store, principal, mdtrt_id, body, idempotency_claim)
+            if settled is not None:
+                return settled
+        async with store.serialized():
+            settled = await _settle_once(
+                store, principal, mdtrt_id, body, idempotency_claim, lock=True
+            )
+    except idempotency.KeyTaken:
         assert idempotency_claim is not None
         return await idempotency.replay(session, idempotency_claim, SettlementOut)
-    claim = await _claim(store, principal, visit, body)
+    if settled is None:
+        raise RuntimeError("the person's ledger moved under the person's row lock")
+    return settled
+
+
+async def _settle_once(
+    store: settlement_store.SettlementStore,
+    principal: Principal,
+    mdtrt_id: str,
+    body: SettleIn,
+    idempotency_claim: idempotency.Claim | None,
+    *,
+    lock: bool = False,
+) -> SettlementOut | None:
+    """Settle on one read of the claim: None, writing nothing, if the person's ledger moved
+    before the write."""
+    state = await _read(store, principal, mdtrt_id, idempotency_claim, lock=lock)
+    stored = state.rows[0]
+    if idempotency_claim is not None and stored.idem_request_hash is not None:
+        return idempotency.replayed(
+            idempotency_claim, stored.idem_request_hash, stored.idem_response, SettlementOut
+        )
+    claim = _adjudicated(state, body)
     values = _values(claim, principal, setl_id=new_id("S"))
     changed = None if body.presettle_token is None else body.presettle_token != claim.token
     out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
@@ -296,10 +354,10 @@ async def settle(
         event=outbox.event_values(
             "settlement.settled", values["fixmedins_code"], _event_payload(values)
         ),
-        response=None if idempotency_claim is None else (idempotency_claim.claimed, out),
+        response=None if idempotency_claim is None else (idempotency_claim, out),
+        ledger_version=claim.visit.ledger_version,
     )
-    await store.write(effects)
-    return out
+    return out if await store.write(effects) else None
 
 
 async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> SettlementOut:
@@ -318,6 +376,7 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
         session, row.psn_no, row.year, row.category, _stored_delta(values)
     )
     person.acct_balc += row.acct_pay
+    person.ledger_version += 1
     row.status = "revoked"
     row.revoked_at = utcnow()
     await session.flush()

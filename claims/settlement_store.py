@@ -1,28 +1,37 @@
 """The settlement hot path's statements, built once at import and executed as plain rows.
 
-A settle is three statements after its idempotency claim: the claim read (visit, person, policy
-version token; the person's row locked), the claim state (live settlement, fee lines,
-accumulators, funding route) and one write. Building an ORM query per request, cache-keying it
-and hydrating objects cost more CPU than PostgreSQL spends on the whole settlement, so these
-statements are Core, built with bind parameters once, and their rows are read by column name.
+A settle is three statements: the claim read (visit, person, ledger version, policy version
+token), the claim state (live settlement, fee lines, accumulators, funding route, and the record
+already stored under the request's Idempotency-Key) and one write. Building an ORM query per
+request, cache-keying it and hydrating objects cost more CPU than PostgreSQL spends on the whole
+settlement, so these statements are Core, built with bind parameters once, and their rows are read
+by column name.
 
-On PostgreSQL they run on the psycopg connection itself (:class:`engine.db.DriverStatement`),
-the idempotency claim and the claim read sent together in one round trip (pipeline mode), and the
-write is a single statement: every insert and update (the settlement, both accumulators, the
-account debit, the funding case entries, the audit entry, the outbox event and the idempotent
-response) is a data-modifying CTE of one ``SELECT``. SQLite has no data-modifying CTEs, so there
-the same statements run through SQLAlchemy, the writes one after another in the same transaction.
-``docs/performance.md`` has the figures.
+The write applies only if the person's ledger version is still the one the claim read
+(compare-and-set), and moves it on. On PostgreSQL it is a single statement: every insert and
+update (the settlement, both accumulators, the account debit, the funding case entries, the audit
+entry, the outbox event and the idempotency record with its response) is a data-modifying CTE
+gated on the compare-and-set. So a settle that opens the request's unit of work needs no
+transaction of its own: each statement commits alone, no row is locked and no BEGIN or COMMIT
+travels (:attr:`SettlementStore.optimistic`). When the version moved, the caller settles again
+under the person's row lock (:meth:`SettlementStore.serialized`), where the version cannot move.
+
+On PostgreSQL the statements run on the psycopg connection itself
+(:class:`engine.db.DriverStatement`). SQLite has no data-modifying CTEs, so there the same
+statements run through SQLAlchemy, the writes one after another in the unit of work's transaction,
+which BEGIN IMMEDIATE already serialises. ``docs/performance.md`` has the figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import psycopg
 from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
@@ -38,6 +47,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.budget_models import FundingCaseEntry
@@ -60,6 +70,7 @@ from engine.db import (
     driver_execute,
     table_of,
 )
+from engine.idempotency import IdempotencyRecord
 from engine.outbox import OutboxEvent
 
 #: A row of the statements below, read by column name: SQLAlchemy's ``Row`` on SQLite, psycopg's
@@ -71,6 +82,7 @@ _visit, _person, _fee = table_of(Visit), table_of(Person), table_of(FeeLine)
 _settlement, _policy_version = table_of(Settlement), table_of(PolicyVersion)
 _benefit, _per_year = table_of(BenefitAccumulator), table_of(PersonYearAccumulator)
 _funding, _audit, _outbox = table_of(FundingCaseEntry), table_of(AuditEntry), table_of(OutboxEvent)
+_records = table_of(IdempotencyRecord)
 
 _CLAIM = select(
     *_visit.c,
@@ -78,6 +90,7 @@ _CLAIM = select(
     _person.c.retired,
     _person.c.asst_type,
     _person.c.acct_balc,
+    _person.c.ledger_version,
     select(_policy_version.c.token)
     .where(_policy_version.c.admdvs == _person.c.admdvs)
     .scalar_subquery()
@@ -94,11 +107,26 @@ _CLAIM_ON_POSTGRESQL = {
 
 
 _ONE = select(literal(1).label("one")).subquery("one")
+
+
+def _stored(column: Any) -> Any:
+    """A column of the idempotency record under (``idem_org_id``, ``idem_key``), or null."""
+    return (
+        select(column)
+        .where(
+            _records.c.org_id == bindparam("idem_org_id"), _records.c.key == bindparam("idem_key")
+        )
+        .scalar_subquery()
+    )
+
+
 _CLAIM_STATE = (
     select(
         exists()
         .where(_settlement.c.mdtrt_id == bindparam("mdtrt_id"), _settlement.c.status == "settled")
         .label("live"),
+        _stored(_records.c.request_hash).label("idem_request_hash"),
+        _stored(_records.c.response).label("idem_response"),
         _benefit.c.deductible_used,
         _benefit.c.hifp_paid,
         _per_year.c.inscp_psn_cum,
@@ -139,7 +167,7 @@ _ACCUMULATORS = (
     (_per_year, ("psn_no", "year"), ("inscp_psn_cum", "critical_paid", "assistance_paid")),
 )
 #: The tables a settlement appends rows to, in write order.
-_APPENDED = (_settlement, _funding, _audit, _outbox)
+_APPENDED = (_settlement, _funding, _audit, _outbox, _records)
 
 
 def _inserted(table: Table) -> list[str]:
@@ -148,41 +176,46 @@ def _inserted(table: Table) -> list[str]:
 
 
 def _postgresql_write() -> TextClause:
-    """Every write of a settlement as data-modifying CTEs of one statement.
+    """Every write of a settlement as data-modifying CTEs of one statement, all gated on ``cas``:
+    the account debit, applied only while the person's ledger version is the one adjudicated on.
+    The statement answers ``applied``: False when the version had moved and nothing was written.
 
     Each appended table gets its rows as one JSON array (``json_populate_recordset`` against the
     table's own row type), so the statement has a handful of parameters whatever the number of
     case entries, and stays short enough for psycopg to cache its parsed form: bound one column
     at a time, it had over a hundred parameters and was re-parsed on every settle.
     """
+    applied = "EXISTS (SELECT 1 FROM cas)"
     ctes = [
-        f"INSERT INTO {t.name} ({', '.join(_inserted(t))}) SELECT {', '.join(_inserted(t))} "
-        f"FROM json_populate_recordset(NULL::{t.name}, CAST(:{t.name} AS json))"
+        "cas AS (UPDATE person SET acct_balc = acct_balc - :acct_pay, "
+        "ledger_version = ledger_version + 1 "
+        "WHERE psn_no = :acc_psn_no AND ledger_version = :ledger_version RETURNING 1)"
+    ]
+    ctes += [
+        f"w_{t.name} AS (INSERT INTO {t.name} ({', '.join(_inserted(t))}) "
+        f"SELECT {', '.join(_inserted(t))} "
+        f"FROM json_populate_recordset(NULL::{t.name}, CAST(:{t.name} AS json)) WHERE {applied})"
         for t in _APPENDED
     ]
     for table, key, amounts in _ACCUMULATORS:
         columns = key + amounts
         ctes.append(
-            f"INSERT INTO {table.name} AS t ({', '.join(columns)}) "
-            f"VALUES ({', '.join(f':acc_{c}' for c in columns)}) "
+            f"w_{table.name} AS (INSERT INTO {table.name} AS t ({', '.join(columns)}) "
+            f"SELECT {', '.join(f':acc_{c}' for c in columns)} WHERE {applied} "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
             + ", ".join(f"{c} = t.{c} + excluded.{c}" for c in amounts)
+            + ")"
         )
-    ctes.append("UPDATE person SET acct_balc = acct_balc - :acct_pay WHERE psn_no = :acc_psn_no")
-    ctes.append(
-        "UPDATE idempotency_record SET response = CAST(:response AS json) "
-        "WHERE org_id = :response_org_id AND key = :response_key"
-    )
-    return text("WITH " + ", ".join(f"w{i} AS ({cte})" for i, cte in enumerate(ctes)) + " SELECT 1")
+    return text(f"WITH {', '.join(ctes)} SELECT {applied} AS applied")
 
 
 _POSTGRESQL_WRITE = DriverStatement.of(_postgresql_write())
 
 
 def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
-    """The same writes one statement at a time (SQLite has no data-modifying CTEs): an insert per
-    appended table, run with that table's rows, then the upserts and the debit with the
-    ``acc_`` parameters."""
+    """The same writes one statement at a time, after :data:`_SQLITE_DEBIT` (SQLite has no
+    data-modifying CTEs): an insert per appended table, run with that table's rows, then the
+    upserts with the ``acc_`` parameters."""
     writes: list[tuple[Table | None, Executable]] = [(t, insert(t)) for t in _APPENDED]
     for table, key, amounts in _ACCUMULATORS:
         upsert = sqlite.insert(table).values(
@@ -193,15 +226,21 @@ def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
             set_={c: table.c[c] + upsert.excluded[c] for c in amounts},
         )
         writes.append((None, upsert))
-    debit = (
-        update(_person)
-        .where(_person.c.psn_no == bindparam("acc_psn_no"))
-        .values(acct_balc=_person.c.acct_balc - bindparam("acct_pay"))
-    )
-    writes.append((None, debit))
     return writes
 
 
+#: The account debit, as compare-and-set on the ledger version (``cas`` above).
+_SQLITE_DEBIT = (
+    update(_person)
+    .where(
+        _person.c.psn_no == bindparam("acc_psn_no"),
+        _person.c.ledger_version == bindparam("ledger_version"),
+    )
+    .values(
+        acct_balc=_person.c.acct_balc - bindparam("acct_pay"),
+        ledger_version=_person.c.ledger_version + 1,
+    )
+)
 _SQLITE_WRITES = _sqlite_writes()
 
 
@@ -215,125 +254,157 @@ def _json_default(value: object) -> str:
 class Effects:
     """Everything a settlement writes: its row, the delta for both accumulator rows
     (``accumulators``: psn_no, year, category and the five delta columns), its funding case
-    entries, audit entry and outbox event, and the response to store under the request's claimed
-    Idempotency-Key (None: a settlement made without one, as dispensing makes)."""
+    entries, audit entry and outbox event, and the response to store under the request's
+    Idempotency-Key (None: a settlement made without one, as dispensing makes). It applies only
+    while the person's ledger is at ``ledger_version``, the version it was adjudicated on."""
 
     settlement: dict[str, Any]
     accumulators: dict[str, Any]
     case_entries: Sequence[dict[str, Any]]
     audit_entry: dict[str, Any]
     event: dict[str, Any]
-    response: tuple[idempotency.Claimed, BaseModel] | None
+    response: tuple[idempotency.Claim, BaseModel] | None
+    ledger_version: int
 
     def appended_rows(self) -> dict[Table, list[dict[str, Any]]]:
+        records = []
+        if self.response is not None:
+            claim, answer = self.response
+            records.append(claim.record() | {"response": answer.model_dump(mode="json")})
         return {
             _settlement: [self.settlement],
             _funding: list(self.case_entries),
             _audit: [self.audit_entry],
             _outbox: [self.event],
+            _records: records,
         }
 
     def delta_params(self) -> dict[str, Any]:
-        """The accumulator delta as ``acc_<column>`` and the account debit as ``acct_pay``."""
+        """The accumulator delta as ``acc_<column>``, the account debit as ``acct_pay`` and the
+        ledger version it applies to."""
         params = {f"acc_{name}": value for name, value in self.accumulators.items()}
         params["acct_pay"] = self.settlement["acct_pay"]
+        params["ledger_version"] = self.ledger_version
         return params
+
+
+def claim_state_params(idempotency_claim: idempotency.Claim | None) -> dict[str, Any]:
+    """The claim state's parameters for the record under the request's Idempotency-Key."""
+    if idempotency_claim is None:
+        return {"idem_org_id": None, "idem_key": None}
+    return {"idem_org_id": idempotency_claim.principal.org_id, "idem_key": idempotency_claim.key}
 
 
 class SettlementStore:
     """Settle's statements for one unit of work, through the session (SQLite, and any backend
     without the driver path): :func:`store` picks the PostgreSQL one."""
 
+    #: Whether a settle may first try without the person's row lock, relying on the write's
+    #: compare-and-set alone (:meth:`attempt`). SQLite serialises every unit of work anyway.
+    optimistic = False
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim(
-        self, mdtrt_id: str, *, lock: bool, idempotency_claim: idempotency.Claim | None = None
-    ) -> tuple[bool, ClaimRow | None]:
-        """Claim the request's Idempotency-Key (when given; True when claimed or none was given)
-        and read the visit's columns with its person's (``person_admdvs``, ``retired``,
-        ``asst_type``, ``acct_balc``) and the region's ``policy_token``. ``lock`` takes the
-        person's row lock (FOR UPDATE OF person on PostgreSQL), the lock that guards every limit
-        of a settlement."""
-        won = idempotency_claim is None or await idempotency.insert_claim(
-            self.session, idempotency_claim
-        )
+    def attempt(self) -> AbstractAsyncContextManager[object]:
+        """Where an optimistic settle reads and writes."""
+        return nullcontext()
+
+    def serialized(self) -> AbstractAsyncContextManager[object]:
+        """Where a settle reads under the person's row lock and writes: a transaction (or, inside
+        the unit of work's, a savepoint). On SQLite, the unit of work itself: BEGIN IMMEDIATE
+        serialises writers already."""
+        return nullcontext()
+
+    async def claim(self, mdtrt_id: str, *, lock: bool) -> ClaimRow | None:
+        """The visit's columns with its person's (``person_admdvs``, ``retired``, ``asst_type``,
+        ``acct_balc``, ``ledger_version``) and the region's ``policy_token``. ``lock`` takes the
+        person's row lock (FOR UPDATE OF person on PostgreSQL)."""
         statement = _CLAIM_LOCKED if lock else _CLAIM
-        return won, (await self.session.execute(statement, {"mdtrt_id": mdtrt_id})).first()
+        return (await self.session.execute(statement, {"mdtrt_id": mdtrt_id})).first()
 
     async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
         """One row per fee line (one row with null line columns when there is none), each
-        carrying ``live`` (the visit has a live settlement), the accumulators of (``psn_no``,
-        ``acc_year``, ``category``) (null before the first settlement of the year) and the route
-        lookups (``claims.budget_repository.route_params``).
+        carrying ``live`` (the visit has a live settlement), ``idem_request_hash`` and
+        ``idem_response`` (the record under the request's key: :func:`claim_state_params`), the
+        accumulators of (``psn_no``, ``acc_year``, ``category``) (null before the first
+        settlement of the year) and the route lookups (``claims.budget_repository.route_params``).
 
-        Read after :meth:`claim` took the person lock, as a statement of its own: under READ
-        COMMITTED a new statement sees what a settlement that held the lock before us committed,
-        which a subquery of the locking statement itself would not."""
+        A statement of its own after :meth:`claim`: under READ COMMITTED a new statement sees what
+        a settlement that held the person lock before us committed, which a subquery of the
+        locking statement itself would not."""
         return (await self.session.execute(_CLAIM_STATE, params)).all()
 
-    async def write(self, effects: Effects) -> None:
-        """Insert the settlement, add its delta to both accumulator rows, debit the person's
-        account, and append the funding case entries, the audit entry and the outbox event;
-        store the response under its Idempotency-Key. The caller holds the person lock, so the
-        values it adjudicated on are the ones the delta is added to; the CHECK constraints
-        refuse anything that does not add up."""
+    async def write(self, effects: Effects) -> bool:
+        """Debit the person's account and move the ledger version on, if it is still
+        ``effects.ledger_version``; then insert the settlement, add its delta to both accumulator
+        rows, and append the funding case entries, the audit entry, the outbox event and the
+        idempotency record. False, writing nothing, when the version had moved. The CHECK
+        constraints refuse anything that does not add up."""
         rows, params = effects.appended_rows(), effects.delta_params()
+        debit = await self.session.execute(_SQLITE_DEBIT, params)
+        if cast(CursorResult[Any], debit).rowcount != 1:
+            return False
         for appended, statement in _SQLITE_WRITES:
             if appended is None:
                 await self.session.execute(statement, params)
             elif rows[appended]:
                 await self.session.execute(statement, rows[appended])
-        if effects.response is not None:
-            await idempotency.store_response(self.session, *effects.response)
+        return True
 
 
 class _DriverSettlementStore(SettlementStore):
-    """The same statements on the psycopg connection under the session's transaction
-    (:class:`engine.db.DriverStatement`): the idempotency claim and the claim read in one round
-    trip (pipeline mode), and every write as the one statement of data-modifying CTEs."""
+    """The same statements on the psycopg connection (:class:`engine.db.DriverStatement`), every
+    write as the one statement of data-modifying CTEs."""
+
+    optimistic = True
 
     def __init__(self, session: AsyncSession, connection: DriverConnection) -> None:
         super().__init__(session)
         self.connection = connection
 
-    async def claim(
-        self, mdtrt_id: str, *, lock: bool, idempotency_claim: idempotency.Claim | None = None
-    ) -> tuple[bool, ClaimRow | None]:
-        """A replayed request reads the visit too, which costs less than a round trip of the
-        claim's own on every first request."""
-        async with self.connection.pipeline():
-            claimed = None
-            if idempotency_claim is not None:
-                claimed = await driver_execute(
-                    self.connection,
-                    idempotency.CLAIM_ON_POSTGRESQL,
-                    idempotency.claim_params(idempotency_claim),
-                )
-            visit = await driver_execute(
-                self.connection, _CLAIM_ON_POSTGRESQL[lock], {"mdtrt_id": mdtrt_id}
-            )
-            won = claimed is None or await claimed.fetchone() is not None
-            return won, await visit.fetchone()
+    def attempt(self) -> AbstractAsyncContextManager[object]:
+        """In autocommit, nothing: the write is one statement. Inside a caller's transaction, a
+        savepoint, so that a write refused by a constraint does not abort that transaction."""
+        return nullcontext() if self.connection.autocommit else self.connection.transaction()
+
+    def serialized(self) -> AbstractAsyncContextManager[object]:
+        return self.connection.transaction()
+
+    async def claim(self, mdtrt_id: str, *, lock: bool) -> ClaimRow | None:
+        cursor = await driver_execute(
+            self.connection, _CLAIM_ON_POSTGRESQL[lock], {"mdtrt_id": mdtrt_id}
+        )
+        return await cursor.fetchone()
 
     async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
         cursor = await driver_execute(self.connection, CLAIM_STATE_ON_POSTGRESQL, params)
         return await cursor.fetchall()
 
-    async def write(self, effects: Effects) -> None:
+    async def write(self, effects: Effects) -> bool:
+        """Raises :class:`engine.idempotency.KeyTaken` when a request under the same key stored
+        its record first (the statement then wrote nothing)."""
         params = effects.delta_params()
         for table, table_rows in effects.appended_rows().items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
-        claimed, answer = effects.response or (None, None)
-        params["response"] = None if answer is None else answer.model_dump_json()
-        params["response_org_id"] = None if claimed is None else claimed.org_id
-        params["response_key"] = None if claimed is None else claimed.key
-        await driver_execute(self.connection, _POSTGRESQL_WRITE, params)
+        try:
+            cursor = await driver_execute(self.connection, _POSTGRESQL_WRITE, params)
+        except psycopg.errors.UniqueViolation as exc:
+            if exc.diag.table_name == _records.name:
+                raise idempotency.KeyTaken from exc
+            raise
+        applied: ClaimRow = await cursor.fetchone()
+        return bool(applied.applied)
 
 
 async def store(session: AsyncSession) -> SettlementStore:
-    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection."""
+    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection. When the
+    unit of work has not begun and opens a connection of its own, that connection runs in
+    autocommit: an optimistic settle then sends no BEGIN or COMMIT at all."""
     await session.flush()  # a caller may have added the visit in this transaction (dispensing)
-    if session.get_bind().dialect.name == "postgresql":
-        return _DriverSettlementStore(session, await driver_connection(session))
-    return SettlementStore(session)
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return SettlementStore(session)
+    if not session.in_transaction() and isinstance(bind, Engine):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    return _DriverSettlementStore(session, await driver_connection(session))

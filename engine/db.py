@@ -232,12 +232,12 @@ async def insert_or_ignore(
     which is exactly what idempotency keys and processed-message ids need: the loser of a race
     sees the winner's committed row, never a half-done one.
     """
-    statement = insert_or_ignore_statement(model, session.get_bind().dialect.name, tuple(values))
-    return (await session.execute(statement, insert_or_ignore_params(values))).first() is not None
+    statement = _insert_or_ignore_statement(model, session.get_bind().dialect.name, tuple(values))
+    return (await session.execute(statement, _insert_or_ignore_params(values))).first() is not None
 
 
-def insert_or_ignore_params(values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of :func:`insert_or_ignore_statement` for a row's ``values``."""
+def _insert_or_ignore_params(values: dict[str, Any]) -> dict[str, Any]:
+    """The parameters of :func:`_insert_or_ignore_statement` for a row's ``values``."""
     return {f"b_{name}": value for name, value in values.items()}
 
 
@@ -247,7 +247,7 @@ def table_of(model: type[Base]) -> Table:
 
 
 @functools.cache
-def insert_or_ignore_statement(
+def _insert_or_ignore_statement(
     model: type[Base], dialect: str, columns: tuple[str, ...]
 ) -> ReturningInsert[Any]:
     """:func:`insert_or_ignore`'s statement, with parameters ``b_<column>``; built once per table

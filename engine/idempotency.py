@@ -5,6 +5,11 @@ waits on that uncommitted row (PostgreSQL unique index), then finds it committed
 stored response; if the first attempt failed, its claim rolled back with it and the retry runs
 anew. The same key with a different request is refused, since answering it with the first
 response would hide a client bug.
+
+Settlement, whose write is a single statement, does without the up-front claim: it reads the key
+with the claim state and inserts the record, response included, in that one statement. A request
+under the same key that stored first makes the insert fail (:class:`KeyTaken`) and this one
+replays it.
 """
 
 from __future__ import annotations
@@ -24,15 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.auth import Principal
-from engine.db import (
-    Base,
-    DriverStatement,
-    insert_or_ignore,
-    insert_or_ignore_params,
-    insert_or_ignore_statement,
-    table_of,
-    utcnow,
-)
+from engine.db import Base, insert_or_ignore, table_of, utcnow
 from engine.errors import Conflict
 
 M = TypeVar("M", bound=BaseModel)
@@ -53,12 +50,14 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-RECORD_COLUMNS = ("org_id", "key", "request_hash", "created_at")
-
-
 def fingerprint(operation: str, request: Any) -> str:
     """A stable hash of what was asked: the operation and its canonical JSON body."""
     return hashlib.sha256(rfc8785.dumps({"op": operation, "request": request})).hexdigest()
+
+
+class KeyTaken(Exception):
+    """A write that stores its response under a key found the record of another request there:
+    that request's transaction committed between this one's read of the key and its write."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +91,6 @@ class Claim:
         return Claimed(self.principal.org_id, self.key)
 
 
-#: The claim's insert for :func:`engine.db.driver_execute` (``claim_params``), for a hot path
-#: that sends it in one round trip with its own first read.
-CLAIM_ON_POSTGRESQL = DriverStatement.of(
-    insert_or_ignore_statement(IdempotencyRecord, "postgresql", RECORD_COLUMNS)
-)
-
-
-def claim_params(claim: Claim) -> dict[str, Any]:
-    return insert_or_ignore_params(claim.record())
-
-
 async def claim(
     session: AsyncSession,
     principal: Principal,
@@ -112,15 +100,10 @@ async def claim(
 ) -> Claimed | M:
     """Claim (organisation, key) for this request, or the response of the request that did."""
     request = Claim(principal, key, request_hash)
-    if await insert_claim(session, request):
+    # False when the key is taken, after waiting for the transaction of a concurrent claim of it.
+    if await insert_or_ignore(session, IdempotencyRecord, request.record()):
         return request.claimed
     return await replay(session, request, response_model)
-
-
-async def insert_claim(session: AsyncSession, claim: Claim) -> bool:
-    """Insert the claim's row; False when the key is taken (after waiting for the transaction
-    of a concurrent claim of it)."""
-    return await insert_or_ignore(session, IdempotencyRecord, claim.record())
 
 
 async def replay(session: AsyncSession, request: Claim, response_model: type[M]) -> M:
@@ -137,19 +120,25 @@ async def replay(session: AsyncSession, request: Claim, response_model: type[M])
             .execution_options(populate_existing=True)
         )
     ).scalar_one()
-    if record.request_hash != request.request_hash:
+    return replayed(request, record.request_hash, record.response, response_model)
+
+
+def replayed(request: Claim, request_hash: str, response: Any, response_model: type[M]) -> M:
+    """The response stored under the request's key by the request whose fingerprint is
+    ``request_hash``; refused when that was a different request, or one still in progress."""
+    if request_hash != request.request_hash:
         raise Conflict(
             "this Idempotency-Key was used for a different request",
             code="idempotency_key_reused",
             field="Idempotency-Key",
         )
-    if record.response is None:
+    if response is None:
         raise Conflict(
             "a request with this Idempotency-Key is still in progress",
             code="idempotency_in_progress",
             field="Idempotency-Key",
         )
-    return response_model.model_validate(record.response)
+    return response_model.model_validate(response)
 
 
 async def store_response(session: AsyncSession, claimed: Claimed, response: BaseModel) -> None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from claims.models import BenefitAccumulator, Person, Settlement
+from claims.settlement_store import Effects, _DriverSettlementStore
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings
@@ -43,17 +44,7 @@ async def test_fifty_concurrent_settlements_never_exceed_cap_or_balance(
 ) -> None:
     world = committed_world
     psn_no, certno = await world.enrol(insutype="310", acct_balc="30.00")
-    await world.opening(
-        psn_no,
-        categories=[
-            {
-                "insutype": "310",
-                "med_type": "11",
-                "deductible_used": "200.00",
-                "hifp_paid": "4950.00",
-            }
-        ],
-    )
+    await world.opening(psn_no, categories=[_NEAR_CAP])
     mdtrt_ids = []
     for i in range(50):
         visit = await world.visit(psn_no, certno, hospital=i % 2, dr=None)
@@ -118,3 +109,86 @@ async def test_concurrent_settles_of_one_visit_with_different_keys_settle_once(
             .where(Settlement.mdtrt_id == visit["mdtrt_id"])
         )
     assert count == 1
+
+
+ChangeOfLedger = Callable[[], Awaitable[httpx.Response]]
+
+
+def _change_between_read_and_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[bool], list[ChangeOfLedger]]:
+    """Make the next settlement write first run a queued change of the person's ledger (through
+    the API, committed on a connection of its own), as if it had landed between that settle's read
+    and its write; returns what each write answered (applied or not) and the queue."""
+    answers: list[bool] = []
+    changes: list[ChangeOfLedger] = []
+    write = _DriverSettlementStore.write
+
+    async def write_after_the_change(store: _DriverSettlementStore, effects: Effects) -> bool:
+        if changes:
+            assert (await changes.pop()()).status_code in (200, 201)
+        answers.append(await write(store, effects))
+        return answers[-1]
+
+    monkeypatch.setattr(_DriverSettlementStore, "write", write_after_the_change)
+    return answers, changes
+
+
+async def test_a_settlement_landing_between_read_and_write_sends_the_settle_back_to_the_lock(
+    committed_world: World, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = committed_world
+    psn_no, certno = await world.enrol(insutype="310", acct_balc="30.00")
+    await world.opening(psn_no, categories=[_NEAR_CAP])
+    first, second = [await world.visit(psn_no, certno) for _ in range(2)]
+    for visit in (first, second):
+        await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    answers, changes = _change_between_read_and_write(monkeypatch)
+    changes.append(lambda: world.settle(second["mdtrt_id"], acct_used_flag=True))
+
+    response = await world.settle(first["mdtrt_id"], acct_used_flag=True)
+
+    assert response.status_code == 201
+    # the second's write, the first's on what it read (refused), the first's under the lock
+    assert answers == [True, False, True]
+    async with database.sessionmaker() as session:
+        settled = (
+            await session.scalars(select(Settlement).where(Settlement.psn_no == psn_no))
+        ).all()
+        person = await session.get_one(Person, psn_no)
+        acc = await session.get_one(BenefitAccumulator, (psn_no, 2026, "310-11"))
+    assert len(settled) == 2
+    assert sum(s.hifp_pay for s in settled) == 5000  # the 50.00 left under the cap, once
+    assert sum(s.acct_pay for s in settled) == 3000  # the 30.00 balance, once
+    assert (person.acct_balc, acc.hifp_paid) == (0, 500000)
+
+
+async def test_a_revocation_landing_between_read_and_write_sends_the_settle_back_to_the_lock(
+    committed_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A revocation moves the ledger version on even when it gives no account money back."""
+    world = committed_world
+    psn_no, certno = await world.enrol(insutype="310")
+    await world.opening(psn_no, categories=[_NEAR_CAP])
+    first, second = [await world.visit(psn_no, certno) for _ in range(2)]
+    for visit in (first, second):
+        await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    revoked = (await world.settle(first["mdtrt_id"])).json()
+    assert fen_of(revoked["hifp_pay"]) == 5000 and revoked["acct_pay"] == "0.00"
+    answers, changes = _change_between_read_and_write(monkeypatch)
+    changes.append(lambda: world.revoke(revoked["setl_id"]))
+
+    response = await world.settle(second["mdtrt_id"])
+
+    assert answers == [False, True]
+    # settled on the room under the cap the revocation gave back, as the first was
+    assert response.json()["hifp_pay"] == revoked["hifp_pay"]
+
+
+#: 310-11 opening accumulators that leave 50.00 of the pooled fund's annual cap.
+_NEAR_CAP = {
+    "insutype": "310",
+    "med_type": "11",
+    "deductible_used": "200.00",
+    "hifp_paid": "4950.00",
+}

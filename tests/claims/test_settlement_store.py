@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.models import Settlement
-from claims.settlement_store import CLAIM_STATE_ON_POSTGRESQL
+from claims.settlement_store import CLAIM_STATE_ON_POSTGRESQL, claim_state_params
 from engine.db import DriverStatement, driver_connection, driver_cursor, table_of
 
 
@@ -45,6 +45,7 @@ async def test_the_claim_state_generic_plan_reads_the_live_settlement_by_its_ind
         "icd_code": "I10.X00",
         "acc_year": 2026,
         "category": "11",
+        **claim_state_params(None),
     }
     arguments = CLAIM_STATE_ON_POSTGRESQL.arguments(params)
     cursor = connection.cursor()
