@@ -192,3 +192,34 @@ _NEAR_CAP = {
     "deductible_used": "200.00",
     "hifp_paid": "4950.00",
 }
+
+
+async def test_a_key_another_request_stored_meanwhile_refuses_the_write_and_writes_nothing(
+    committed_world: World, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two people's visits settled under one key: the request whose write meets the other's
+    record (a unique violation) writes nothing and answers as a reused key."""
+    world = committed_world
+    visits = []
+    for _ in range(2):
+        psn_no, certno = await world.enrol(insutype="310")
+        visits.append(await world.visit(psn_no, certno))
+        await world.fees(visits[-1]["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+    key = f"race-{uuid.uuid4().hex}"
+    answers, changes = _change_between_read_and_write(monkeypatch)
+    changes.append(lambda: world.settle(visits[1]["mdtrt_id"], key=key))
+
+    response = await world.settle(visits[0]["mdtrt_id"], key=key)
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert answers == [True]  # the other's write; this one's raised
+    async with database.sessionmaker() as session:
+        settled = (
+            await session.scalars(
+                select(Settlement.mdtrt_id).where(
+                    Settlement.mdtrt_id.in_([v["mdtrt_id"] for v in visits])
+                )
+            )
+        ).all()
+    assert settled == [visits[1]["mdtrt_id"]]
