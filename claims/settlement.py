@@ -289,16 +289,17 @@ async def settle(
     idempotency_claim: idempotency.Claim | None = None,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
-    Under ``idempotency_claim`` the response is stored with the same write, and a request whose
-    key a request stored a response under first gets that response.
+    Under ``idempotency_claim`` the response is stored with the same write; a request whose key
+    already holds a response (stored before its read, or between its read and its write) gets
+    that response, or a refusal if it was another request's.
 
-    First without a lock, when the store can (``SettlementStore.optimistic``); if the person's
-    ledger moved between the read and the write, again under the person's row lock, where it
-    cannot move: settlements of one person arriving at once queue there."""
+    First without a lock, where the store can (``SettlementStore.optimistic_attempt``); if the
+    person's ledger moved between the read and the write, again under the person's row lock,
+    where it cannot move: settlements of one person arriving at once queue there."""
     store = await settlement_store.store(session)
     try:
-        if store.optimistic:
-            async with store.attempt():
+        if (attempt := store.optimistic_attempt()) is not None:
+            async with attempt:
                 settled = await _settle_once(store, principal, mdtrt_id, body, idempotency_claim)
             if settled is not None:
                 return settled

@@ -13,8 +13,8 @@ update (the settlement, both accumulators, the account debit, the funding case e
 entry, the outbox event and the idempotency record with its response) is a data-modifying CTE
 gated on the compare-and-set. So a settle that opens the request's unit of work needs no
 transaction of its own: each statement commits alone, no row is locked and no BEGIN or COMMIT
-travels (:attr:`SettlementStore.optimistic`). When the version moved, the caller settles again
-under the person's row lock (:meth:`SettlementStore.serialized`), where the version cannot move.
+travels (:meth:`SettlementStore.optimistic_attempt`). When the version moved, the caller settles
+again under the person's row lock (:meth:`SettlementStore.serialized`), where it cannot move.
 
 On PostgreSQL the statements run on the psycopg connection itself
 (:class:`engine.db.DriverStatement`). SQLite has no data-modifying CTEs, so there the same
@@ -299,16 +299,14 @@ class SettlementStore:
     """Settle's statements for one unit of work, through the session (SQLite, and any backend
     without the driver path): :func:`store` picks the PostgreSQL one."""
 
-    #: Whether a settle may first try without the person's row lock, relying on the write's
-    #: compare-and-set alone (:meth:`attempt`). SQLite serialises every unit of work anyway.
-    optimistic = False
-
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def attempt(self) -> AbstractAsyncContextManager[object]:
-        """Where an optimistic settle reads and writes."""
-        return nullcontext()
+    def optimistic_attempt(self) -> AbstractAsyncContextManager[object] | None:
+        """Where a settle may first try without the person's row lock, relying on the write's
+        compare-and-set alone; None: it settles under the lock only (SQLite serialises every unit
+        of work anyway)."""
+        return None
 
     def serialized(self) -> AbstractAsyncContextManager[object]:
         """Where a settle reads under the person's row lock and writes: a transaction (or, inside
@@ -357,13 +355,11 @@ class _DriverSettlementStore(SettlementStore):
     """The same statements on the psycopg connection (:class:`engine.db.DriverStatement`), every
     write as the one statement of data-modifying CTEs."""
 
-    optimistic = True
-
     def __init__(self, session: AsyncSession, connection: DriverConnection) -> None:
         super().__init__(session)
         self.connection = connection
 
-    def attempt(self) -> AbstractAsyncContextManager[object]:
+    def optimistic_attempt(self) -> AbstractAsyncContextManager[object]:
         """In autocommit, nothing: the write is one statement. Inside a caller's transaction, a
         savepoint, so that a write refused by a constraint does not abort that transaction."""
         return nullcontext() if self.connection.autocommit else self.connection.transaction()
