@@ -50,14 +50,14 @@ PG_SERVER = os.environ.get("SANYI_BENCH_PG", "postgres@127.0.0.1:5432")
 BROKER = os.environ.get("SANYI_BENCH_BROKER", "amqp://guest:guest@127.0.0.1:5672/%2F")
 
 
-def _recreate_database(name: str) -> str:
+def recreate_database(name: str) -> str:
     with psycopg.connect(f"postgresql://{PG_SERVER}/postgres", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://{PG_SERVER}/{name}"
 
 
-def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE="20", BROKER_URL=BROKER)
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers)],
@@ -66,7 +66,7 @@ def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     )
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -80,7 +80,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the API server did not come up")
 
 
-def _template_claim(http: httpx.Client, admin_token: str) -> tuple[Client, str, dict[str, Any]]:
+def template_claim(http: httpx.Client, admin_token: str) -> tuple[Client, str, dict[str, Any]]:
     """Set up the region and settle-ready one visit through the API; returns the hospital
     client, its code and the priced template visit id."""
     region = setup_region(http, admin_token)
@@ -140,7 +140,7 @@ def _template_claim(http: httpx.Client, admin_token: str) -> tuple[Client, str, 
     return hospital, code, template
 
 
-def _bulk_copy(url: str, template_id: str, persons: int, claims: int) -> list[str]:
+def bulk_copy(url: str, template_id: str, persons: int, claims: int) -> list[str]:
     """Persons, visits and fee lines cloned from the template with plain multi-row inserts."""
     engine = sa.create_engine(url)
     meta = sa.MetaData()
@@ -311,17 +311,17 @@ def main() -> None:
     parser.add_argument("--database", default="sanyi_bench")
     args = parser.parse_args()
 
-    url = _recreate_database(args.database)
+    url = recreate_database(args.database)
     migrate.upgrade(url)
     admin_token = bootstrap_admin(Settings(database_url=url))
     port = 8700 + secrets.randbelow(200)
     base = f"http://127.0.0.1:{port}"
-    server = _start_server(url, port, args.workers)
+    server = start_server(url, port, args.workers)
     try:
-        _wait_healthy(base, server)
+        wait_healthy(base, server)
         with httpx.Client(base_url=base, timeout=60) as http:
-            hospital, code, template = _template_claim(http, admin_token)
-        mdtrt_ids = _bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
+            hospital, code, template = template_claim(http, admin_token)
+        mdtrt_ids = bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
         print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
         speed = _machine_speed()
         cpu_before, client_before = _cpu_seconds(server.pid, args.database), time.process_time()
