@@ -52,7 +52,7 @@ from engine import audit, outbox
 from engine.auth import Principal, Role, find_organisation
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import ZERO, Money, cny, from_fen, min_money, scale, to_fen
+from engine.money import ZERO, Money, cny, from_fen, min_money, scale, to_fen, yuan
 
 #: China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
 CST = timezone(timedelta(hours=8), name="CST")
@@ -118,10 +118,6 @@ async def require_provider(
             code="unknown_institution",
             field="fixmedins_code",
         )
-
-
-def yuan(fen: int) -> Decimal:
-    return from_fen(fen).amount
 
 
 # --- quality withholding -------------------------------------------------------------------------

@@ -52,7 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import budget_repository, budgets
 from claims import recon_repository as repo
-from claims.budgets import CST, BudgetTerms, Part, twelfth, yuan
+from claims.budgets import CST, BudgetTerms, Part, twelfth
 from claims.recon_models import FUNDS, ClearingBatch, ClearingFundLine, ClearingLine
 from claims.recon_repository import LineSums
 from claims.recon_schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
@@ -61,7 +61,7 @@ from engine import audit, outbox
 from engine.auth import Principal, Role
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import ZERO, Money, cny, from_fen, to_fen
+from engine.money import ZERO, Money, cny, from_fen, to_fen, yuan
 
 POOLED = "hifp_pay"
 

@@ -18,7 +18,7 @@ from claims.schemas import OpeningBalancesIn, PersonIn, PersonOut
 from engine import audit
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import cny, from_fen, to_fen
+from engine.money import cny, to_fen, yuan
 from engine.settings import get_settings
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -53,7 +53,7 @@ def person_out(person: Person) -> PersonOut:
         retired=person.retired,
         asst_type=person.asst_type,
         opsp_dise_codes=list(person.opsp_dise_codes),
-        acct_balc=from_fen(person.acct_balc).amount,
+        acct_balc=yuan(person.acct_balc),
     )
 
 

@@ -38,7 +38,7 @@ from typing import Any, get_args
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import recon_repository as repo
-from claims.budgets import CST, yuan
+from claims.budgets import CST
 from claims.recon_models import ReconJob, ReconMismatch, ReconRun
 from claims.recon_repository import AMOUNT_COLUMNS, DETAIL_COLUMNS, ID_MAX_LENGTH, Scope, Totals
 from claims.recon_schemas import (
@@ -57,7 +57,7 @@ from engine import audit, outbox
 from engine.auth import Principal, Role
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import cny, to_fen
+from engine.money import cny, to_fen, yuan
 
 #: Mismatches returned inline by the detail endpoints; the CSV has all of them.
 INLINE_MISMATCHES = 1000

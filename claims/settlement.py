@@ -38,7 +38,7 @@ from engine import audit, idempotency, outbox
 from engine.auth import Principal, Role
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import from_fen, to_fen
+from engine.money import from_fen, to_fen, yuan
 
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
@@ -247,7 +247,7 @@ def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
             "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
             "revoked_at": values["revoked_at"],
             "acct_used_flag": values["acct_used_flag"],
-            **{name: from_fen(values[name]).amount for name in SETTLEMENT_AMOUNTS},
+            **{name: yuan(values[name]) for name in SETTLEMENT_AMOUNTS},
             "setldetail": values["setldetail"],
             "lines": values["lines"],
             "explanation": values["explanation"],
@@ -411,7 +411,7 @@ def _audit_payload(values: Mapping[str, Any]) -> dict[str, Any]:
         "mdtrt_id": values["mdtrt_id"],
         "psn_no": values["psn_no"],
         "status": values["status"],
-        **{name: str(from_fen(values[name]).amount) for name in SETTLEMENT_AMOUNTS},
+        **{name: str(yuan(values[name])) for name in SETTLEMENT_AMOUNTS},
     }
 
 
@@ -422,8 +422,8 @@ def _event_payload(values: Mapping[str, Any]) -> dict[str, Any]:
         "fixmedins_code": values["fixmedins_code"],
         "admdvs": values["admdvs"],
         "status": values["status"],
-        "medfee_sumamt": str(from_fen(values["medfee_sumamt"]).amount),
-        "fund_pay_sumamt": str(from_fen(values["fund_pay_sumamt"]).amount),
+        "medfee_sumamt": str(yuan(values["medfee_sumamt"])),
+        "fund_pay_sumamt": str(yuan(values["fund_pay_sumamt"])),
         "setl_time": values["setl_time"].isoformat(),
     }
 

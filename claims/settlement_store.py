@@ -24,7 +24,7 @@ which BEGIN IMMEDIATE already serialises. ``docs/performance.md`` has the figure
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
@@ -244,6 +244,11 @@ _SQLITE_DEBIT = (
 _SQLITE_WRITES = _sqlite_writes()
 
 
+def _json_fragment(answer: BaseModel) -> orjson.Fragment:
+    """The model as JSON text that orjson embeds as it is: pydantic writes it in one pass."""
+    return orjson.Fragment(answer.model_dump_json())
+
+
 def _json_default(value: object) -> str:
     if isinstance(value, Decimal):
         return str(value)
@@ -266,11 +271,15 @@ class Effects:
     response: tuple[idempotency.Claim, BaseModel] | None
     ledger_version: int
 
-    def appended_rows(self) -> dict[Table, list[dict[str, Any]]]:
+    def appended_rows(
+        self, document: Callable[[BaseModel], Any]
+    ) -> dict[Table, list[dict[str, Any]]]:
+        """The rows per appended table, the idempotent response as ``document`` makes it (the
+        form the store's statements take a JSON column in)."""
         records = []
         if self.response is not None:
             claim, answer = self.response
-            records.append(claim.record() | {"response": answer.model_dump(mode="json")})
+            records.append(claim.record() | {"response": document(answer)})
         return {
             _settlement: [self.settlement],
             _funding: list(self.case_entries),
@@ -339,7 +348,8 @@ class SettlementStore:
         rows, and append the funding case entries, the audit entry, the outbox event and the
         idempotency record. False, writing nothing, when the version had moved. The CHECK
         constraints refuse anything that does not add up."""
-        rows, params = effects.appended_rows(), effects.delta_params()
+        rows = effects.appended_rows(lambda answer: answer.model_dump(mode="json"))
+        params = effects.delta_params()
         debit = await self.session.execute(_SQLITE_DEBIT, params)
         if cast(CursorResult[Any], debit).rowcount != 1:
             return False
@@ -381,7 +391,7 @@ class _DriverSettlementStore(SettlementStore):
         """Raises :class:`engine.idempotency.KeyTaken` when a request under the same key stored
         its record first (the statement then wrote nothing)."""
         params = effects.delta_params()
-        for table, table_rows in effects.appended_rows().items():
+        for table, table_rows in effects.appended_rows(_json_fragment).items():
             params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
         try:
             cursor = await driver_execute(self.connection, _POSTGRESQL_WRITE, params)

@@ -24,7 +24,7 @@ from claims.settlement_store import ClaimRow
 from engine import audit
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import from_fen, to_fen
+from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
 from tariffs.registry import InstitutionInfo, get_institution, get_practitioner
 
@@ -301,7 +301,7 @@ async def upload_fees(
         object_id=mdtrt_id,
         payload={
             "feedetl_sn": [r.feedetl_sn for r in rows],
-            "sumamt": str(from_fen(sum(r.det_item_fee_sumamt for r in rows)).amount),
+            "sumamt": str(yuan(sum(r.det_item_fee_sumamt for r in rows))),
         },
     )
     return FeeUploadOut(mdtrt_id=mdtrt_id, feedetail=[fee_line_out(r) for r in rows])

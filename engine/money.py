@@ -24,6 +24,7 @@ __all__ = [
     "round_fen",
     "scale",
     "to_fen",
+    "yuan",
 ]
 
 FEN = Decimal("0.01")
@@ -56,11 +57,17 @@ def cny(amount: Decimal | int | str) -> Money:
     return Money(value.quantize(FEN), CNY)
 
 
-def from_fen(fen: int) -> Money:
-    """Money from an integer number of fen, as stored in the database."""
+def yuan(fen: int) -> Decimal:
+    """The amount in yuan, two decimals, of an integer number of fen as stored in the database:
+    what the wire carries, without the ``Money`` object the domain computes with."""
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError(f"fen must be an int, not {type(fen).__name__}")
-    return Money(Decimal(fen) * FEN, CNY)
+    return Decimal(fen).scaleb(-2)
+
+
+def from_fen(fen: int) -> Money:
+    """Money from an integer number of fen, as stored in the database."""
+    return Money(yuan(fen), CNY)
 
 
 def to_fen(money: Money) -> int:

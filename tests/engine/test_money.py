@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine.money import cny, from_fen, round_fen, scale, to_fen
+from engine.money import cny, from_fen, round_fen, scale, to_fen, yuan
 
 
 def test_scale_rounds_half_up_to_the_fen() -> None:
@@ -17,6 +17,14 @@ def test_fen_round_trip() -> None:
     assert from_fen(0) == cny("0")
 
 
+@pytest.mark.parametrize(
+    ("fen", "text"), [(21140, "211.40"), (0, "0.00"), (5, "0.05"), (-7, "-0.07")]
+)
+def test_yuan_of_fen_has_two_decimals_as_the_wire_writes_them(fen: int, text: str) -> None:
+    assert str(yuan(fen)) == text
+    assert yuan(fen) == from_fen(fen).amount
+
+
 @pytest.mark.parametrize("bad", [0.1, 1.0, True])
 def test_floats_are_refused(bad: object) -> None:
     with pytest.raises(TypeError):
@@ -25,6 +33,8 @@ def test_floats_are_refused(bad: object) -> None:
         scale(cny("1.00"), bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         from_fen(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        yuan(bad)  # type: ignore[arg-type]
 
 
 def test_sub_fen_amounts_are_refused_not_truncated() -> None:
