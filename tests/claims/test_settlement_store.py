@@ -9,9 +9,11 @@ from psycopg import sql
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims import settlement_store
 from claims.models import Settlement
 from claims.settlement_store import CLAIM_STATE_ON_POSTGRESQL, claim_state_params
-from engine.db import DriverStatement, driver_connection, driver_cursor, table_of
+from engine.db import Database, DriverStatement, driver_connection, driver_cursor, table_of
+from engine.settings import to_async_url
 
 
 def test_a_driver_statement_keeps_its_constants_in_the_text() -> None:
@@ -65,3 +67,25 @@ async def test_the_claim_state_generic_plan_reads_the_live_settlement_by_its_ind
     plan = "\n".join(line for (line,) in await cursor.fetchall())
     assert "uq_settlement_live_visit" in plan
     assert "Seq Scan on settlement" not in plan
+
+
+@pytest.mark.postgres_only
+async def test_settle_opens_its_unit_of_work_in_autocommit_and_the_pool_gets_it_back_transactional(
+    database_url: str,
+) -> None:
+    """A settle that opens its unit of work sends no BEGIN; the pool must not pass that mode on
+    to the next unit of work, whose statements would then each commit alone."""
+    db = Database.connect(to_async_url(database_url), pool_size=1)  # one connection, reused
+    try:
+        async with db.sessionmaker() as session:
+            assert (await settlement_store.store(session)).optimistic_attempt() is not None
+            settling = await driver_connection(session)
+            assert settling.autocommit
+        async with db.sessionmaker() as session, session.begin():
+            await session.execute(select(1))  # a unit of work under way: store() leaves it be
+            await settlement_store.store(session)
+            again = await driver_connection(session)
+            assert again is settling
+            assert not again.autocommit
+    finally:
+        await db.dispose()
