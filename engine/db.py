@@ -313,7 +313,8 @@ DriverConnection = psycopg.AsyncConnection[Any]
 
 async def driver_connection(session: AsyncSession) -> DriverConnection:
     """The psycopg connection under the session's transaction (PostgreSQL only). Statements run
-    on it belong to the session's transaction and are committed or rolled back with it."""
+    on it belong to the session's transaction and are committed or rolled back with it, unless
+    the session's connection was opened in autocommit: then each commits alone."""
     connection = await (await session.connection()).get_raw_connection()
     driver = connection.driver_connection
     assert isinstance(driver, psycopg.AsyncConnection)
