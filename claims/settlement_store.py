@@ -109,24 +109,13 @@ _CLAIM_ON_POSTGRESQL = {
 _ONE = select(literal(1).label("one")).subquery("one")
 
 
-def _stored(column: Any) -> Any:
-    """A column of the idempotency record under (``idem_org_id``, ``idem_key``), or null."""
-    return (
-        select(column)
-        .where(
-            _records.c.org_id == bindparam("idem_org_id"), _records.c.key == bindparam("idem_key")
-        )
-        .scalar_subquery()
-    )
-
-
 _CLAIM_STATE = (
     select(
         exists()
         .where(_settlement.c.mdtrt_id == bindparam("mdtrt_id"), _settlement.c.status == "settled")
         .label("live"),
-        _stored(_records.c.request_hash).label("idem_request_hash"),
-        _stored(_records.c.response).label("idem_response"),
+        _records.c.request_hash.label("idem_request_hash"),
+        _records.c.response.label("idem_response"),
         _benefit.c.deductible_used,
         _benefit.c.hifp_paid,
         _per_year.c.inscp_psn_cum,
@@ -151,6 +140,13 @@ _CLAIM_STATE = (
             and_(
                 _per_year.c.psn_no == bindparam("psn_no"),
                 _per_year.c.year == bindparam("acc_year"),
+            ),
+        )
+        .outerjoin(  # the record under the request's Idempotency-Key (claim_state_params)
+            _records,
+            and_(
+                _records.c.org_id == bindparam("idem_org_id"),
+                _records.c.key == bindparam("idem_key"),
             ),
         )
     )

@@ -233,12 +233,8 @@ async def insert_or_ignore(
     sees the winner's committed row, never a half-done one.
     """
     statement = _insert_or_ignore_statement(model, session.get_bind().dialect.name, tuple(values))
-    return (await session.execute(statement, _insert_or_ignore_params(values))).first() is not None
-
-
-def _insert_or_ignore_params(values: dict[str, Any]) -> dict[str, Any]:
-    """The parameters of :func:`_insert_or_ignore_statement` for a row's ``values``."""
-    return {f"b_{name}": value for name, value in values.items()}
+    params = {f"b_{name}": value for name, value in values.items()}
+    return (await session.execute(statement, params)).first() is not None
 
 
 def table_of(model: type[Base]) -> Table:
@@ -329,7 +325,7 @@ def driver_cursor(connection: DriverConnection) -> psycopg.AsyncRawCursor[Any]:
 async def driver_execute(
     connection: DriverConnection, statement: DriverStatement, params: dict[str, Any]
 ) -> psycopg.AsyncRawCursor[Any]:
-    """Execute (or, in pipeline mode, queue) ``statement``; the cursor holds its rows."""
+    """Execute ``statement``; the cursor holds its rows."""
     cursor = driver_cursor(connection)
     await cursor.execute(statement.sql, statement.arguments(params))
     return cursor
