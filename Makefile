@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve worker scheduler bench bench-instructions bench-reconcile clean
+.PHONY: install demo test lint serve worker scheduler bench bench-floor bench-instructions bench-reconcile clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ scheduler: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/settle.py
+
+bench-floor: $(STAMP)
+	$(BIN)/python bench/floor.py
 
 bench-instructions: $(STAMP)
 	$(BIN)/python bench/settle_instructions.py

@@ -218,7 +218,7 @@ class _Connection:
             await self.writer.wait_closed()
 
 
-async def _settle_load(
+async def settle_load(
     port: int, headers: dict[str, str], mdtrt_ids: list[str], concurrency: int, duration: float
 ) -> tuple[list[float], int, float]:
     queue = iter(mdtrt_ids)
@@ -279,13 +279,13 @@ def _cpu_seconds(server_pid: int, database: str) -> tuple[float, float]:
     return api, postgres
 
 
-def _machine_speed() -> float:
+def machine_speed() -> float:
     """Milliseconds for a fixed pure-Python loop: on a shared machine the CPU's speed varies from
     minute to minute, and this says how fast it was around the run."""
     return 1000 * min(timeit.repeat("sum(range(1_000_000))", number=5, repeat=5)) / 5
 
 
-def _pgbench(dbname: str, concurrency: int, seconds: int) -> float:
+def pgbench(dbname: str, concurrency: int, seconds: int) -> float:
     host, _, port = PG_SERVER.split("@")[1].partition(":")
     base = ["-h", host, "-p", port or "5432", "-U", "postgres"]
     subprocess.run(
@@ -323,17 +323,17 @@ def main() -> None:
             hospital, code, template = template_claim(http, admin_token)
         mdtrt_ids = bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
         print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
-        speed = _machine_speed()
+        speed = machine_speed()
         cpu_before, client_before = _cpu_seconds(server.pid, args.database), time.process_time()
         latencies, errors, elapsed = asyncio.run(
-            _settle_load(port, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
+            settle_load(port, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
         )
         cpu_after = _cpu_seconds(server.pid, args.database)
         client_cpu = time.process_time() - client_before
     finally:
         server.terminate()
         server.wait(timeout=30)
-    tps = _pgbench(args.database, args.concurrency, 10)
+    tps = pgbench(args.database, args.concurrency, 10)
     rate = len(latencies) / elapsed
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     print(f"settled claims:      {len(latencies)} in {elapsed:.1f} s, errors {errors}")
