@@ -155,7 +155,7 @@ class DipGroupCode(Base):
     """Which diagnoses (ICD-10, upper-cased) fall into a group: by code prefix or by exact code.
 
     The most specific mapping wins: an exact code before any prefix, a longer prefix before a
-    shorter one (``claims.budget_repository.ROUTE_LOOKUP_COLUMNS``).
+    shorter one (``claims.budget_repository.route_lookup_columns``).
     """
 
     __tablename__ = "dip_group_code"

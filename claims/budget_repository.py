@@ -133,71 +133,67 @@ def _covers(start: date, end: date) -> Any:
 _bundle, _member = table_of(Bundle), table_of(BundleMember)
 _scheme, _group, _group_code = table_of(DipScheme), table_of(DipGroup), table_of(DipGroupCode)
 
-#: The holder of the bundle the person (``psn_no``) is signed to on day ``on`` in region ``admdvs``.
-_BUNDLE_HOLDER = (
-    select(_bundle.c.fixmedins_code)
-    .join(_member, _member.c.bundle_id == _bundle.c.id)
-    .where(
-        _member.c.psn_no == bindparam("psn_no"),
-        _bundle.c.admdvs == bindparam("admdvs"),
-        _bundle.c.year == bindparam("year"),
-        _member.c.sign_date <= bindparam("on"),
-        or_(_member.c.end_date.is_(None), _member.c.end_date >= bindparam("on")),
+
+def route_lookup_columns(psn_no: Any, admdvs: Any, icd_code: Any) -> tuple[Any, ...]:
+    """The :class:`RouteLookup` columns for a claim of person ``psn_no`` in region ``admdvs`` with
+    diagnosis ``icd_code`` (SQL expressions: the settle path passes its visit's columns, so the
+    claim's read carries its route), on the day and year :func:`route_params` binds.
+
+    Scalar subqueries rather than joins: each is planned on its own, where outer joins would add
+    to the join search of the statement that carries them."""
+    holder = (  # the bundle the person is signed to that day
+        select(_bundle.c.fixmedins_code)
+        .join(_member, _member.c.bundle_id == _bundle.c.id)
+        .where(
+            _member.c.psn_no == psn_no,
+            _bundle.c.admdvs == admdvs,
+            _bundle.c.year == bindparam("year"),
+            _member.c.sign_date <= bindparam("on"),
+            or_(_member.c.end_date.is_(None), _member.c.end_date >= bindparam("on")),
+        )
+        .limit(1)
+        .scalar_subquery()
     )
-    .limit(1)
-    .scalar_subquery()
-)
-
-#: Every leading substring of the diagnosis code, as SQL on the ``icd_code`` parameter: the
-#: candidate prefixes, up to the longest code a scheme can map. An indexed ``IN`` over them beats a
-#: ``LIKE`` scan, and computed in the statement they leave its text and parameters the same for
-#: every code (so the statement is prepared once).
-_ICD_PREFIXES = [func.substr(bindparam("icd_code"), 1, n) for n in range(1, ICD_CODE_LENGTH + 1)]
-
-#: The group diagnosis ``icd_code`` falls into under the region's scheme for the year: the exact
-#: mapping, then the longest prefix, wins.
-_DIP_GROUP_ID = (
-    select(_group_code.c.group_id)
-    .join(_scheme, _scheme.c.id == _group_code.c.scheme_id)
-    .where(
-        _scheme.c.admdvs == bindparam("admdvs"),
-        _scheme.c.year == bindparam("year"),
-        or_(
-            and_(_group_code.c.match == "exact", _group_code.c.icd_code == bindparam("icd_code")),
-            and_(
-                _group_code.c.match == "prefix",
-                _group_code.c.icd_code.in_(_ICD_PREFIXES),
+    code = func.upper(icd_code)
+    # Every leading substring of the code, up to the longest a scheme can map: an indexed IN
+    # over them beats a LIKE scan, and computed in the statement they leave its text the same
+    # for every code (so it is prepared once).
+    prefixes = [func.substr(code, 1, n) for n in range(1, ICD_CODE_LENGTH + 1)]
+    # The group under the region's scheme for the year: the exact mapping, then the longest prefix.
+    group_id = (
+        select(_group_code.c.group_id)
+        .join(_scheme, _scheme.c.id == _group_code.c.scheme_id)
+        .where(
+            _scheme.c.admdvs == admdvs,
+            _scheme.c.year == bindparam("year"),
+            or_(
+                and_(_group_code.c.match == "exact", _group_code.c.icd_code == code),
+                and_(_group_code.c.match == "prefix", _group_code.c.icd_code.in_(prefixes)),
             ),
-        ),
-    )
-    .order_by(
-        case((_group_code.c.match == "exact", 0), else_=1),
-        func.length(_group_code.c.icd_code).desc(),
-    )
-    .limit(1)
-    .scalar_subquery()
-)
-
-
-def _of_dip_group(column: Any) -> Any:
-    return (
-        select(column)
-        .select_from(_group.join(_scheme, _scheme.c.id == _group.c.scheme_id))
-        .where(_group.c.id == _DIP_GROUP_ID)
+        )
+        .order_by(
+            case((_group_code.c.match == "exact", 0), else_=1),
+            func.length(_group_code.c.icd_code).desc(),
+        )
+        .limit(1)
+        .correlate_except(_group_code, _scheme)  # to the claim's visit, two levels up
         .scalar_subquery()
     )
 
+    def of_group(column: Any) -> Any:
+        return (
+            select(column)
+            .select_from(_group.join(_scheme, _scheme.c.id == _group.c.scheme_id))
+            .where(_group.c.id == group_id)
+            .scalar_subquery()
+        )
 
-#: The :class:`RouteLookup` columns, as scalar subqueries bound by :func:`route_params`, so a
-#: claim's reads carry its route in the same round trip. Scalar subqueries rather than joins:
-#: each is planned on its own, where outer joins would add to the join search of the statement
-#: that carries them, and PostgreSQL plans that statement anew on every settle.
-ROUTE_LOOKUP_COLUMNS = (
-    _BUNDLE_HOLDER.label("bundle_holder"),
-    _of_dip_group(_scheme.c.med_types).label("dip_med_types"),
-    _of_dip_group(_group.c.points).label("dip_points"),
-    _of_dip_group(_group.c.dise_grp_code).label("dise_grp_code"),
-)
+    return (
+        holder.label("bundle_holder"),
+        of_group(_scheme.c.med_types).label("dip_med_types"),
+        of_group(_group.c.points).label("dip_points"),
+        of_group(_group.c.dise_grp_code).label("dise_grp_code"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +211,10 @@ class RouteLookup:
         return cls(row.bundle_holder, row.dip_med_types, row.dip_points, row.dise_grp_code)
 
 
-def route_params(psn_no: str, admdvs: str, on: date, icd_code: str | None) -> dict[str, Any]:
-    return {
-        "psn_no": psn_no,
-        "admdvs": admdvs,
-        "year": on.year,
-        "on": on,
-        "icd_code": icd_code.upper() if icd_code else None,
-    }
+def route_params(on: date) -> dict[str, Any]:
+    """The day (in the pooling region) a route is looked up for, as :func:`route_lookup_columns`
+    binds it."""
+    return {"year": on.year, "on": on}
 
 
 async def signing(

@@ -28,7 +28,7 @@ from claims.adjudication import (
     ClaimInput,
     adjudicate,
 )
-from claims.budget_repository import RouteLookup, route_params
+from claims.budget_repository import RouteLookup
 from claims.budgets import local_date
 from claims.models import SETTLEMENT_AMOUNTS, Settlement
 from claims.schemas import SettleIn, SettlementOut, SettlementPage
@@ -45,15 +45,35 @@ CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _State:
-    """What a visit is adjudicated on: the visit with its person's columns
-    (``SettlementStore.claim``), its policy, and the claim state (``SettlementStore.claim_state``:
-    one row per fee line)."""
+    """What a visit is adjudicated on: the claim's rows (``SettlementStore.claim``), the first
+    carrying the visit and everything read once per claim, and its policy."""
 
-    visit: ClaimRow
-    policy: policies.ResolvedPolicy
     rows: Sequence[ClaimRow]
+    policy: policies.ResolvedPolicy
     visit_date: date
     read_at: datetime
+
+    @property
+    def visit(self) -> ClaimRow:
+        return self.rows[0]
+
+    def lines(self) -> list[ClaimRow]:
+        """The visit's fee lines in upload order, once each (a line has a row per accumulator
+        category of the person's year)."""
+        lines = {row.fee_line_id: row for row in self.rows if row.fee_line_id is not None}
+        return list(lines.values())
+
+    def accumulators(self) -> Accumulators:
+        """The person's accumulators for the year, of the benefit category the policy names."""
+        benefit = next((r for r in self.rows if r.acc_category == self.policy.category), None)
+        first = self.rows[0]
+        return Accumulators(
+            deductible_used=from_fen(0 if benefit is None else benefit.deductible_used),
+            hifp_paid=from_fen(0 if benefit is None else benefit.hifp_paid),
+            inscp_psn_cum=from_fen(first.inscp_psn_cum or 0),
+            critical_paid=from_fen(first.critical_paid or 0),
+            assistance_paid=from_fen(first.assistance_paid or 0),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,12 +97,15 @@ async def _read(
     *,
     lock: bool,
 ) -> _State:
-    """The claim read (under the person's row lock when ``lock``), the policy it names, and the
-    claim state with the record under the request's Idempotency-Key."""
-    visit = await store.claim(mdtrt_id, lock=lock)
-    if visit is None or visit.fixmedins_code != principal.institution_code:
+    """The claim (under the person's row lock when ``lock``), with the record under the request's
+    Idempotency-Key, and the policy it names."""
+    now = utcnow()
+    params = settlement_store.claim_params(mdtrt_id, local_date(now), idempotency_claim)
+    rows = await store.claim(params, lock=lock)
+    if not rows or rows[0].fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
-    visit_date, now = local_date(visit.begntime), utcnow()
+    visit = rows[0]
+    visit_date = local_date(visit.begntime)
     policy = await policies.resolve(
         store.session,
         token=visit.policy_token,
@@ -94,39 +117,24 @@ async def _read(
         retired=visit.retired,
         asst_type=visit.asst_type,
     )
-    rows = await store.claim_state(
-        {
-            "mdtrt_id": visit.mdtrt_id,
-            "acc_year": visit_date.year,
-            "category": policy.category,
-            **route_params(visit.psn_no, visit.admdvs, local_date(now), visit.main_diag_code),
-            **settlement_store.claim_state_params(idempotency_claim),
-        },
-    )
-    return _State(visit, policy, rows, visit_date, now)
+    return _State(rows, policy, visit_date, now)
 
 
 def _adjudicated(state: _State, body: SettleIn) -> _Claim:
     """Adjudicate the visit on its state; a visit already settled, or without fee lines, is
     refused."""
-    visit, first = state.visit, state.rows[0]
-    if first.live:
+    visit = state.visit
+    if visit.live:
         raise Conflict("this visit is already settled", code="already_settled", field="mdtrt_id")
-    lines = [row for row in state.rows if row.fee_line_id is not None]
+    lines = state.lines()
     if not lines:
         raise InvalidRequest("the visit has no fee lines", code="no_fee_lines", field="mdtrt_id")
-    accumulators = Accumulators(
-        deductible_used=from_fen(first.deductible_used or 0),
-        hifp_paid=from_fen(first.hifp_paid or 0),
-        inscp_psn_cum=from_fen(first.inscp_psn_cum or 0),
-        critical_paid=from_fen(first.critical_paid or 0),
-        assistance_paid=from_fen(first.assistance_paid or 0),
-    )
+    accumulators = state.accumulators()
     adjudication = adjudicate(_claim_input(visit, lines, state.policy, accumulators, body))
     return _Claim(
         visit=visit,
         adjudication=adjudication,
-        route=funding.route_of(RouteLookup.of(first), visit.med_type),
+        route=funding.route_of(RouteLookup.of(visit), visit.med_type),
         settled_at=state.read_at,
         token=_token(state.policy.token, accumulators, visit.acct_balc, lines),
         year=state.visit_date.year,
@@ -327,7 +335,7 @@ async def _settle_once(
     """Settle on one read of the claim: None, writing nothing, if the person's ledger moved
     before the write."""
     state = await _read(store, principal, mdtrt_id, idempotency_claim, lock=lock)
-    stored = state.rows[0]
+    stored = state.visit
     if idempotency_claim is not None and stored.idem_request_hash is not None:
         return idempotency.replayed(
             idempotency_claim, stored.idem_request_hash, stored.idem_response, SettlementOut

@@ -1,11 +1,11 @@
 """The settlement hot path's statements, built once at import and executed as plain rows.
 
-A settle is three statements: the claim read (visit, person, ledger version, policy version
-token), the claim state (live settlement, fee lines, accumulators, funding route, and the record
-already stored under the request's Idempotency-Key) and one write. Building an ORM query per
-request, cache-keying it and hydrating objects cost more CPU than PostgreSQL spends on the whole
-settlement, so these statements are Core, built with bind parameters once, and their rows are read
-by column name.
+A settle is two statements: the claim read (the visit with its fee lines, the person with its
+ledger version and accumulators, the policy version token, whether the visit has a live
+settlement, the funding route, and the record already stored under the request's
+Idempotency-Key) and one write. Building an ORM query per request, cache-keying it and hydrating
+objects cost more CPU than PostgreSQL spends on the whole settlement, so these statements are
+Core, built with bind parameters once, and their rows are read by column name.
 
 The write applies only if the person's ledger version is still the one the claim read
 (compare-and-set), and moves it on. On PostgreSQL it is a single statement: every insert and
@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any, cast
 
@@ -35,13 +36,13 @@ import psycopg
 from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
+    Integer,
     Table,
     TextClause,
     and_,
     bindparam,
     exists,
     insert,
-    literal,
     select,
     text,
     update,
@@ -49,9 +50,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from claims.budget_models import FundingCaseEntry
-from claims.budget_repository import ROUTE_LOOKUP_COLUMNS
+from claims.budget_repository import route_lookup_columns, route_params
+from claims.budgets import CST
 from claims.models import (
     BenefitAccumulator,
     FeeLine,
@@ -84,65 +89,80 @@ _benefit, _per_year = table_of(BenefitAccumulator), table_of(PersonYearAccumulat
 _funding, _audit, _outbox = table_of(FundingCaseEntry), table_of(AuditEntry), table_of(OutboxEvent)
 _records = table_of(IdempotencyRecord)
 
-_CLAIM = select(
-    *_visit.c,
-    _person.c.admdvs.label("person_admdvs"),
-    _person.c.retired,
-    _person.c.asst_type,
-    _person.c.acct_balc,
-    _person.c.ledger_version,
-    select(_policy_version.c.token)
-    .where(_policy_version.c.admdvs == _person.c.admdvs)
-    .scalar_subquery()
-    .label("policy_token"),
-).select_from(_visit.join(_person, _person.c.psn_no == _visit.c.psn_no))
-_CLAIM = _CLAIM.where(_visit.c.mdtrt_id == bindparam("mdtrt_id"))
-_CLAIM_LOCKED = _CLAIM.with_for_update(of=_person)
+
+class _LocalYear(FunctionElement[int]):
+    """The calendar year in the pooling region of a UTC timestamp column: in SQL,
+    ``claims.budgets.local_date(t).year``, the year whose accumulators a visit counts against."""
+
+    type = Integer()
+    name = "local_year"
+    inherit_cache = True
 
 
-_CLAIM_ON_POSTGRESQL = {
-    False: DriverStatement.of(_CLAIM),
-    True: DriverStatement.of(_CLAIM_LOCKED),
-}
+_CST_HOURS = int(CST.utcoffset(None).total_seconds()) // 3600
 
 
-_ONE = select(literal(1).label("one")).subquery("one")
+@compiles(_LocalYear, "postgresql")
+def _local_year_on_postgresql(element: _LocalYear, compiler: SQLCompiler, **kw: Any) -> str:
+    timestamp = compiler.process(element.clauses, **kw)
+    local = f"(({timestamp}) AT TIME ZONE 'UTC') + INTERVAL '{_CST_HOURS} hours'"
+    return f"CAST(EXTRACT(YEAR FROM {local}) AS INTEGER)"
 
 
-_CLAIM_STATE = (
+@compiles(_LocalYear, "sqlite")
+def _local_year_on_sqlite(element: _LocalYear, compiler: SQLCompiler, **kw: Any) -> str:
+    timestamp = compiler.process(element.clauses, **kw)
+    return f"CAST(strftime('%Y', {timestamp}, '+{_CST_HOURS} hours') AS INTEGER)"
+
+
+_ACC_YEAR = _LocalYear(_visit.c.begntime)
+
+#: The claim: one row per fee line of the visit (one row with null line columns when there is
+#: none) and per benefit accumulator category of the person's year (``acc_category``, null before
+#: the person's first settlement of the year; the category a claim counts against is policy data,
+#: resolved after the read). Each carries the visit's columns with its person's, the region's
+#: policy version token, ``live`` (the visit has a live settlement), the person's per-year
+#: accumulators, the record under the request's Idempotency-Key (:func:`claim_params`) and the
+#: funding route lookups (``claims.budget_repository.route_lookup_columns``).
+_CLAIM = (
     select(
+        *_visit.c,
+        _person.c.admdvs.label("person_admdvs"),
+        _person.c.retired,
+        _person.c.asst_type,
+        _person.c.acct_balc,
+        _person.c.ledger_version,
+        select(_policy_version.c.token)
+        .where(_policy_version.c.admdvs == _person.c.admdvs)
+        .scalar_subquery()
+        .label("policy_token"),
         exists()
         .where(_settlement.c.mdtrt_id == bindparam("mdtrt_id"), _settlement.c.status == "settled")
         .label("live"),
         _records.c.request_hash.label("idem_request_hash"),
         _records.c.response.label("idem_response"),
+        _benefit.c.category.label("acc_category"),
         _benefit.c.deductible_used,
         _benefit.c.hifp_paid,
         _per_year.c.inscp_psn_cum,
         _per_year.c.critical_paid,
         _per_year.c.assistance_paid,
-        *ROUTE_LOOKUP_COLUMNS,
+        *route_lookup_columns(_visit.c.psn_no, _visit.c.admdvs, _visit.c.main_diag_code),
         _fee.c.id.label("fee_line_id"),
         *(c for c in _fee.c if c.key not in ("id", "mdtrt_id")),
     )
     .select_from(
-        _ONE.outerjoin(_fee, _fee.c.mdtrt_id == bindparam("mdtrt_id"))
+        _visit.join(_person, _person.c.psn_no == _visit.c.psn_no)
+        .outerjoin(_fee, _fee.c.mdtrt_id == _visit.c.mdtrt_id)
         .outerjoin(
             _benefit,
-            and_(
-                _benefit.c.psn_no == bindparam("psn_no"),
-                _benefit.c.year == bindparam("acc_year"),
-                _benefit.c.category == bindparam("category"),
-            ),
+            and_(_benefit.c.psn_no == _visit.c.psn_no, _benefit.c.year == _ACC_YEAR),
         )
         .outerjoin(
             _per_year,
-            and_(
-                _per_year.c.psn_no == bindparam("psn_no"),
-                _per_year.c.year == bindparam("acc_year"),
-            ),
+            and_(_per_year.c.psn_no == _visit.c.psn_no, _per_year.c.year == _ACC_YEAR),
         )
-        .outerjoin(  # the record under the request's Idempotency-Key (claim_state_params)
+        .outerjoin(  # the record under the request's Idempotency-Key (claim_params)
             _records,
             and_(
                 _records.c.org_id == bindparam("idem_org_id"),
@@ -150,11 +170,24 @@ _CLAIM_STATE = (
             ),
         )
     )
-    .order_by(_fee.c.id)
+    .where(_visit.c.mdtrt_id == bindparam("mdtrt_id"))
+    .order_by(_fee.c.id, _benefit.c.category)
 )
+
+#: The person's row lock, taken before :data:`_CLAIM` when settling under it. A statement of its
+#: own: under READ COMMITTED the claim read after it then sees what a settlement that held the
+#: lock before committed, which a locking read's own joins and subqueries would not.
+_LOCK_PERSON = (
+    select(_person.c.ledger_version)
+    .select_from(_visit.join(_person, _person.c.psn_no == _visit.c.psn_no))
+    .where(_visit.c.mdtrt_id == bindparam("mdtrt_id"))
+    .with_for_update(of=_person)
+)
+
 #: Planned once per connection: its constants are in its text, so PostgreSQL's generic plan reads
 #: the live settlement through the partial index (tests/claims/test_settlement_store.py).
-CLAIM_STATE_ON_POSTGRESQL = DriverStatement.of(_CLAIM_STATE)
+CLAIM_ON_POSTGRESQL = DriverStatement.of(_CLAIM)
+_LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(_LOCK_PERSON)
 
 
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
@@ -293,11 +326,18 @@ class Effects:
         return params
 
 
-def claim_state_params(idempotency_claim: idempotency.Claim | None) -> dict[str, Any]:
-    """The claim state's parameters for the record under the request's Idempotency-Key."""
-    if idempotency_claim is None:
-        return {"idem_org_id": None, "idem_key": None}
-    return {"idem_org_id": idempotency_claim.principal.org_id, "idem_key": idempotency_claim.key}
+def claim_params(
+    mdtrt_id: str, today: date, idempotency_claim: idempotency.Claim | None
+) -> dict[str, Any]:
+    """The claim read's parameters: the visit, the day its funding route is looked up for (in the
+    pooling region) and the request's Idempotency-Key, if any."""
+    claimed = None if idempotency_claim is None else idempotency_claim.claimed
+    return {
+        "mdtrt_id": mdtrt_id,
+        **route_params(today),
+        "idem_org_id": None if claimed is None else claimed.org_id,
+        "idem_key": None if claimed is None else claimed.key,
+    }
 
 
 class SettlementStore:
@@ -319,24 +359,12 @@ class SettlementStore:
         serialises writers already."""
         return nullcontext()
 
-    async def claim(self, mdtrt_id: str, *, lock: bool) -> ClaimRow | None:
-        """The visit's columns with its person's (``person_admdvs``, ``retired``, ``asst_type``,
-        ``acct_balc``, ``ledger_version``) and the region's ``policy_token``. ``lock`` takes the
-        person's row lock (FOR UPDATE OF person on PostgreSQL)."""
-        statement = _CLAIM_LOCKED if lock else _CLAIM
-        return (await self.session.execute(statement, {"mdtrt_id": mdtrt_id})).first()
-
-    async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
-        """One row per fee line (one row with null line columns when there is none), each
-        carrying ``live`` (the visit has a live settlement), ``idem_request_hash`` and
-        ``idem_response`` (the record under the request's key: :func:`claim_state_params`), the
-        accumulators of (``psn_no``, ``acc_year``, ``category``) (null before the first
-        settlement of the year) and the route lookups (``claims.budget_repository.route_params``).
-
-        A statement of its own after :meth:`claim`: under READ COMMITTED a new statement sees what
-        a settlement that held the person lock before us committed, which a subquery of the
-        locking statement itself would not."""
-        return (await self.session.execute(_CLAIM_STATE, params)).all()
+    async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
+        """The claim's rows (:data:`_CLAIM`, :func:`claim_params`), none for an unknown visit.
+        ``lock`` first takes the person's row lock (FOR UPDATE on PostgreSQL)."""
+        if lock:
+            await self.session.execute(_LOCK_PERSON, params)
+        return (await self.session.execute(_CLAIM, params)).all()
 
     async def write(self, effects: Effects) -> bool:
         """Debit the person's account and move the ledger version on, if it is still
@@ -373,14 +401,10 @@ class _DriverSettlementStore(SettlementStore):
     def serialized(self) -> AbstractAsyncContextManager[object]:
         return self.connection.transaction()
 
-    async def claim(self, mdtrt_id: str, *, lock: bool) -> ClaimRow | None:
-        cursor = await driver_execute(
-            self.connection, _CLAIM_ON_POSTGRESQL[lock], {"mdtrt_id": mdtrt_id}
-        )
-        return await cursor.fetchone()
-
-    async def claim_state(self, params: dict[str, Any]) -> Sequence[ClaimRow]:
-        cursor = await driver_execute(self.connection, CLAIM_STATE_ON_POSTGRESQL, params)
+    async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
+        if lock:
+            await driver_execute(self.connection, _LOCK_PERSON_ON_POSTGRESQL, params)
+        cursor = await driver_execute(self.connection, CLAIM_ON_POSTGRESQL, params)
         return await cursor.fetchall()
 
     async def write(self, effects: Effects) -> bool:

@@ -7,7 +7,7 @@ anew. The same key with a different request is refused, since answering it with 
 response would hide a client bug.
 
 Settlement, whose write is a single statement, does without the up-front claim: it reads the key
-with the claim state and inserts the record, response included, in that one statement. A request
+with the claim and inserts the record, response included, in that one statement. A request
 under the same key that stored first makes the insert fail (:class:`KeyTaken`) and this one
 replays it.
 """

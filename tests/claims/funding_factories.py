@@ -10,12 +10,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import funding
 from claims.budget_models import FundingCaseEntry
-from claims.budget_repository import ROUTE_LOOKUP_COLUMNS, RouteLookup, route_params
+from claims.budget_repository import RouteLookup, route_lookup_columns, route_params
 from claims.budgets import local_date
 from engine.auth import Organisation, Role
 from engine.money import cny
@@ -79,10 +79,15 @@ def facts(
 
 
 async def route(session: AsyncSession, facts: funding.SettlementFacts) -> funding.Route:
-    """The settlement's funding route, its lookups read as the settle path's claim state reads
-    them (``claims.budget_repository.ROUTE_LOOKUP_COLUMNS``)."""
-    params = route_params(facts.psn_no, facts.admdvs, local_date(facts.setl_time), facts.dise_codg)
-    lookup = RouteLookup.of((await session.execute(select(*ROUTE_LOOKUP_COLUMNS), params)).one())
+    """The settlement's funding route, its lookups read as the settle path's claim read reads
+    them (``claims.budget_repository.route_lookup_columns``)."""
+    columns = route_lookup_columns(
+        bindparam("psn_no", facts.psn_no),
+        bindparam("admdvs", facts.admdvs),
+        bindparam("icd_code", facts.dise_codg),
+    )
+    params = route_params(local_date(facts.setl_time))
+    lookup = RouteLookup.of((await session.execute(select(*columns), params)).one())
     return funding.route_of(lookup, facts.med_type)
 
 

@@ -154,6 +154,36 @@ async def test_example_d_annual_cap(world: World) -> None:
     assert body["psn_part_amt"] == "250.00"
 
 
+async def test_a_claim_counts_against_its_own_category_and_the_year_it_began_in_china(
+    world: World,
+) -> None:
+    """The claim read brings every accumulator category of the person's year, and the year is the
+    visit's in China Standard Time: a visit at 00:30 on 1 January (16:30 UTC the day before)
+    settles on that year's figures of the category its policy names, whatever else is on file."""
+    spent = {"deductible_used": "600.00", "hifp_paid": "100.00"}
+    exhausted = {"deductible_used": "5000.00", "hifp_paid": "900000.00"}
+    amounts: list[dict[str, str]] = []
+    for noise in (True, False, None):  # other categories and years on file, none, no opening
+        psn_no, certno = await world.enrol(insutype="390")
+        if noise is not None:
+            await world.opening(psn_no, categories=[{"insutype": "390", "med_type": "11"} | spent])
+        if noise:
+            other = [{"insutype": "310", "med_type": "11"}, {"insutype": "390", "med_type": "14"}]
+            await world.opening(psn_no, categories=[o | exhausted for o in other])
+            await world.opening(
+                psn_no, year=2025, categories=[{"insutype": "390", "med_type": "11"} | exhausted]
+            )
+        visit = await world.visit(psn_no, certno, when=datetime(2026, 1, 1, 0, 30))
+        await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "3000.00")])
+        response = await world.settle(visit["mdtrt_id"])
+        assert response.status_code == 201, response.text
+        amounts.append(_amounts(response.json(), "act_pay_dedc", "hifp_pay", "psn_part_amt"))
+    with_noise, alone, without_opening = amounts
+    assert with_noise == alone
+    assert alone != without_opening  # the opening figures were read at all
+    assert alone["hifp_pay"] != "0.00"
+
+
 async def _state(session: AsyncSession, psn_no: str) -> tuple[Any, ...]:
     session.expire_all()
     person = await session.get_one(Person, psn_no)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import settlement_store
 from claims.models import Settlement
-from claims.settlement_store import CLAIM_STATE_ON_POSTGRESQL, claim_state_params
+from claims.settlement_store import CLAIM_ON_POSTGRESQL, claim_params
 from engine.db import Database, DriverStatement, driver_connection, driver_cursor, table_of
 from engine.settings import to_async_url
 
@@ -32,31 +32,21 @@ def test_a_driver_statement_keeps_its_constants_in_the_text() -> None:
 
 
 @pytest.mark.postgres_only
-async def test_the_claim_state_generic_plan_reads_the_live_settlement_by_its_index(
+async def test_the_claim_generic_plan_reads_the_live_settlement_by_its_index(
     session: AsyncSession,
 ) -> None:
     """A constant bound as a parameter made PostgreSQL re-plan the statement on every settle: a
     plan for all parameter values cannot use a partial index on ``status = 'settled'``."""
     connection = await driver_connection(session)
-    params = {
-        "mdtrt_id": "M-PLAN",
-        "psn_no": "P-PLAN",
-        "admdvs": "230100",
-        "year": 2026,
-        "on": date(2026, 3, 1),
-        "icd_code": "I10.X00",
-        "acc_year": 2026,
-        "category": "11",
-        **claim_state_params(None),
-    }
-    arguments = CLAIM_STATE_ON_POSTGRESQL.arguments(params)
+    params = claim_params("M-PLAN", date(2026, 3, 1), None)
+    arguments = CLAIM_ON_POSTGRESQL.arguments(params)
     cursor = connection.cursor()
     await cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     await cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table must not decide
-    await driver_cursor(connection).execute(CLAIM_STATE_ON_POSTGRESQL.sql, arguments, prepare=True)
+    await driver_cursor(connection).execute(CLAIM_ON_POSTGRESQL.sql, arguments, prepare=True)
     await cursor.execute(
         "SELECT name FROM pg_prepared_statements WHERE statement = %s",
-        [CLAIM_STATE_ON_POSTGRESQL.sql],
+        [CLAIM_ON_POSTGRESQL.sql],
     )
     row = await cursor.fetchone()
     assert row is not None
