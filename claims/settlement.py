@@ -66,13 +66,13 @@ class _State:
     def accumulators(self) -> Accumulators:
         """The person's accumulators for the year, of the benefit category the policy names."""
         benefit = next((r for r in self.rows if r.acc_category == self.policy.category), None)
-        first = self.rows[0]
+        year = self.visit  # the person's per-year row comes with every row
         return Accumulators(
             deductible_used=from_fen(0 if benefit is None else benefit.deductible_used),
             hifp_paid=from_fen(0 if benefit is None else benefit.hifp_paid),
-            inscp_psn_cum=from_fen(first.inscp_psn_cum or 0),
-            critical_paid=from_fen(first.critical_paid or 0),
-            assistance_paid=from_fen(first.assistance_paid or 0),
+            inscp_psn_cum=from_fen(year.inscp_psn_cum or 0),
+            critical_paid=from_fen(year.critical_paid or 0),
+            assistance_paid=from_fen(year.assistance_paid or 0),
         )
 
 
