@@ -8,12 +8,12 @@ serves, with the same server settings as ``bench/settle.py`` (uvicorn, uvloop, h
 - ``POST /v1/visits/{mdtrt_id}/settlement`` as FastAPI route with settle's body model
   (``SettleIn``), its ``Idempotency-Key`` header and a small response model;
 - a psycopg 3 async connection pool in autocommit, each request running ``--statements`` prepared
-  ``INSERT ... RETURNING`` statements, one round trip each (settle sends three when uncontended);
+  ``INSERT ... RETURNING`` statements, one round trip each (settle sends two when uncontended);
 - no policy, adjudication, audit, outbox or idempotency record.
 
 Then pgbench TPC-B on the same database, as ``bench/settle.py`` runs it. Prints requests/s and
 latency per statement count, the ratio to pgbench and the machine's speed. Asserts nothing.
-Usage: ``.venv/bin/python bench/floor.py [--statements 1 3] [--duration 10]``
+Usage: ``.venv/bin/python bench/floor.py [--statements 1 2 3] [--duration 10]``
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def _run(dsn: str, statements: int, args: argparse.Namespace) -> tuple[float, li
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--statements", type=int, nargs="+", default=[1, 3])
+    parser.add_argument("--statements", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="server processes")
