@@ -25,7 +25,6 @@ import secrets
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +62,10 @@ def create_app() -> FastAPI:
 
     app = FastAPI(lifespan=lifespan)
 
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
     @app.post("/v1/visits/{mdtrt_id}/settlement", status_code=201)
     async def settle(mdtrt_id: str, body: SettleIn, idempotency_key: IdempotencyKey) -> _Settled:
         async with pool.connection() as connection:
@@ -85,27 +88,12 @@ def _serve(dsn: str, port: int, workers: int, statements: int) -> subprocess.Pop
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-async def _wait_listening(port: int, server: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the floor server exited")
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            await asyncio.sleep(0.3)
-            continue
-        writer.close()
-        return
-    raise RuntimeError("the floor server did not come up")
-
-
 def _run(dsn: str, statements: int, args: argparse.Namespace) -> tuple[float, list[float], int]:
     """Requests/s, latencies and errors of one server at ``statements`` per request."""
     port = 8900 + secrets.randbelow(100)
     server = _serve(dsn, port, args.workers, statements)
     try:
-        asyncio.run(_wait_listening(port, server))
+        bench.wait_healthy(f"http://127.0.0.1:{port}", server)
         mdtrt_ids = [f"M{n:09d}" for n in range(400_000)]
         latencies, errors, elapsed = asyncio.run(
             bench.settle_load(port, {}, mdtrt_ids, args.concurrency, args.duration)

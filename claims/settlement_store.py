@@ -174,10 +174,10 @@ _CLAIM = (
     .order_by(_fee.c.id, _benefit.c.category)
 )
 
-#: The person's row lock, taken before :data:`_CLAIM` when settling under it. A statement of its
-#: own: under READ COMMITTED the claim read after it then sees what a settlement that held the
-#: lock before committed, which a locking read's own joins and subqueries would not.
-_LOCK_PERSON = (
+#: The person's row lock, taken before :data:`_CLAIM` when settling under it on PostgreSQL. A
+#: statement of its own: under READ COMMITTED the claim read after it then sees what a settlement
+#: that held the lock before committed, which a locking read's own joins and subqueries would not.
+_LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(
     select(_person.c.ledger_version)
     .select_from(_visit.join(_person, _person.c.psn_no == _visit.c.psn_no))
     .where(_visit.c.mdtrt_id == bindparam("mdtrt_id"))
@@ -187,7 +187,6 @@ _LOCK_PERSON = (
 #: Planned once per connection: its constants are in its text, so PostgreSQL's generic plan reads
 #: the live settlement through the partial index (tests/claims/test_settlement_store.py).
 CLAIM_ON_POSTGRESQL = DriverStatement.of(_CLAIM)
-_LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(_LOCK_PERSON)
 
 
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
@@ -341,8 +340,8 @@ def claim_params(
 
 
 class SettlementStore:
-    """Settle's statements for one unit of work, through the session (SQLite, and any backend
-    without the driver path): :func:`store` picks the PostgreSQL one."""
+    """Settle's statements for one unit of work, through the session, as SQLite runs them:
+    :func:`store` picks the PostgreSQL one."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -361,9 +360,8 @@ class SettlementStore:
 
     async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
         """The claim's rows (:data:`_CLAIM`, :func:`claim_params`), none for an unknown visit.
-        ``lock`` first takes the person's row lock (FOR UPDATE on PostgreSQL)."""
-        if lock:
-            await self.session.execute(_LOCK_PERSON, params)
+        ``lock``: read under the person's row lock. On SQLite the unit of work's BEGIN IMMEDIATE
+        holds every writer's lock already, so there is nothing more to take."""
         return (await self.session.execute(_CLAIM, params)).all()
 
     async def write(self, effects: Effects) -> bool:
