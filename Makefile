@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint serve worker scheduler bench bench-floor bench-instructions bench-reconcile clean
+.PHONY: install demo test fuzz lint serve worker scheduler bench bench-floor bench-instructions bench-reconcile clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/python scripts/run_tests.py
+
+# A longer schemathesis run than make test's: every operation, every role, many more examples.
+fuzz: $(STAMP)
+	SANYI_FUZZ_EXAMPLES=$${SANYI_FUZZ_EXAMPLES:-200} $(BIN)/python -m pytest -p no:cacheprovider tests/engine/test_fuzz.py
 
 serve: $(STAMP)
 	$(BIN)/sanyi serve
