@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -32,8 +33,16 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> Prescription 
     return await session.get_one(Prescription, values["hi_rxno"])
 
 
+#: Every ``hi_rxno`` the engine issues (prescriptions.upload.new_id).
+HI_RXNO: Final = re.compile(r"R[0-9A-F]{20}")
+
+
 async def get(session: AsyncSession, hi_rxno: str, *, lock: bool = False) -> Prescription | None:
-    """The prescription; with ``lock``, its row lock (every transition takes it)."""
+    """The prescription; with ``lock``, its row lock (every transition takes it). A number the
+    engine could not have issued names nothing, and is not sent to the database (which refuses
+    some characters outright, NUL among them)."""
+    if HI_RXNO.fullmatch(hi_rxno) is None:
+        return None
     query = select(Prescription).where(Prescription.hi_rxno == hi_rxno)
     if lock:
         query = query.with_for_update()
