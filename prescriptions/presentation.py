@@ -161,6 +161,13 @@ async def _wrong_certificate(
         )
 
 
+async def forget_ended_windows(session: AsyncSession, now: datetime, window: timedelta) -> int:
+    """Delete the counts of windows that have ended (the next presentation of their key would
+    start a new window anyway); returns how many. A count being updated concurrently is not
+    lost: the delete waits for its row and skips it if it started a new window."""
+    return await repository.purge_presentation_counts(session, now - window)
+
+
 def _may_open(row: Prescription, principal: Principal, pharmacy: str, now: datetime) -> bool:
     """An open or nominated-here prescription of the pharmacy's region that circulates."""
     return (

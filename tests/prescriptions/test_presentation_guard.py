@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.audit import AuditEntry
 from engine.auth import Role
+from engine.db import Database
 from engine.settings import Settings
-from prescriptions.models import Prescription
+from prescriptions import tasks
+from prescriptions.models import Prescription, PresentationThrottle
 from prescriptions.upload import trace_code_hash
 from tests.factories import make_key, make_org, unique_code
 from tests.prescriptions.world import DAY0, RxWorld, build_rx_world
@@ -288,3 +290,25 @@ async def test_presentations_by_one_pharmacy_are_throttled(
     assert (await world.present(1, trace, patient.certno)).status_code == 200
     audited = await actions(session, f"presentation_throttle:pharmacy:{code}")
     assert [a for a, _ in audited] == ["presentation.throttled"]
+
+
+async def test_the_periodic_job_forgets_counts_of_ended_windows(
+    world: RxWorld, session: AsyncSession, tx_database: Database
+) -> None:
+    patient, _, trace = await world.issue()
+    assert (await world.present(0, trace, patient.certno)).status_code == 200
+    keys = [f"pharmacy:{world.pharmacy(0)[0]}", f"trace:{trace_code_hash(trace)}"]
+
+    async def counted() -> list[str]:
+        found = await session.scalars(
+            select(PresentationThrottle.throttle_key).where(
+                PresentationThrottle.throttle_key.in_(keys)
+            )
+        )
+        return sorted(found)
+
+    window = timedelta(seconds=WINDOW)
+    await tasks.forget_ended_windows(tx_database, DAY0 + window, window)  # not ended yet
+    assert await counted() == sorted(keys)
+    assert await tasks.forget_ended_windows(tx_database, DAY0 + 2 * window, window) >= 2
+    assert await counted() == []
