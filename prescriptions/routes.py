@@ -79,7 +79,27 @@ async def list_prescriptions(
     return await circulation.pharmacy_list(session, principal, now, cursor, limit)
 
 
-@router.post("/presentations")
+@router.post(
+    "/presentations",
+    responses={
+        403: {"description": "`not_a_designated_pharmacy`"},
+        404: {
+            "description": "`unknown_prescription` (field `rx_trace_code`): nothing this pharmacy"
+            " may open, whether the code is unknown, locked, another region's, nominated to"
+            " another pharmacy or no longer circulating, or the certificate is wrong"
+        },
+        429: {
+            "description": "`too_many_attempts`: this window's presentations by the pharmacy"
+            " (field null) or of the trace code (field `rx_trace_code`) are used up",
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds until the window ends",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+    },
+)
 async def present_prescription(
     body: PresentIn, principal: Pharmacy, session: Session, now: Now, limits: Limits
 ) -> PrescriptionOut:
@@ -117,7 +137,16 @@ async def revoke_prescription(
     return await upload.revoke(session, principal, hi_rxno, body, now)
 
 
-@router.post("/{hi_rxno}/trace-code")
+@router.post(
+    "/{hi_rxno}/trace-code",
+    responses={
+        404: {"description": "`unknown_prescription`: not a prescription of this hospital"},
+        409: {
+            "description": "`prescription_expired`, `prescription_revoked`,"
+            " `prescription_voided`, `dispense_limit_reached`: no longer live"
+        },
+    },
+)
 async def reissue_trace_code(
     hi_rxno: str, principal: Hospital, session: Session, now: Now
 ) -> TraceCodeOut:

@@ -312,3 +312,13 @@ async def test_the_periodic_job_forgets_counts_of_ended_windows(
     assert await counted() == sorted(keys)
     assert await tasks.forget_ended_windows(tx_database, DAY0 + 2 * window, window) >= 2
     assert await counted() == []
+
+
+def test_the_openapi_documents_the_throttle_and_the_reissue(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    present = paths["/v1/prescriptions/presentations"]["post"]["responses"]
+    assert {"200", "403", "404", "429"} <= set(present)
+    assert "too_many_attempts" in present["429"]["description"]
+    assert "Retry-After" in present["429"]["headers"]
+    reissue = paths["/v1/prescriptions/{hi_rxno}/trace-code"]["post"]["responses"]
+    assert {"200", "404", "409"} <= set(reissue)
