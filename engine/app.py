@@ -17,7 +17,7 @@ from engine import admin, migrate, scheduler
 from engine.broker import broker_status, setup_broker
 from engine.db import Database
 from engine.domains import domain_modules
-from engine.errors import SanyiError
+from engine.errors import SanyiError, TooManyRequests
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger("sanyi")
@@ -34,8 +34,16 @@ class Health(BaseModel):
     broker: ComponentHealth
 
 
-def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "field": field}, status_code=status)
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "message": message, "field": field}, status_code=status, headers=headers
+    )
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
@@ -48,7 +56,10 @@ def _field_of(loc: tuple[Any, ...]) -> str | None:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SanyiError)
     async def domain_error(_: Request, exc: SanyiError) -> JSONResponse:
-        return _error(exc.status, exc.code, exc.message, exc.field)
+        headers = (
+            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        )
+        return _error(exc.status, exc.code, exc.message, exc.field, headers)
 
     @app.exception_handler(RequestValidationError)
     async def payload_error(_: Request, exc: RequestValidationError) -> JSONResponse:

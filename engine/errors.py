@@ -57,6 +57,19 @@ class Conflict(SanyiError):
     default_code = "conflict"
 
 
+class TooManyRequests(SanyiError):
+    """Refused until ``retry_after`` seconds have passed (sent as ``Retry-After``)."""
+
+    status = 429
+    default_code = "too_many_requests"
+
+    def __init__(
+        self, message: str, *, retry_after: int, code: str | None = None, field: str | None = None
+    ) -> None:
+        super().__init__(message, code=code, field=field)
+        self.retry_after = retry_after
+
+
 class Unavailable(SanyiError):
     status = 503
     default_code = "unavailable"

@@ -32,6 +32,18 @@ class Settings(BaseSettings):
     # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK provider
     # configured. Off by default: while on, FastAPI looks for a provider on every request.
     otel: bool = Field(default=False, alias="SANYI_OTEL")
+    # Prescription presentations by trace code (prescriptions.presentation): attempts allowed per
+    # pharmacy and per trace code in each window, and the wrong certificates that lock a trace
+    # code until the hospital reissues it. The per-code limit sits above the number of pharmacies
+    # one open prescription is legitimately presented to at once.
+    rx_present_window_seconds: int = Field(default=60, ge=1, alias="SANYI_RX_PRESENT_WINDOW")
+    rx_present_per_pharmacy: int = Field(default=60, ge=1, alias="SANYI_RX_PRESENT_PER_PHARMACY")
+    rx_present_per_trace_code: int = Field(
+        default=40, ge=1, alias="SANYI_RX_PRESENT_PER_TRACE_CODE"
+    )
+    rx_trace_code_max_failures: int = Field(
+        default=5, ge=1, alias="SANYI_RX_TRACE_CODE_MAX_FAILURES"
+    )
 
     @property
     def embedded(self) -> bool:

@@ -1,10 +1,10 @@
-"""Circulation (DOMAIN.md section 9): who may see a prescription, the patient presenting it at
-an open pharmacy, the pharmacy's list, download, the lock and its return, and expiry.
+"""Circulation (DOMAIN.md section 9): who may see a prescription, the pharmacy's list, download,
+the lock and its return, and expiry.
 
 A pharmacy sees a prescription only when it was routed to it (the patient nominated it) or
-presented to it (the patient showed the trace code and their ID there). Everything else, unknown
-numbers included, is one and the same 404: a pharmacy cannot tell a prescription it may not see
-from one that does not exist, nor a wrong ID from a wrong trace code.
+presented to it (prescriptions.presentation). Everything else, unknown numbers included, is one
+and the same 404: a pharmacy cannot tell a prescription it may not see from one that does not
+exist.
 
 The lock is a lease on the prescription row, taken by a conditional update (repository.try_lock):
 one pharmacy at a time, lapsing by itself at ``lock_expires_at`` (the periodic job then clears it
@@ -17,18 +17,15 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.persons import certificate_matches
 from engine.auth import Principal, Role
-from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound
 from prescriptions import documents, records, repository
 from prescriptions.models import Prescription
-from prescriptions.schemas import LockOut, PrescriptionOut, PrescriptionPage, PresentIn
-from prescriptions.upload import trace_code_hash
-from tariffs.registry import get_institution
+from prescriptions.schemas import LockOut, PrescriptionOut, PrescriptionPage, PrescriptionRead
 
 
-def _unknown(field: str = "hi_rxno") -> NotFound:
-    return NotFound("no such prescription", code="unknown_prescription", field=field)
+def _unknown() -> NotFound:
+    return NotFound("no such prescription", code="unknown_prescription", field="hi_rxno")
 
 
 async def visible(
@@ -64,54 +61,16 @@ async def _expire_if_due(
 
 async def download(
     session: AsyncSession, principal: Principal, hi_rxno: str, now: datetime
-) -> PrescriptionOut:
-    """The prescription with its signed document, re-verified on the way out."""
+) -> PrescriptionRead:
+    """The prescription with its signed document, re-verified on the way out; the issuing
+    hospital also sees whether its trace code is locked (prescriptions.presentation)."""
     row = await _expire_if_due(session, principal, await visible(session, principal, hi_rxno), now)
     await documents.verify_stored(session, row)
-    return await records.prescription_out(session, row, principal, now)
-
-
-async def _designated_pharmacy(session: AsyncSession, principal: Principal) -> str:
-    """The caller's institution code, if it is registered as a designated pharmacy."""
-    code = principal.institution_code
-    try:
-        institution = await get_institution(session, code or "")
-    except NotFound:
-        institution = None
-    if code is None or institution is None or institution.kind != "pharmacy":
-        raise Forbidden(
-            "this key's institution is not a registered designated pharmacy",
-            code="not_a_designated_pharmacy",
-        )
-    return code
-
-
-async def present(
-    session: AsyncSession, principal: Principal, body: PresentIn, now: datetime
-) -> PrescriptionOut:
-    """The patient presents an open prescription at this pharmacy: with the right trace code
-    and the patient's own ID, the pharmacy may see (list, lock, dispense) it from now on.
-
-    Any mismatch (unknown code, another region, nominated to another pharmacy, not circulating,
-    another person's ID) is the same 404.
-    """
-    pharmacy = await _designated_pharmacy(session, principal)
-    row = await repository.by_trace_code_hash(
-        session, trace_code_hash(body.rx_trace_code), lock=True
+    out = await records.prescription_out(session, row, principal, now)
+    issuer = principal.role is Role.hospital
+    return PrescriptionRead(
+        **dict(out), rx_trace_code_locked=row.trace_code_locked_at is not None if issuer else None
     )
-    if (
-        row is None
-        or row.admdvs != principal.admdvs
-        or row.nominated_code not in (None, pharmacy)
-        or records.effective_status(row, now) != "circulating"
-        or not await certificate_matches(session, row.psn_no, body.mdtrt_cert_no)
-    ):
-        raise _unknown("rx_trace_code")
-    await documents.verify_stored(session, row)
-    if await repository.grant_access(session, row.hi_rxno, pharmacy, "presented", now):
-        await records.record(session, row, principal, "presented", {"to": pharmacy})
-        records.route_event(session, row, pharmacy, "presented")
-    return await records.prescription_out(session, row, principal, now)
 
 
 def _cursor(granted_at: datetime, hi_rxno: str) -> str:

@@ -46,6 +46,7 @@ class Prescription(Base):
             name="dispense_count",
         ),
         CheckConstraint("(lock_holder IS NULL) = (lock_expires_at IS NULL)", name="lock_has_lease"),
+        CheckConstraint("trace_code_failures >= 0", name="trace_code_failures"),
         # The expiry job's scan: undispensed prescriptions that may still lapse.
         Index("ix_prescription_due", "status", "vali_end_time"),
     )
@@ -80,8 +81,25 @@ class Prescription(Base):
     lock_holder: Mapped[str | None] = mapped_column(String(30))
     # Indexed for the job that clears lapsed leases (NULL for most rows).
     lock_expires_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Wrong certificates presented with the current trace code, and when that locked it (NULL:
+    # open); a reissued trace code starts again from none (prescriptions.presentation).
+    trace_code_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    trace_code_locked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PresentationThrottle(Base):
+    """Presentations counted in a fixed window, per key (a pharmacy, or a trace code's keyed
+    hash whether or not any prescription has it): one row per key, counted by one upsert, so
+    every API process shares the count and concurrent presentations queue on the row."""
+
+    __tablename__ = "presentation_throttle"
+    __table_args__ = (CheckConstraint("attempts >= 1", name="attempts"),)
+
+    throttle_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    window_start: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer)
 
 
 class PrescriptionAccess(Base):

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.db import insert_or_ignore
+from engine.db import UtcDateTime, insert_or_ignore, table_of
 from prescriptions.models import (
     Dispense,
     DispenseLine,
     DrugTraceCode,
     Prescription,
     PrescriptionAccess,
+    PresentationThrottle,
 )
 
 
@@ -30,8 +33,16 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> Prescription 
     return await session.get_one(Prescription, values["hi_rxno"])
 
 
+#: Every ``hi_rxno`` the engine issues (prescriptions.upload.new_id).
+HI_RXNO: Final = re.compile(r"R[0-9A-F]{20}")
+
+
 async def get(session: AsyncSession, hi_rxno: str, *, lock: bool = False) -> Prescription | None:
-    """The prescription; with ``lock``, its row lock (every transition takes it)."""
+    """The prescription; with ``lock``, its row lock (every transition takes it). A number the
+    engine could not have issued names nothing, and is not sent to the database (which refuses
+    some characters outright, NUL among them)."""
+    if HI_RXNO.fullmatch(hi_rxno) is None:
+        return None
     query = select(Prescription).where(Prescription.hi_rxno == hi_rxno)
     if lock:
         query = query.with_for_update()
@@ -45,6 +56,46 @@ async def by_trace_code_hash(
     if lock:
         query = query.with_for_update()
     return (await session.scalars(query.execution_options(populate_existing=True))).first()
+
+
+async def count_presentation(
+    session: AsyncSession, throttle_key: str, now: datetime, window: timedelta
+) -> tuple[int, datetime]:
+    """Count one presentation against ``throttle_key`` in one upsert: the attempts in the
+    current window (this one included) and when the window started. A window that has run its
+    course starts again at ``now``. The row stays locked until the caller's transaction ends, so
+    concurrent presentations of one key are counted one after the other, never both as the same
+    number."""
+    table = table_of(PresentationThrottle)
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    lapsed = table.c.window_start <= now - window
+    statement = (
+        insert(table)
+        .values(throttle_key=throttle_key, window_start=now, attempts=1)
+        .on_conflict_do_update(
+            index_elements=[table.c.throttle_key],
+            set_={
+                "attempts": case((lapsed, 1), else_=table.c.attempts + 1),
+                "window_start": case(
+                    (lapsed, literal(now, UtcDateTime())), else_=table.c.window_start
+                ),
+            },
+        )
+        .returning(table.c.attempts, table.c.window_start)
+    )
+    counted = (await session.execute(statement)).one()
+    return counted.attempts, counted.window_start
+
+
+async def purge_presentation_counts(session: AsyncSession, before: datetime) -> int:
+    """Delete the counts of windows that started before ``before``; returns how many."""
+    result = await session.execute(
+        delete(PresentationThrottle)
+        .where(PresentationThrottle.window_start < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def access(

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session, utcnow
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from prescriptions import circulation, dispensing, upload
+from prescriptions import circulation, dispensing, presentation, upload
+from prescriptions.presentation import PresentationLimits
 from prescriptions.schemas import (
     DispenseIn,
     DispenseOut,
@@ -24,11 +25,13 @@ from prescriptions.schemas import (
     LockOut,
     PrescriptionOut,
     PrescriptionPage,
+    PrescriptionRead,
     PresentIn,
     ReviewIn,
     RevokeIn,
     RxUpload,
     RxUploadOut,
+    TraceCodeOut,
 )
 
 router = APIRouter(prefix="/prescriptions", tags=["prescriptions"], route_class=UnitOfWorkRoute)
@@ -45,6 +48,14 @@ async def clock() -> datetime:
 
 
 Now = Annotated[datetime, Depends(clock)]
+
+
+async def presentation_limits(request: Request) -> PresentationLimits:
+    """The presentation throttle and lockout limits of this app's settings."""
+    return PresentationLimits.of(request.app.state.settings)
+
+
+Limits = Annotated[PresentationLimits, Depends(presentation_limits)]
 
 
 @router.post("", status_code=201)
@@ -68,18 +79,44 @@ async def list_prescriptions(
     return await circulation.pharmacy_list(session, principal, now, cursor, limit)
 
 
-@router.post("/presentations")
+@router.post(
+    "/presentations",
+    responses={
+        403: {"description": "`not_a_designated_pharmacy`"},
+        404: {
+            "description": "`unknown_prescription` (field `rx_trace_code`): nothing this pharmacy"
+            " may open, whether the code is unknown, locked, another region's, nominated to"
+            " another pharmacy or no longer circulating, or the certificate is wrong"
+        },
+        429: {
+            "description": "`too_many_attempts`: this window's presentations by the pharmacy"
+            " (field null) or of the trace code (field `rx_trace_code`) are used up",
+            "headers": {
+                "Retry-After": {
+                    "description": "seconds until the window ends",
+                    "schema": {"type": "integer"},
+                }
+            },
+        },
+    },
+)
 async def present_prescription(
-    body: PresentIn, principal: Pharmacy, session: Session, now: Now
+    body: PresentIn, principal: Pharmacy, session: Session, now: Now, limits: Limits
 ) -> PrescriptionOut:
-    """Open a prescription the patient presents (trace code plus their ID)."""
-    return await circulation.present(session, principal, body, now)
+    """Open a prescription the patient presents (trace code plus their ID). Throttled per
+    pharmacy and per trace code (429 ``too_many_attempts`` with ``Retry-After``); a trace code
+    locks after too many wrong certificates until the hospital reissues it."""
+    try:
+        return await presentation.present(session, principal, body, limits, now)
+    except presentation.COUNTED_REFUSALS:
+        await session.commit()  # the counts and the lockout stand, whatever the answer
+        raise
 
 
 @router.get("/{hi_rxno}")
 async def download_prescription(
     hi_rxno: str, principal: Reader, session: Session, now: Now
-) -> PrescriptionOut:
+) -> PrescriptionRead:
     """Download, with the signature re-verified."""
     return await circulation.download(session, principal, hi_rxno, now)
 
@@ -98,6 +135,24 @@ async def revoke_prescription(
 ) -> PrescriptionOut:
     """The prescribing doctor revokes it, before any dispense."""
     return await upload.revoke(session, principal, hi_rxno, body, now)
+
+
+@router.post(
+    "/{hi_rxno}/trace-code",
+    responses={
+        404: {"description": "`unknown_prescription`: not a prescription of this hospital"},
+        409: {
+            "description": "`prescription_expired`, `prescription_revoked`,"
+            " `prescription_voided`, `dispense_limit_reached`: no longer live"
+        },
+    },
+)
+async def reissue_trace_code(
+    hi_rxno: str, principal: Hospital, session: Session, now: Now
+) -> TraceCodeOut:
+    """Issue a fresh ``rx_trace_code`` (shown once) for a live prescription, unlocking
+    presentation; the previous code opens nothing any more."""
+    return await upload.reissue_trace_code(session, principal, hi_rxno, now)
 
 
 @router.post("/{hi_rxno}/lock")

@@ -257,3 +257,25 @@ class PrescriptionSummary(BaseModel):
 class PrescriptionPage(BaseModel):
     items: list[PrescriptionSummary]
     next_cursor: str | None
+
+
+# --- presentation guard --------------------------------------------------------------------------
+
+
+class PrescriptionRead(PrescriptionOut):
+    """A prescription as downloaded, with the state of its trace code for the issuing hospital."""
+
+    rx_trace_code_locked: bool | None = Field(
+        default=None,
+        description=(
+            "issuing hospital only (null for pharmacies): the trace code is locked after too many"
+            " wrong certificates, and opens nothing until the hospital reissues it"
+        ),
+    )
+
+
+class TraceCodeOut(BaseModel):
+    hi_rxno: str
+    rx_trace_code: str = Field(
+        description="shown once: replaces the previous trace code, which opens nothing any more"
+    )

@@ -1,7 +1,8 @@
 """Dramatiq actors of the prescription domain.
 
 One periodic job expires prescriptions past ``vali_end_time`` (DOMAIN.md section 9: "a periodic
-job, and checked on every access") and clears lapsed locks for the record. It catches up rather
+job, and checked on every access"), clears lapsed locks for the record, and forgets presentation
+counts whose window has ended (prescriptions.presentation). It catches up rather
 than doing "this tick's" work (engine/scheduler.py): every run does whatever is due, so a missed or
 repeated tick changes nothing, and it needs no inbox claim: each row it changes is claimed by its
 row lock and marked by its new state, so a redelivered run finds nothing left to do.
@@ -10,7 +11,7 @@ row lock and marked by its new state, so a redelivered run finds nothing left to
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dramatiq
 from apscheduler.triggers.interval import IntervalTrigger
@@ -19,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db import Database, run_with_database, unit_of_work, utcnow
 from engine.scheduler import periodic
-from prescriptions import circulation
+from engine.settings import get_settings
+from prescriptions import circulation, presentation
+from prescriptions.presentation import PresentationLimits
 
 #: Prescriptions changed per transaction, so a backlog is worked through in short transactions.
 BATCH = 200
@@ -45,6 +48,19 @@ async def lapse_due(db: Database, now: datetime) -> tuple[int, int]:
     return expired, released
 
 
+async def forget_ended_windows(db: Database, now: datetime, window: timedelta) -> int:
+    """Delete the presentation counts of ended windows, in one statement of its own."""
+    async with unit_of_work(db.sessionmaker) as session:
+        return await presentation.forget_ended_windows(session, now, window)
+
+
+async def housekeeping(db: Database, now: datetime) -> tuple[int, int, int]:
+    """Everything the periodic job does, as of ``now``."""
+    expired, released = await lapse_due(db, now)
+    window = PresentationLimits.of(get_settings()).window
+    return expired, released, await forget_ended_windows(db, now, window)
+
+
 @periodic(IntervalTrigger(minutes=1), name="prescriptions.expire")
 @dramatiq.actor(
     max_retries=3,
@@ -54,9 +70,14 @@ async def lapse_due(db: Database, now: datetime) -> tuple[int, int]:
     time_limit=300_000,
 )
 def expire_prescriptions() -> None:
-    """Expire prescriptions past their validity; clear lapsed locks."""
-    expired, released = run_with_database(lambda db: lapse_due(db, utcnow()))
-    if expired or released:
+    """Expire prescriptions past their validity; clear lapsed locks; forget ended presentation
+    windows."""
+    expired, released, forgotten = run_with_database(lambda db: housekeeping(db, utcnow()))
+    if expired or released or forgotten:
         expire_prescriptions.logger.info(
-            "expired %d prescription(s), released %d lapsed lock(s)", expired, released
+            "expired %d prescription(s), released %d lapsed lock(s), forgot %d presentation"
+            " count(s)",
+            expired,
+            released,
+            forgotten,
         )

@@ -40,6 +40,7 @@ from prescriptions.schemas import (
     RevokeIn,
     RxUpload,
     RxUploadOut,
+    TraceCodeOut,
 )
 from tariffs.pricing import DrugInfo, PricingError, get_drugs
 from tariffs.registry import PractitionerInfo, get_institution, get_practitioner
@@ -51,6 +52,12 @@ CLOCK_SKEW: Final = timedelta(minutes=10)
 def new_id(prefix: str) -> str:
     """Random, non-sequential: knowing one prescription number tells nothing about another."""
     return prefix + secrets.token_hex(10).upper()
+
+
+def new_trace_code() -> str:
+    """24 random hex digits (96 bits): guessing one is hopeless, and presentations are throttled
+    besides (prescriptions.presentation)."""
+    return secrets.token_hex(12).upper()
 
 
 def trace_code_hash(rx_trace_code: str) -> str:
@@ -153,7 +160,7 @@ async def upload(
             *check_prescription(rx, biz_type_code=visit.biz_type_code),
         ]
     )
-    rx_trace_code = secrets.token_hex(12).upper()
+    rx_trace_code = new_trace_code()
     row = await repository.insert(
         session,
         {
@@ -267,3 +274,25 @@ async def revoke(
     await records.record(session, row, principal, "revoked", {"revoke_reason": body.revoke_reason})
     await records.announce(session, row, "revoked", {})
     return await records.prescription_out(session, row, principal, now)
+
+
+async def reissue_trace_code(
+    session: AsyncSession, principal: Principal, hi_rxno: str, now: datetime
+) -> TraceCodeOut:
+    """A fresh trace code for the hospital's own live prescription (its trace code locked after
+    wrong certificates, or the patient lost it), shown once. The previous code opens nothing from
+    now on, and the wrong certificates counted against it no longer count."""
+    row = await _own(session, principal, hi_rxno, now)
+    records.require_status(row, now, "pending_review", "circulating")
+    replaced = {
+        "trace_code_failures": row.trace_code_failures,
+        "was_locked": row.trace_code_locked_at is not None,
+    }
+    rx_trace_code = new_trace_code()
+    row.trace_code_hash = trace_code_hash(rx_trace_code)
+    row.trace_code_failures = 0
+    row.trace_code_locked_at = None
+    row.updated_at = now
+    await session.flush()
+    await records.record(session, row, principal, "trace_code_reissued", replaced)
+    return TraceCodeOut(hi_rxno=row.hi_rxno, rx_trace_code=rx_trace_code)

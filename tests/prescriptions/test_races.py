@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from claims.models import Settlement
 from engine.app import create_app
+from engine.audit import AuditEntry
 from engine.db import Database
 from engine.settings import Settings
 from prescriptions.models import Dispense, Prescription
@@ -122,3 +123,48 @@ async def test_one_idempotency_key_retried_at_once_settles_once(
         "idempotency_in_progress"
     }
     assert (await outcome(database, hi_rxno, patient.psn_no))[:2] == (1, 1)
+
+
+async def test_concurrent_wrong_certificates_lock_the_trace_code_at_the_limit(
+    committed_world: RxWorld, database: Database
+) -> None:
+    """Twenty pharmacies present one trace code with a wrong ID at once: exactly the limit of
+    wrong certificates is counted and audited, and then the right ID opens nothing."""
+    world = committed_world
+    patient, hi_rxno, trace = await world.issue()
+    stranger = await world.patient()
+    limit = Settings(database_url="postgresql+psycopg://unused").rx_trace_code_max_failures
+
+    answers = await asyncio.gather(*(world.present(i, trace, stranger.certno) for i in range(20)))
+    assert {(r.status_code, r.json()["code"]) for r in answers} == {(404, "unknown_prescription")}
+    assert (await world.present(20, trace, patient.certno)).status_code == 404
+
+    async with database.sessionmaker() as session:
+        row = await session.get_one(Prescription, hi_rxno)
+        audited = Counter(
+            (
+                await session.scalars(
+                    select(AuditEntry.action).where(AuditEntry.stream == f"prescription:{hi_rxno}")
+                )
+            ).all()
+        )
+    assert (row.trace_code_failures, row.trace_code_locked_at is not None) == (limit, True)
+    assert audited["prescription.trace_code_rejected"] == limit
+    assert audited["prescription.trace_code_locked"] == 1
+    assert audited["prescription.presented"] == 0
+
+
+async def test_concurrent_presentations_of_one_trace_code_stop_exactly_at_the_limit(
+    committed_world: RxWorld,
+) -> None:
+    world = committed_world
+    patient = await world.patient()
+    allowed = Settings(database_url="postgresql+psycopg://unused").rx_present_per_trace_code
+    code = secrets.token_hex(12).upper()  # no prescription has it
+
+    answers = await asyncio.gather(
+        *(world.present(i % PHARMACIES, code, patient.certno) for i in range(allowed + 10))
+    )
+    statuses = Counter((r.status_code, r.json()["code"]) for r in answers)
+    assert statuses == {(404, "unknown_prescription"): allowed, (429, "too_many_attempts"): 10}
+    assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 429)
