@@ -315,6 +315,7 @@ async def bounded_session(
             raise
         except Exception as exc:
             if is_outage(exc):
+                log.warning("database unavailable", exc_info=exc)
                 await session.invalidate()
                 raise DatabaseUnavailable() from exc
             await session.rollback()
@@ -345,6 +346,7 @@ async def within_deadline(work: Coroutine[Any, Any, T], deadline: float | None) 
             task.add_done_callback(_forget)
     if task.done() and not task.cancelled():
         return task.result()
+    log.warning("database work abandoned at its %s s deadline", deadline)
     raise DatabaseUnavailable()
 
 
@@ -352,6 +354,20 @@ def _forget(task: asyncio.Task[Any]) -> None:
     _abandoned.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.debug("abandoned unit of work ended", exc_info=task.exception())
+
+
+#: The OpenAPI entry of every unit-of-work operation's 503.
+DATABASE_UNAVAILABLE_RESPONSE: dict[str, Any] = {
+    "description": "`database_unavailable`: the database did not answer in time. Send the "
+    "request again after `Retry-After` seconds; under the same Idempotency-Key it never applies "
+    "twice.",
+    "headers": {
+        "Retry-After": {
+            "description": "seconds to wait before retrying",
+            "schema": {"type": "integer"},
+        }
+    },
+}
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -362,6 +378,11 @@ class UnitOfWorkRoute(APIRoute):
     unit of work runs within the database's deadline (:func:`within_deadline`); an outage or the
     deadline answers 503 ``database_unavailable``.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        responses = dict(kwargs.pop("responses", None) or {})
+        responses.setdefault(503, DATABASE_UNAVAILABLE_RESPONSE)
+        super().__init__(path, endpoint, responses=responses, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

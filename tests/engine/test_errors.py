@@ -202,3 +202,17 @@ async def test_the_server_ends_a_statement_past_the_statement_timeout(
             assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await database.dispose()
+
+
+async def test_every_unit_of_work_operation_documents_its_503(app: FastAPI) -> None:
+    operations = [
+        operation
+        for path, item in app.openapi()["paths"].items()
+        if path.startswith("/v1/")
+        for operation in item.values()
+    ]
+    assert operations
+    for operation in operations:
+        unavailable = operation["responses"]["503"]
+        assert "database_unavailable" in unavailable["description"]
+        assert "Retry-After" in unavailable["headers"]
