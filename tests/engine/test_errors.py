@@ -15,11 +15,13 @@ import pytest
 import sqlalchemy.exc
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.app import create_app
 from engine.db import Database, DatabaseBounds, UnitOfWorkRoute, get_session, is_outage
 from engine.settings import Settings, to_async_url
+from tests.conftest import BACKEND
 from tests.support.server import serving
 
 OUTAGES = [
@@ -137,13 +139,17 @@ def test_the_connection_stays_usable_after_a_500(tx_database: Database, settings
         assert _exchange(conn, "/test/ok") == (200, b'{"ok":true}')
 
 
-def _slow_routes(app: FastAPI) -> None:
+def _database_routes(app: FastAPI) -> None:
     router = APIRouter(prefix="/test", route_class=UnitOfWorkRoute)
 
     @router.get("/slow")
     async def slow(session: AsyncSession = Depends(get_session)) -> None:
         await session.execute(text("SELECT 1"))
         await asyncio.sleep(60)
+
+    @router.get("/read")
+    async def read(session: AsyncSession = Depends(get_session)) -> None:
+        await session.execute(text("SELECT 1"))
 
     @router.get("/slow-statement")
     async def slow_statement(session: AsyncSession = Depends(get_session)) -> None:
@@ -179,7 +185,7 @@ async def test_a_unit_of_work_past_its_deadline_answers_503_and_gives_its_connec
     checked_out = database.engine.sync_engine.pool.checkedout()  # type: ignore[attr-defined]
     bounded = dataclasses.replace(database, deadline=0.5)
     app = create_app(settings, db=bounded)
-    _slow_routes(app)
+    _database_routes(app)
     response = await _get_within(app, path, bound=3.0)
     assert response.status_code == 503
     assert response.json()["code"] == "database_unavailable"
@@ -194,7 +200,7 @@ async def test_the_server_ends_a_statement_past_the_statement_timeout(
     database = Database.connect(to_async_url(database_url), pool_size=1, bounds=bounds)
     try:
         app = create_app(settings, db=database)
-        _slow_routes(app)
+        _database_routes(app)
         response = await _get_within(app, "/test/slow-statement", bound=3.0)
         assert response.status_code == 503
         assert response.json()["code"] == "database_unavailable"
@@ -216,3 +222,24 @@ async def test_every_unit_of_work_operation_documents_its_503(app: FastAPI) -> N
         unavailable = operation["responses"]["503"]
         assert "database_unavailable" in unavailable["description"]
         assert "Retry-After" in unavailable["headers"]
+
+
+async def test_a_sqlite_writer_past_its_busy_timeout_answers_503(
+    database_url: str, settings: Settings
+) -> None:
+    if BACKEND != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    bounds = DatabaseBounds(statement_timeout=0.2)
+    database = Database.connect(to_async_url(database_url), bounds=bounds)
+    holder = sqlite3.connect(str(make_url(database_url).database), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        app = create_app(settings, db=database)
+        _database_routes(app)
+        response = await _get_within(app, "/test/read", bound=3.0)
+        assert response.status_code == 503
+        assert response.json()["code"] == "database_unavailable"
+    finally:
+        holder.rollback()
+        holder.close()
+        await database.dispose()
