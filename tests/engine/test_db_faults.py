@@ -33,10 +33,10 @@ from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.postgres_only
 
-DEADLINE = 1.5
+DEADLINE = 2.0
 PING_TIMEOUT = 0.5
 #: Scheduling slack on a loaded two-core machine; a request past the bound counts as hung.
-MARGIN = 1.5
+MARGIN = 2.0
 HOSPITALS = 2
 PEOPLE = 4
 VISITS_EACH = 16
@@ -106,7 +106,7 @@ async def api(proxy: TcpProxy, database_url: str) -> AsyncIterator[httpx.AsyncCl
         SANYI_DB_DEADLINE=DEADLINE,
         SANYI_DB_CONNECT_TIMEOUT=2,
         SANYI_DB_POOL_TIMEOUT=1,
-        SANYI_DB_STATEMENT_TIMEOUT=1,
+        SANYI_DB_STATEMENT_TIMEOUT=DEADLINE / 2,
         SANYI_DB_PING_TIMEOUT=PING_TIMEOUT,
     )
     db = Database.connect(
@@ -187,7 +187,7 @@ async def test_a_stalled_or_cut_database_answers_503_in_bound_and_the_api_recove
     database: Database,
 ) -> None:
     the_world, people = world
-    assert {o.status for o in await _wave(api, the_world, people)} == {201}
+    await _recovers(api, the_world, people)  # up and settling
 
     # Stall under load: the requests in flight, then new ones, and /health, all answer in bound.
     in_flight = asyncio.ensure_future(_wave(api, the_world, people))
