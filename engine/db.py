@@ -149,7 +149,8 @@ class DatabaseBounds:
     one. ``statement_timeout`` is PostgreSQL's (and SQLite's busy timeout): the server ends a
     statement that runs longer. None of these helps when an established connection stalls (the
     socket stays open and nothing comes back), so ``deadline`` bounds a request's whole unit of
-    work on the client side. None: unbounded, for work that is not a request (CLI, actors).
+    work on the client side. Both None by default: unbounded, for work that is not a request (the
+    CLI, actors, a month's funding run).
     """
 
     connect_timeout: int = 5
@@ -351,6 +352,8 @@ async def within_deadline(work: Coroutine[Any, Any, T], deadline: float | None) 
 
 
 def _forget(task: asyncio.Task[Any]) -> None:
+    """Drop an abandoned task once it ended, taking its outcome so asyncio does not report it
+    as never retrieved."""
     _abandoned.discard(task)
     if not task.cancelled() and task.exception() is not None:
         log.debug("abandoned unit of work ended", exc_info=task.exception())
