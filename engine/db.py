@@ -54,7 +54,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import ReturningInsert
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.types import TypeDecorator
 
 from engine.errors import DatabaseUnavailable
@@ -149,14 +149,17 @@ class DatabaseBounds:
     one. ``statement_timeout`` is PostgreSQL's (and SQLite's busy timeout): the server ends a
     statement that runs longer. None of these helps when an established connection stalls (the
     socket stays open and nothing comes back), so ``deadline`` bounds a request's whole unit of
-    work on the client side. Both None by default: unbounded, for work that is not a request (the
-    CLI, actors, a month's funding run).
+    work on the client side. A request whose body is a file (:attr:`UnitOfWorkRoute.takes_file`)
+    streams it into the database as it arrives, so its statements last as long as the upload:
+    ``file_deadline`` bounds both its unit of work and each of its statements. None by default:
+    unbounded, for work that is not a request (the CLI, actors, a month's funding run).
     """
 
     connect_timeout: int = 5
     pool_timeout: float = 30.0
     statement_timeout: float | None = None
     deadline: float | None = None
+    file_deadline: float | None = None
 
     @classmethod
     def for_requests(cls, settings: Settings) -> DatabaseBounds:
@@ -166,6 +169,7 @@ class DatabaseBounds:
             pool_timeout=settings.db_pool_timeout,
             statement_timeout=settings.db_statement_timeout,
             deadline=settings.db_deadline,
+            file_deadline=settings.db_file_deadline,
         )
 
     def postgresql_connect_args(self) -> dict[str, Any]:
@@ -179,11 +183,13 @@ class DatabaseBounds:
 @dataclass
 class Database:
     """An async engine and its session factory; one per process (and one per test run).
-    ``deadline``: the bound on a request's unit of work (:attr:`DatabaseBounds.deadline`)."""
+    ``deadline`` and ``file_deadline``: the bounds on a request's unit of work
+    (:class:`DatabaseBounds`)."""
 
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     deadline: float | None = None
+    file_deadline: float | None = None
 
     @classmethod
     def connect(
@@ -211,7 +217,9 @@ class Database:
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine, busy_timeout=bounds.statement_timeout or 10.0)
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-        return cls(engine, sessionmaker, deadline=bounds.deadline)
+        return cls(
+            engine, sessionmaker, deadline=bounds.deadline, file_deadline=bounds.file_deadline
+        )
 
     @property
     def dialect(self) -> str:
@@ -359,6 +367,14 @@ def _forget(task: asyncio.Task[Any]) -> None:
         log.debug("abandoned unit of work ended", exc_info=task.exception())
 
 
+_FILE_BODY = "text/csv"
+
+
+def _statement_timeout(seconds: float) -> TextClause:
+    """PostgreSQL's statement timeout for the rest of the transaction."""
+    return text(f"SET LOCAL statement_timeout = {round(seconds * 1000)}")
+
+
 #: The OpenAPI entry of every unit-of-work operation's 503.
 DATABASE_UNAVAILABLE_RESPONSE: dict[str, Any] = {
     "description": "`database_unavailable`: the database did not answer in time. Send the "
@@ -385,14 +401,23 @@ class UnitOfWorkRoute(APIRoute):
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         responses = dict(kwargs.pop("responses", None) or {})
         responses.setdefault(503, DATABASE_UNAVAILABLE_RESPONSE)
+        #: The operation's documented body is a file (a CSV sheet), streamed into the database
+        #: as it arrives: its unit of work runs under :attr:`DatabaseBounds.file_deadline`. Set
+        #: first: the base class builds the handler while it initialises.
+        self.takes_file = _FILE_BODY in (
+            (kwargs.get("openapi_extra") or {}).get("requestBody", {}).get("content", {})
+        )
         super().__init__(path, endpoint, responses=responses, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        takes_file = self.takes_file
 
         async def in_unit_of_work(request: Request, db: Database) -> Response:
             async with bounded_session(db.sessionmaker) as session:
                 request.state.session = session
+                if takes_file and db.file_deadline is not None and db.dialect == "postgresql":
+                    await session.execute(_statement_timeout(db.file_deadline))
                 response = await handler(request)
                 if response.status_code < 400:
                     await session.commit()
@@ -402,7 +427,8 @@ class UnitOfWorkRoute(APIRoute):
 
         async def unit_of_work_handler(request: Request) -> Response:
             db: Database = request.app.state.db
-            return await within_deadline(in_unit_of_work(request, db), db.deadline)
+            deadline = db.file_deadline if takes_file else db.deadline
+            return await within_deadline(in_unit_of_work(request, db), deadline)
 
         return unit_of_work_handler
 

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=2.0, gt=0, alias="SANYI_DB_POOL_TIMEOUT")
     db_statement_timeout: float = Field(default=5.0, gt=0, alias="SANYI_DB_STATEMENT_TIMEOUT")
     db_deadline: float = Field(default=8.0, gt=0, alias="SANYI_DB_DEADLINE")
+    db_file_deadline: float = Field(default=120.0, gt=0, alias="SANYI_DB_FILE_DEADLINE")
     db_ping_timeout: float = Field(default=1.0, gt=0, alias="SANYI_DB_PING_TIMEOUT")
     host: str = Field(default="127.0.0.1", alias="SANYI_HOST")
     port: int = Field(default=8000, alias="SANYI_PORT")

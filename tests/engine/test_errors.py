@@ -18,6 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import claims.routes
+import tariffs.routes
+from claims import recon_routes
 from engine.app import create_app
 from engine.db import Database, DatabaseBounds, UnitOfWorkRoute, get_session, is_outage
 from engine.settings import Settings, to_async_url
@@ -243,3 +246,48 @@ async def test_a_sqlite_writer_past_its_busy_timeout_answers_503(
         holder.rollback()
         holder.close()
         await database.dispose()
+
+
+async def test_a_file_upload_runs_under_the_file_deadline(
+    database_url: str, settings: Settings
+) -> None:
+    """A CSV sheet streams into the database while it uploads: the request deadline and the
+    statement timeout, sized for a settle, would refuse any large file."""
+    bounds = DatabaseBounds(statement_timeout=0.2, deadline=0.5, file_deadline=5)
+    database = Database.connect(to_async_url(database_url), pool_size=2, bounds=bounds)
+    router = APIRouter(prefix="/test", route_class=UnitOfWorkRoute)
+    csv_body = {"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+
+    @router.post("/sheet", openapi_extra=csv_body)
+    async def sheet(session: AsyncSession = Depends(get_session)) -> str:
+        await asyncio.sleep(1)  # a slow upload
+        if database.dialect != "postgresql":
+            return "-"
+        return str((await session.execute(text("SHOW statement_timeout"))).scalar_one())
+
+    @router.post("/json")
+    async def json(session: AsyncSession = Depends(get_session)) -> None:
+        await asyncio.sleep(1)
+
+    try:
+        app = create_app(settings, db=database)
+        app.include_router(router)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sanyi.test") as client:
+            uploaded = await client.post("/test/sheet", content=b"a,b\n")
+            assert uploaded.status_code == 200, uploaded.text
+            assert uploaded.json() in ("5s", "-")
+            assert (await client.post("/test/json")).status_code == 503
+    finally:
+        await database.dispose()
+
+
+def test_the_file_uploads_run_under_the_file_deadline() -> None:
+    routes = [*recon_routes.router.routes, *tariffs.routes.tariffs_router.routes]
+    routes += claims.routes.router.routes
+    takes_file = {r.path for r in routes if isinstance(r, UnitOfWorkRoute) and r.takes_file}
+    assert takes_file == {
+        "/tariffs/{admdvs}/imports",
+        "/reconciliation/details",
+        "/reconciliation/detail-jobs",
+    }
