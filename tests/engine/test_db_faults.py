@@ -45,6 +45,8 @@ OPENING_BALANCE = 50_000  # fen
 
 @dataclass
 class Insured:
+    """A person of the world, settling their visits in order at one hospital."""
+
     psn_no: str
     hospital: int
     visits: list[str]
@@ -56,6 +58,8 @@ class Insured:
 
 @dataclass(frozen=True)
 class Outcome:
+    """What a settle was answered (under its Idempotency-Key), and how long it took."""
+
     key: str
     status: int
     code: str | None
