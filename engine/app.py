@@ -12,12 +12,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware import Middleware
 
 from engine import admin, migrate, scheduler
 from engine.broker import broker_status, setup_broker
-from engine.db import Database
+from engine.db import Database, DatabaseBounds
 from engine.domains import domain_modules
-from engine.errors import SanyiError, TooManyRequests
+from engine.errors import SanyiError
+from engine.server_errors import UnhandledErrors, error_response
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger("sanyi")
@@ -34,18 +36,6 @@ class Health(BaseModel):
     broker: ComponentHealth
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        {"code": code, "message": message, "field": field}, status_code=status, headers=headers
-    )
-
-
 def _field_of(loc: tuple[Any, ...]) -> str | None:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     if loc and loc[0] == "header":
@@ -54,28 +44,28 @@ def _field_of(loc: tuple[Any, ...]) -> str | None:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """The one error shape for every refusal. An exception no handler takes is answered by
+    :class:`engine.server_errors.UnhandledErrors`, the innermost middleware whatever is added
+    after this (appended, where ``add_middleware`` would put it outermost), so it answers inside
+    every other layer (the request id of the log context included)."""
+    app.user_middleware.append(Middleware(UnhandledErrors))
+
     @app.exception_handler(SanyiError)
     async def domain_error(_: Request, exc: SanyiError) -> JSONResponse:
-        headers = (
-            {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        )
-        return _error(exc.status, exc.code, exc.message, exc.field, headers)
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers())
 
     @app.exception_handler(RequestValidationError)
     async def payload_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
         code = "malformed_json" if first.get("type") == "json_invalid" else "validation_error"
-        return _error(422, code, str(first["msg"]), _field_of(tuple(first["loc"])))
+        return error_response(422, code, str(first["msg"]), _field_of(tuple(first["loc"])))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return _error(500, "internal_error", "internal error")
+        return error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+        )
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -89,7 +79,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             if settings.embedded:
                 migrate.upgrade(settings.sync_database_url)
             app.state.db = Database.connect(
-                settings.async_database_url, pool_size=settings.db_pool_size
+                settings.async_database_url,
+                pool_size=settings.db_pool_size,
+                bounds=DatabaseBounds.for_requests(settings),
             )
         with scheduler.embedded_jobs(settings) if owned else nullcontext():
             yield
@@ -119,7 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def health(request: Request) -> JSONResponse:
         database: Database = request.app.state.db
         try:
-            await database.ping()
+            await database.ping(timeout=settings.db_ping_timeout)
             db_ok = True
         except Exception:
             log.warning("health: database unreachable", exc_info=True)

@@ -24,6 +24,10 @@ class SanyiError(Exception):
     def as_dict(self) -> dict[str, str | None]:
         return {"code": self.code, "message": self.message, "field": self.field}
 
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the refusal carries besides its body."""
+        return {}
+
 
 class InvalidRequest(SanyiError):
     """The request is well-formed but breaks a rule (a bad code, a price above the tariff...)."""
@@ -69,7 +73,27 @@ class TooManyRequests(SanyiError):
         super().__init__(message, code=code, field=field)
         self.retry_after = retry_after
 
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
 
 class Unavailable(SanyiError):
+    """A dependency is out of reach for now; nothing was changed, and the same request may be
+    sent again after ``retry_after`` seconds (the ``Retry-After`` header)."""
+
     status = 503
     default_code = "unavailable"
+    retry_after: ClassVar[int] = 2
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database did not answer within the request's bounds (connect, pool checkout,
+    statement, or the unit of work's deadline), or the connection broke under the request."""
+
+    default_code = "database_unavailable"
+
+    def __init__(self, message: str = "the database is unavailable; retry later") -> None:
+        super().__init__(message)

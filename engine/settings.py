@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     events_exchange: str = Field(default="sanyi.events", alias="SANYI_EVENTS_EXCHANGE")
     broker_timeout_seconds: float = Field(default=2.0, alias="SANYI_BROKER_TIMEOUT")
     db_pool_size: int = Field(default=20, alias="SANYI_DB_POOL_SIZE")
+    # Every wait on the database is bounded (engine.db.DatabaseBounds); a request that runs out
+    # of any of them answers 503 database_unavailable. Seconds.
+    db_connect_timeout: int = Field(default=3, ge=2, alias="SANYI_DB_CONNECT_TIMEOUT")
+    db_pool_timeout: float = Field(default=2.0, gt=0, alias="SANYI_DB_POOL_TIMEOUT")
+    db_statement_timeout: float = Field(default=5.0, gt=0, alias="SANYI_DB_STATEMENT_TIMEOUT")
+    db_deadline: float = Field(default=8.0, gt=0, alias="SANYI_DB_DEADLINE")
+    db_file_deadline: float = Field(default=120.0, gt=0, alias="SANYI_DB_FILE_DEADLINE")
+    db_ping_timeout: float = Field(default=1.0, gt=0, alias="SANYI_DB_PING_TIMEOUT")
     host: str = Field(default="127.0.0.1", alias="SANYI_HOST")
     port: int = Field(default=8000, alias="SANYI_PORT")
     # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK provider
