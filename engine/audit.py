@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
+import orjson
 import rfc8785
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -176,21 +177,25 @@ _HASHED = (
 )
 
 
-def _canonical(values: Mapping[str, Any], *, with_key_id: bool) -> bytes:
+def _canonical(values: Mapping[str, Any], *, keyed: bool) -> bytes:
+    """The bytes an entry's MAC covers: its columns as JSON with sorted keys and no whitespace
+    (orjson, a few microseconds on the settle path), the key id included. Unkeyed entries were
+    hashed over RFC 8785 JSON without it, and are checked that way."""
     body = {name: values[name] for name in _HASHED}
     body["occurred_at"] = values["occurred_at"].astimezone(UTC).isoformat()
     body["actor_org_id"] = str(values["actor_org_id"]) if values["actor_org_id"] else None
-    if with_key_id:
-        body["key_id"] = values["key_id"]
-    return rfc8785.dumps(body)
+    if not keyed:
+        return rfc8785.dumps(body)
+    body["key_id"] = values["key_id"]
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_mac(values: Mapping[str, Any], ring: Keyring) -> str:
     """The ``hash`` the entry with these column values must carry: the HMAC under its key, or
     for an :data:`UNKEYED` entry the plain SHA-256 it was written with. KeyError: an unknown key."""
     if values["key_id"] == UNKEYED:
-        return hashlib.sha256(_canonical(values, with_key_id=False)).hexdigest()
-    return ring.mac(values["key_id"], _canonical(values, with_key_id=True))
+        return hashlib.sha256(_canonical(values, keyed=False)).hexdigest()
+    return ring.mac(values["key_id"], _canonical(values, keyed=True))
 
 
 def _row_values(entry: AuditEntry) -> dict[str, Any]:
@@ -284,7 +289,7 @@ def seal_mac(
         "sealed_at": sealed_at.astimezone(UTC).isoformat(),
         "heads": [list(head) for head in sorted(heads)],
     }
-    return ring.mac(key_id, rfc8785.dumps(body))
+    return ring.mac(key_id, orjson.dumps(body, option=orjson.OPT_SORT_KEYS))
 
 
 async def _moved_heads(session: AsyncSession, since: datetime | None) -> list[Head]:

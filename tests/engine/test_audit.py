@@ -93,7 +93,7 @@ async def test_an_edit_with_its_sha256_recomputed_is_still_detected(session: Asy
     """The old unkeyed hash could be recomputed by anyone; the keyed MAC cannot."""
     (entry,) = await _write_stream(session, "rehashed", 1)
     values = audit._row_values(entry) | {"payload": {"amount": "999.00"}}
-    body = audit._canonical(values, with_key_id=True)
+    body = audit._canonical(values, keyed=True)
     await session.execute(
         update(AuditEntry)
         .where(AuditEntry.id == entry.id)

@@ -122,7 +122,7 @@ async def test_an_edited_entry_with_its_hash_and_chain_recomputed_is_named(
     """The attacker recomputes SHA-256 the way the unkeyed log did and relinks the next entry."""
     settle, revoke = await sealed.entries(f"settlement:{sealed.revoked}")
     values = audit._row_values(settle) | {"payload": settle.payload | {"acct_pay": "0.00"}}
-    forged = hashlib.sha256(audit._canonical(values, with_key_id=True)).hexdigest()
+    forged = hashlib.sha256(audit._canonical(values, keyed=True)).hexdigest()
     await _sql(
         sealed,
         update(AuditEntry)
