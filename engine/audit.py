@@ -39,6 +39,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     exists,
+    insert,
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -334,11 +335,13 @@ async def seal(session: AsyncSession, *, full: bool = False) -> AuditSeal | None
     )
     session.add(row)
     await session.flush()
-    session.add_all(
-        AuditSealHead(seal_id=row.id, stream=stream, seq=seq, hash=entry_hash)
-        for stream, seq, entry_hash in heads
+    await session.execute(
+        insert(AuditSealHead),
+        [
+            {"seal_id": row.id, "stream": stream, "seq": seq, "hash": entry_hash}
+            for stream, seq, entry_hash in heads
+        ],
     )
-    await session.flush()
     return row
 
 

@@ -267,3 +267,21 @@ async def test_unkeyed_entries_verify_and_are_proven_by_the_first_seal(
             "unkeyed entry no seal covers: written without the key",
         )
     ]
+
+
+async def test_an_entry_committed_after_a_seal_it_predates_is_in_the_next_seal(
+    session: AsyncSession,
+) -> None:
+    """A transaction that wrote its entry before a seal and committed after it is not lost."""
+    await _write_stream(session, "early", 1)
+    first = await audit.seal(session)
+    assert first is not None
+    (late,) = await _write_stream(session, "late", 1)
+    late.occurred_at = first.sealed_at - audit.SEAL_LOOKBACK / 2
+    await session.flush()
+    second = await audit.seal(session)
+    assert second is not None
+    streams = await session.scalars(
+        select(AuditSealHead.stream).where(AuditSealHead.seal_id == second.id)
+    )
+    assert streams.all() == ["thing:late"]
