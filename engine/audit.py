@@ -62,6 +62,10 @@ UNKEYED = "sha256"
 #: entry committed late is still in the next seal's window.
 SEAL_LOOKBACK = timedelta(hours=1)
 
+#: Seals run every few minutes, so a stream head older than this that no seal covers means the
+#: seals that covered it were deleted (or the sealer has stopped): either way, a finding.
+SEAL_OVERDUE = timedelta(hours=2)
+
 
 class AuditEntry(Base):
     __tablename__ = "audit_entry"
@@ -469,9 +473,14 @@ def _check_entry(entry: AuditEntry, ring: Keyring, report: Report) -> None:
 
 
 def _check_stream(
-    stream: Sequence[AuditEntry], sealed: _Sealed | None, ring: Keyring, report: Report
+    stream: Sequence[AuditEntry],
+    sealed: _Sealed | None,
+    overdue: datetime,
+    ring: Keyring,
+    report: Report,
 ) -> None:
-    """One stream's chain, its keyed-ness, and that it still holds its sealed head."""
+    """One stream's chain, its keyed-ness, that it still holds its sealed head, and that a head
+    written before ``overdue`` is sealed."""
     name = stream[0].stream
     prev_hash, expected_seq, keyed_since = GENESIS, 1, False
     for entry in stream:
@@ -499,6 +508,12 @@ def _check_stream(
         )
     if sealed is None or head.seq > sealed.seq:
         report.unsealed_streams += 1
+        if head.occurred_at < overdue:
+            report.add(
+                f"stream {name}",
+                f"no seal covers seq {head.seq}, written {head.occurred_at.isoformat()}: seals "
+                "were deleted, or the sealer has not run",
+            )
     # An unkeyed entry is proven once a keyed entry after it or a seal commits to it. The first
     # seal covers every stream, so once there is a seal an unkeyed entry nothing commits to was
     # written after the upgrade, by someone without the key.
@@ -555,13 +570,14 @@ async def verify(session: AsyncSession, *, known_seals: Iterable[str] = ()) -> R
     """
     ring = keyring()
     report = Report()
+    overdue = utcnow() - SEAL_OVERDUE
     sealed = await _check_seals(session, ring, report, known_seals)
     described = {d.object_type: d for d in described_tables()}
     audited: dict[str, dict[str, dict[str, Any]]] = {kind: {} for kind in described}
     async for stream in _streams(session):
         report.streams += 1
         name = stream[0].stream
-        _check_stream(stream, sealed.pop(name, None), ring, report)
+        _check_stream(stream, sealed.pop(name, None), overdue, ring, report)
         kind = described.get(stream[0].object_type)
         if kind is not None:
             facts: dict[str, Any] = {}

@@ -6,6 +6,7 @@ that commit their worlds (the race tests), whose streams are not this test's bus
 
 import hashlib
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 import rfc8785
@@ -285,3 +286,16 @@ async def test_an_entry_committed_after_a_seal_it_predates_is_in_the_next_seal(
         select(AuditSealHead.stream).where(AuditSealHead.seal_id == second.id)
     )
     assert streams.all() == ["thing:late"]
+
+
+async def test_a_head_long_unsealed_is_named_as_deleted_seals(session: AsyncSession) -> None:
+    """Deleting every seal (or the newest ones) leaves old heads unsealed, which verify names."""
+    (entry,) = await _write_stream(session, "stale", 1)
+    entry.occurred_at = entry.occurred_at - audit.SEAL_OVERDUE - timedelta(minutes=1)
+    entry.hash = audit.entry_mac(audit._row_values(entry), audit.keyring())
+    await session.flush()
+    (finding,) = await _findings(session, "stale")
+    assert finding.where == "stream thing:stale"
+    assert finding.problem.startswith("no seal covers seq 1, written ")
+    assert await audit.seal(session) is not None
+    assert await _findings(session, "stale") == []
