@@ -20,13 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
+import rfc8785
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 
 from engine import audit, migrate
 from engine.app import create_app
 from engine.audit import AuditEntry, Finding, Report
-from engine.db import Database
+from engine.db import Database, table_of
 from engine.scheduler import JOBS
 from engine.settings import Settings, get_settings, to_async_url
 from tests.claims.world import CLASS_A_ITEM
@@ -46,13 +47,21 @@ class Sealed:
     hi_rxno: str  # an approved prescription routed to a pharmacy (uploaded, reviewed, routed)
 
     async def verify(self, **kwargs: Any) -> Report:
-        async with self.db.sessionmaker() as session:
-            return await audit.verify(session, **kwargs)
+        return await _verify(self.db, **kwargs)
 
     async def entries(self, stream: str) -> list[AuditEntry]:
-        async with self.db.sessionmaker() as session:
-            query = select(AuditEntry).where(AuditEntry.stream == stream).order_by(AuditEntry.seq)
-            return list((await session.scalars(query)).all())
+        return await _entries(self.db, stream)
+
+
+async def _verify(db: Database, **kwargs: Any) -> Report:
+    async with db.sessionmaker() as session:
+        return await audit.verify(session, **kwargs)
+
+
+async def _entries(db: Database, stream: str) -> list[AuditEntry]:
+    async with db.sessionmaker() as session:
+        query = select(AuditEntry).where(AuditEntry.stream == stream).order_by(AuditEntry.seq)
+        return list((await session.scalars(query)).all())
 
 
 async def _settle(world: RxWorld) -> str:
@@ -90,10 +99,14 @@ async def sealed() -> AsyncIterator[Sealed]:
             await db.dispose()
 
 
-async def _sql(world: Sealed, *statements: Any) -> None:
-    async with world.db.engine.begin() as conn:
+async def _sql_on(db: Database, *statements: Any) -> None:
+    async with db.engine.begin() as conn:
         for statement in statements:
             await conn.execute(statement)
+
+
+async def _sql(world: Sealed, *statements: Any) -> None:
+    await _sql_on(world.db, *statements)
 
 
 async def test_a_clean_world_verifies_with_no_problem(sealed: Sealed) -> None:
@@ -263,3 +276,42 @@ async def test_the_periodic_seal_seals_what_moved(
         get_settings.cache_clear()
     report = await sealed.verify()
     assert report.seals == 2 and report.unsealed_streams == 0 and report.findings == []
+
+
+async def test_entries_from_before_keyed_macs_verify_and_the_first_seal_proves_them() -> None:
+    """Entries written by revision 0010's code (plain SHA-256 over RFC 8785, no key id) are
+    marked unkeyed by the migration, verify as they are, and are pinned by the first seal."""
+    with scratch_database_url() as url:
+        migrate.upgrade(url, "0010")
+        db = Database.connect(to_async_url(url))
+        try:
+            values = audit.entry_values(
+                actor=None, action="old", object_type="thing", object_id="old", payload={"n": 1}
+            )
+            body = {name: values[name] for name in audit._HASHED}
+            body["occurred_at"] = values["occurred_at"].isoformat()
+            values["hash"] = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+            del values["key_id"]  # not a column yet
+            await _sql_on(db, insert(table_of(AuditEntry)).values(values))
+            migrate.upgrade(url)
+            before = await _verify(db)
+            assert (before.findings, before.unkeyed, before.unkeyed_unproven) == ([], 1, 1)
+            async with db.sessionmaker() as session:
+                assert await audit.seal(session) is not None
+                await session.commit()
+            after = await _verify(db)
+            assert (after.findings, after.unkeyed, after.unkeyed_unproven) == ([], 1, 0)
+            # Editing it now and recomputing its (unkeyed) hash no longer passes.
+            (entry,) = await _entries(db, "thing:old")
+            edited = audit._row_values(entry) | {"payload": {"n": 2}}
+            await _sql_on(
+                db,
+                update(AuditEntry)
+                .where(AuditEntry.id == entry.id)
+                .values(payload={"n": 2}, hash=audit.entry_mac(edited, audit.keyring())),
+            )
+            assert [f.problem for f in (await _verify(db)).findings] == [
+                "differs from the head sealed in audit_seal id=1"
+            ]
+        finally:
+            await db.dispose()
