@@ -1,4 +1,4 @@
-"""The audit seal as a periodic actor; engine/audit.py does the sealing.
+"""The audit seal as a periodic actor; engine/audit/seals.py does the sealing.
 
 A seal commits to the head of every stream that moved since the previous one, so the newest
 entries of a stream can be deleted unseen only until the next seal: the interval is that window.

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import audit
 from engine.audit import AuditEntry, AuditSeal, AuditSealHead, Finding
+from engine.audit.entries import HASHED, canonical, row_values
 from engine.settings import get_settings
 
 
@@ -93,8 +94,8 @@ async def test_editing_an_entry_is_detected_and_named(session: AsyncSession) -> 
 async def test_an_edit_with_its_sha256_recomputed_is_still_detected(session: AsyncSession) -> None:
     """The old unkeyed hash could be recomputed by anyone; the keyed MAC cannot."""
     (entry,) = await _write_stream(session, "rehashed", 1)
-    values = audit._row_values(entry) | {"payload": {"amount": "999.00"}}
-    body = audit._canonical(values, keyed=True)
+    values = row_values(entry) | {"payload": {"amount": "999.00"}}
+    body = canonical(values, keyed=True)
     await session.execute(
         update(AuditEntry)
         .where(AuditEntry.id == entry.id)
@@ -108,7 +109,7 @@ async def test_an_edit_with_its_sha256_recomputed_is_still_detected(session: Asy
 async def test_passing_an_edited_entry_off_as_unkeyed_is_detected(session: AsyncSession) -> None:
     entries = await _write_stream(session, "downgraded", 2)
     head = entries[-1]
-    values = audit._row_values(head) | {"payload": {"amount": "999.00"}, "key_id": audit.UNKEYED}
+    values = row_values(head) | {"payload": {"amount": "999.00"}, "key_id": audit.UNKEYED}
     await session.execute(
         update(AuditEntry)
         .where(AuditEntry.id == head.id)
@@ -239,7 +240,7 @@ async def _write_unkeyed(session: AsyncSession, object_id: str, seq: int, prev: 
     values = audit.entry_values(
         actor=None, action="legacy", object_type="thing", object_id=object_id, head=(seq - 1, prev)
     )
-    body = {name: values[name] for name in audit._HASHED}
+    body = {name: values[name] for name in HASHED}
     body["occurred_at"] = values["occurred_at"].isoformat()
     values |= {"key_id": audit.UNKEYED, "hash": hashlib.sha256(rfc8785.dumps(body)).hexdigest()}
     entry = AuditEntry(**values)
@@ -292,7 +293,7 @@ async def test_a_head_long_unsealed_is_named_as_deleted_seals(session: AsyncSess
     """Deleting every seal (or the newest ones) leaves old heads unsealed, which verify names."""
     (entry,) = await _write_stream(session, "stale", 1)
     entry.occurred_at = entry.occurred_at - audit.SEAL_OVERDUE - timedelta(minutes=1)
-    entry.hash = audit.entry_mac(audit._row_values(entry), audit.keyring())
+    entry.hash = audit.entry_mac(row_values(entry), audit.keyring())
     await session.flush()
     (finding,) = await _findings(session, "stale")
     assert finding.where == "stream thing:stale"

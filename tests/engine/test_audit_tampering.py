@@ -27,6 +27,7 @@ from sqlalchemy import delete, insert, select, text, update
 from engine import audit, migrate
 from engine.app import create_app
 from engine.audit import AuditEntry, Finding, Report
+from engine.audit.entries import HASHED, canonical, row_values
 from engine.db import Database, table_of
 from engine.scheduler import JOBS
 from engine.settings import Settings, get_settings, to_async_url
@@ -134,8 +135,8 @@ async def test_an_edited_entry_with_its_hash_and_chain_recomputed_is_named(
 ) -> None:
     """The attacker recomputes SHA-256 the way the unkeyed log did and relinks the next entry."""
     settle, revoke = await sealed.entries(f"settlement:{sealed.revoked}")
-    values = audit._row_values(settle) | {"payload": settle.payload | {"acct_pay": "0.00"}}
-    forged = hashlib.sha256(audit._canonical(values, keyed=True)).hexdigest()
+    values = row_values(settle) | {"payload": settle.payload | {"acct_pay": "0.00"}}
+    forged = hashlib.sha256(canonical(values, keyed=True)).hexdigest()
     await _sql(
         sealed,
         update(AuditEntry)
@@ -288,7 +289,7 @@ async def test_entries_from_before_keyed_macs_verify_and_the_first_seal_proves_t
             values = audit.entry_values(
                 actor=None, action="old", object_type="thing", object_id="old", payload={"n": 1}
             )
-            body = {name: values[name] for name in audit._HASHED}
+            body = {name: values[name] for name in HASHED}
             body["occurred_at"] = values["occurred_at"].isoformat()
             values["hash"] = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
             del values["key_id"]  # not a column yet
@@ -303,7 +304,7 @@ async def test_entries_from_before_keyed_macs_verify_and_the_first_seal_proves_t
             assert (after.findings, after.unkeyed, after.unkeyed_unproven) == ([], 1, 0)
             # Editing it now and recomputing its (unkeyed) hash no longer passes.
             (entry,) = await _entries(db, "thing:old")
-            edited = audit._row_values(entry) | {"payload": {"n": 2}}
+            edited = row_values(entry) | {"payload": {"n": 2}}
             await _sql_on(
                 db,
                 update(AuditEntry)
