@@ -54,6 +54,7 @@ def entry_mac(values: Mapping[str, Any], ring: Keyring) -> str:
 
 
 def row_values(entry: AuditEntry) -> dict[str, Any]:
+    """The column values of a stored entry that its MAC covers."""
     return {name: getattr(entry, name) for name in (*HASHED, "key_id")}
 
 

@@ -48,8 +48,11 @@ def _key_id(key: bytes) -> str:
 def keyring_from(settings: Settings) -> Keyring:
     """The keyring of ``SANYI_AUDIT_KEYS`` (newest first), or of one key derived from
     ``SANYI_SECRET_KEY`` when it is unset."""
-    raw = settings.audit_keys or settings.secret_key
-    secrets = [part.strip() for part in raw.get_secret_value().split(",") if part.strip()]
+    if settings.audit_keys is None:
+        secrets = [settings.secret_key.get_secret_value()]
+    else:
+        listed = settings.audit_keys.get_secret_value().split(",")
+        secrets = [part.strip() for part in listed if part.strip()]
     if not secrets:
         raise ValueError("SANYI_AUDIT_KEYS holds no key")
     keys = {}

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine import audit
 from engine.audit import AuditEntry, AuditSeal, AuditSealHead, Finding
 from engine.audit.entries import HASHED, canonical, row_values
-from engine.settings import get_settings
+from engine.settings import Settings, get_settings
 
 
 def _reset_keys() -> None:
@@ -300,3 +300,18 @@ async def test_a_head_long_unsealed_is_named_as_deleted_seals(session: AsyncSess
     assert finding.problem.startswith("no seal covers seq 1, written ")
     assert await audit.seal(session) is not None
     assert await _findings(session, "stale") == []
+
+
+def test_the_keyring_signs_with_the_first_listed_key_and_knows_the_rest() -> None:
+    ring = audit.keyring_from(Settings.model_validate({"SANYI_AUDIT_KEYS": " new-key , old-key "}))
+    old = audit.keyring_from(Settings.model_validate({"SANYI_AUDIT_KEYS": "old-key"}))
+    assert list(ring.keys) == [ring.signing, old.signing]
+    assert ring.mac(old.signing, b"m") == old.mac(old.signing, b"m")
+    assert "old-key" not in old.signing and len(old.signing) == 16
+
+
+def test_without_audit_keys_one_key_comes_from_the_whole_secret_key() -> None:
+    ring = audit.keyring_from(Settings.model_validate({"SANYI_SECRET_KEY": "with,a,comma"}))
+    assert len(ring.keys) == 1
+    with pytest.raises(ValueError, match="holds no key"):
+        audit.keyring_from(Settings.model_validate({"SANYI_AUDIT_KEYS": " , "}))
