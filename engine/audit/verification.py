@@ -122,6 +122,8 @@ async def _check_seals(
 
 
 async def _streams(session: AsyncSession) -> AsyncIterator[Sequence[AuditEntry]]:
+    """Every stream's entries in order, one stream at a time; each is let go of once checked, so
+    the session does not hold the whole log."""
     result = await session.stream_scalars(
         select(AuditEntry).order_by(AuditEntry.stream, AuditEntry.seq)
     )
@@ -129,6 +131,8 @@ async def _streams(session: AsyncSession) -> AsyncIterator[Sequence[AuditEntry]]
     async for entry in result:
         if batch and batch[-1].stream != entry.stream:
             yield batch
+            for checked in batch:
+                session.expunge(checked)
             batch = []
         batch.append(entry)
     if batch:
@@ -185,9 +189,13 @@ def _check_stream(
                 f"no seal covers seq {head.seq}, written {head.occurred_at.isoformat()}: seals "
                 "were deleted, or the sealer has not run",
             )
-    # An unkeyed entry is proven once a keyed entry after it or a seal commits to it. The first
-    # seal covers every stream, so once there is a seal an unkeyed entry nothing commits to was
-    # written after the upgrade, by someone without the key.
+    _check_unkeyed(stream, sealed, report)
+
+
+def _check_unkeyed(stream: Sequence[AuditEntry], sealed: _Sealed | None, report: Report) -> None:
+    """An unkeyed entry is proven once a keyed entry after it or a seal commits to it. The first
+    seal covers every stream, so once there is a seal an unkeyed entry nothing commits to was
+    written after the upgrade, by someone without the key."""
     proven_to = max(
         [sealed.seq if sealed else 0, *(e.seq - 1 for e in stream if e.key_id != UNKEYED)]
     )
@@ -196,7 +204,7 @@ def _check_stream(
             continue
         if report.seals:
             report.add(
-                f"audit_entry id={entry.id} ({name} seq {entry.seq})",
+                f"audit_entry id={entry.id} ({entry.stream} seq {entry.seq})",
                 "unkeyed entry no seal covers: written without the key",
             )
         else:
