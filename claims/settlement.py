@@ -28,6 +28,7 @@ from claims.adjudication import (
     ClaimInput,
     adjudicate,
 )
+from claims.audit_facts import settlement_facts
 from claims.budget_repository import RouteLookup
 from claims.budgets import local_date
 from claims.models import SETTLEMENT_AMOUNTS, Settlement
@@ -358,7 +359,7 @@ async def _settle_once(
             action="settlement.settled",
             object_type="settlement",
             object_id=values["setl_id"],
-            payload=_audit_payload(values),
+            payload=settlement_facts(values),
         ),
         event=outbox.event_values(
             "settlement.settled", values["fixmedins_code"], _event_payload(values)
@@ -397,7 +398,7 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
         action="settlement.revoked",
         object_type="settlement",
         object_id=row.setl_id,
-        payload=_audit_payload(values),
+        payload=settlement_facts(values),
     )
     outbox.emit(session, "settlement.revoked", row.fixmedins_code, _event_payload(values))
     return settlement_out(values)
@@ -412,15 +413,6 @@ def _stored_delta(values: Mapping[str, Any]) -> repository.AccumulatorValues:
         critical_paid=values["d_critical_paid"],
         assistance_paid=values["d_assistance_paid"],
     )
-
-
-def _audit_payload(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "mdtrt_id": values["mdtrt_id"],
-        "psn_no": values["psn_no"],
-        "status": values["status"],
-        **{name: str(yuan(values[name])) for name in SETTLEMENT_AMOUNTS},
-    }
 
 
 def _event_payload(values: Mapping[str, Any]) -> dict[str, Any]:

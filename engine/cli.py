@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from typing import Annotated
@@ -126,24 +127,59 @@ def key_create(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute every audit chain and seal; exit 1 naming each entry that was changed."""
-    findings = run_in_unit_of_work(audit.verify)
-    if not findings:
+def audit_verify(
+    seal_mac: Annotated[
+        list[str] | None,
+        typer.Option(help="a seal MAC recorded outside the database, which must still be there"),
+    ] = None,
+) -> None:
+    """Check every audit chain, seal and audited row; exit 1 naming each problem found."""
+    report = run_in_unit_of_work(functools.partial(audit.verify, known_seals=tuple(seal_mac or ())))
+    rows = ", ".join(f"{count} {table} row(s)" for table, count in report.rows.items())
+    console.print(
+        f"checked {report.entries} entries in {report.streams} streams, {report.seals} seal(s)"
+        + (f", {rows}" if rows else "")
+    )
+    if report.last_sealed_at is None:
+        console.print("[yellow]never sealed: deleting the newest entries goes unseen[/yellow]")
+    else:
+        console.print(
+            f"last seal {report.last_sealed_at.isoformat()}; {report.unsealed_streams} "
+            "stream(s) moved since (not sealed yet)"
+        )
+    if report.unkeyed:
+        console.print(
+            f"{report.unkeyed} entries from before keyed MACs, "
+            f"{report.unkeyed_unproven} of them not yet covered by a seal"
+        )
+    if not report.findings:
         console.print("[green]audit log intact[/green]")
         return
-    table = Table("where", "problem", title="audit log tampered")
-    for finding in findings:
+    table = Table(
+        "where", "problem", title=f"audit log tampered: {len(report.findings)} problem(s)"
+    )
+    for finding in report.findings:
         table.add_row(finding.where, finding.problem)
     console.print(table)
     raise typer.Exit(1)
 
 
 @audit_app.command("seal")
-def audit_seal() -> None:
-    """Seal every closed UTC day of the audit log."""
-    sealed = run_in_unit_of_work(audit.seal)
-    console.print(f"sealed {len(sealed)} day(s)")
+def audit_seal(
+    full: Annotated[bool, typer.Option(help="look at every stream, not only recent ones")] = False,
+) -> None:
+    """Seal now the head of every audit stream that moved since the previous seal."""
+
+    async def work(session: AsyncSession) -> tuple[int, int, str] | None:
+        sealed = await audit.seal(session, full=full)
+        return None if sealed is None else (sealed.id, sealed.head_count, sealed.mac)
+
+    sealed = run_in_unit_of_work(work)
+    if sealed is None:
+        console.print("nothing moved since the last seal")
+        return
+    seal_id, heads, mac = sealed
+    console.print(f"audit_seal id={seal_id}: {heads} stream head(s), mac {mac}")
 
 
 @app.command()

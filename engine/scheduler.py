@@ -6,6 +6,9 @@ A domain marks an argument-less actor in its ``tasks.py`` as periodic::
     @dramatiq.actor(max_retries=5, min_backoff=60_000, throws=())
     def monthly_budget_run() -> None: ...
 
+The engine's own periodic jobs (the outbox relay, housekeeping, the audit seal) are registered
+the same way in ``workers/``.
+
 The scheduler only *enqueues*: with ``BROKER_URL`` set, exactly one ``sanyi scheduler`` process
 sends each job's message to RabbitMQ when its trigger fires and ``sanyi worker`` processes run it;
 with the embedded default (no ``BROKER_URL``), :func:`embedded_jobs` runs the same scheduler and a

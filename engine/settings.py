@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr = Field(
         default=SecretStr("sanyi-embedded-demo-secret"), alias="SANYI_SECRET_KEY"
     )
+    # Keys of the audit log's HMAC (docs/audit.md), comma-separated, newest first: the first signs
+    # new entries and seals, the others still verify what they signed. Unset, one key is derived
+    # from SANYI_SECRET_KEY. Kept out of the database, so write access to it cannot forge entries.
+    audit_keys: SecretStr | None = Field(default=None, alias="SANYI_AUDIT_KEYS")
     events_exchange: str = Field(default="sanyi.events", alias="SANYI_EVENTS_EXCHANGE")
     broker_timeout_seconds: float = Field(default=2.0, alias="SANYI_BROKER_TIMEOUT")
     db_pool_size: int = Field(default=20, alias="SANYI_DB_POOL_SIZE")

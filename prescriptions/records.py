@@ -73,14 +73,20 @@ async def record(
     *,
     new_stream: bool = False,
 ) -> None:
-    """Audit one transition of ``row`` (the caller holds its row lock)."""
+    """Audit one transition of ``row`` (the caller holds its row lock), with the state it leaves
+    the row in (status and dispense count), which `sanyi audit verify` holds the row to."""
     await audit.record(
         session,
         actor=actor,
         action=f"prescription.{action}",
         object_type="prescription",
         object_id=row.hi_rxno,
-        payload={"status": row.status, "rx_stas_codg": RX_STAS_CODG[row.status]} | (payload or {}),
+        payload={
+            "status": row.status,
+            "rx_stas_codg": RX_STAS_CODG[row.status],
+            "dspe_cnt": row.dspe_cnt,
+        }
+        | (payload or {}),
         new_stream=new_stream,
     )
 

@@ -11,8 +11,8 @@ from engine.settings import get_settings
 
 broker = setup_broker(get_settings())
 
-from workers import housekeeping, relay  # noqa: E402
+from workers import audit_seal, housekeeping, relay  # noqa: E402
 
 domain_tasks = list(domain_modules("tasks"))
 
-__all__ = ["broker", "domain_tasks", "housekeeping", "relay"]
+__all__ = ["audit_seal", "broker", "domain_tasks", "housekeeping", "relay"]
