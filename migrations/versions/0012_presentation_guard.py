@@ -1,7 +1,7 @@
 """The presentation guard: throttle counters, and the trace code's wrong-certificate lockout
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-04 17:00:00.000000
 
 Presentations by trace code are counted per pharmacy and per trace code in fixed windows (one row
@@ -17,7 +17,7 @@ from alembic import op
 import engine.db
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
