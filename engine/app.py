@@ -17,6 +17,7 @@ from engine import admin, migrate, scheduler
 from engine.broker import broker_status, setup_broker
 from engine.db import Database
 from engine.domains import domain_modules
+from engine.edge import ControlCharacterGuard
 from engine.errors import SanyiError
 from engine.settings import Settings, get_settings
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.db = db
     setup_broker(settings)
     install_error_handlers(app)
+    app.add_middleware(ControlCharacterGuard)
 
     v1 = APIRouter(prefix="/v1")
     v1.include_router(admin.router)
