@@ -299,17 +299,15 @@ HospLv = Annotated[StrictInt, Field(ge=1, le=3, description="1 一级, 2 二级,
 Flag = Literal["0", "1"]
 
 
-def _plausible_admdvs(value: str) -> str:
-    if not 11 <= int(value[:2]) <= 82:
-        raise _invalid("not a division code of a province (11–82)")
+def _some_region(value: str) -> str:
+    if value == "000000":
+        raise _invalid("000000 names no region")
     return value
 
 
-#: 医保区划 (pooling region): six digits of a real province prefix, never 000000.
+#: 医保区划 (pooling region): six ASCII digits, never 000000.
 Admdvs = Annotated[
-    str,
-    StringConstraints(strict=True, pattern=r"^[0-9]{6}$"),
-    AfterValidator(_plausible_admdvs),
+    str, StringConstraints(strict=True, pattern=r"^[0-9]{6}$"), AfterValidator(_some_region)
 ]
 
 # --- times and dates -----------------------------------------------------------------------------
@@ -319,7 +317,8 @@ _TIMESTAMP: Final = re.compile(
     r"(?P<offset>Z|[+-][0-9]{2}:[0-9]{2})?"
 )
 _DATE: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-#: Nothing Sanyi records happened before 2000 or is scheduled after 2100.
+#: Nothing Sanyi records happened before 2000 or is scheduled after the start of 2100 (which
+#: still closes a query range: ``end`` is exclusive).
 _EARLIEST: Final = datetime(2000, 1, 1, tzinfo=UTC)
 _LATEST: Final = datetime(2100, 1, 1, tzinfo=UTC)
 #: Clock skew allowed between a client and the engine for times that must have happened.
@@ -358,9 +357,9 @@ def _parse_timestamp(value: object) -> datetime:
 def _in_window(value: object, *, happened: bool) -> datetime:
     parsed = _parse_timestamp(value)
     latest = datetime.now(UTC) + CLOCK_SKEW if happened else _LATEST
-    if parsed < _EARLIEST or parsed >= latest:
-        bound = "now" if happened else f"{_LATEST.year}"
-        raise _invalid(f"must be from {_EARLIEST.year} and before {bound}")
+    if parsed < _EARLIEST or parsed > latest:
+        bound = "now" if happened else f"{_LATEST.year}-01-01"
+        raise _invalid(f"must be from {_EARLIEST.year} and not after {bound}")
     return parsed
 
 
