@@ -1,7 +1,7 @@
 """The claims wire contract (pydantic v2), with the national field names of DOMAIN.md section 2.
 
 Amounts go out as strings with two decimals ("211.40") so no client has to parse money as a float;
-they come in as strings (or JSON numbers, read exactly).
+they come in as decimal strings or JSON integers, never floats (the types of ``engine.wire``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ class BasicPolicyIn(WireModel):
     retiree_pool_bands: list[BandIn] | None = None
     annual_cap: Amount
     account_enabled: WireBool = False
-    followup_lookback_days: int = Field(default=365, ge=1, le=3650)
+    followup_lookback_days: StrictInt = Field(default=365, ge=1, le=3650)
     acc_category: str | None = Field(
         default=None,
         pattern=r"^[0-9]{3}-[0-9]{2}$",

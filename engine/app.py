@@ -54,8 +54,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def payload_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        code = "malformed_json" if first.get("type") == "json_invalid" else "validation_error"
-        return _error(422, code, str(first["msg"]), _field_of(tuple(first["loc"])))
+        if first.get("type") == "json_invalid":  # its loc is a byte offset, not a field
+            return _error(422, "malformed_json", str(first["msg"]))
+        return _error(422, "validation_error", str(first["msg"]), _field_of(tuple(first["loc"])))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

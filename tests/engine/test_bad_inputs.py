@@ -269,3 +269,14 @@ async def test_catalogue_dates_are_plain_iso_dates(world: World) -> None:
         f"/v1/tariffs/{world.admdvs}/catalogue?on=2026-03-02T00:00:00", headers=world.insurer
     )
     assert_refused(response, 422, "validation_error", "on")
+
+
+async def test_malformed_json_names_no_field(world: World) -> None:
+    response = await world.client.post(
+        "/v1/persons",
+        content=b'{"psn_no": "P1", "acct_balc": 1e2',
+        headers=world.insurer | {"Content-Type": "application/json"},
+    )
+    assert_refused(response, 422, "malformed_json", None)
+    shown = await world.client.get("/v1/persons/P1", headers=world.insurer)
+    assert shown.status_code == 404
