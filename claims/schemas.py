@@ -17,6 +17,7 @@ from engine.wire import (
     Admdvs,
     BizTypeCode,
     CalendarDate,
+    ChrgitmLv,
     ClrType,
     Code,
     EventTime,
@@ -231,7 +232,7 @@ class FeeLineOut(BaseModel):
     det_item_fee_sumamt: Amount
     pric_uplmt_amt: UnitPrice | None
     selfpay_prop: Ratio
-    chrgitm_lv: int
+    chrgitm_lv: ChrgitmLv
     fulamt_ownpay_amt: Amount
     overlmt_amt: Amount
     preselfpay_amt: Amount

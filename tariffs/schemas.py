@@ -11,7 +11,7 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import BaseModel, Field, model_validator
 
 from engine import wire
-from engine.wire import Code, PastDate, Text, WireBool, WireModel
+from engine.wire import ChrgitmLv, Code, PastDate, Text, WireBool, WireModel
 from tariffs.codes import ControlledClass, DrTitle, Grade, InstitutionKind, ItemKind, KeyScheme
 from tariffs.pricing import PricedItem
 from tariffs.versions import CatalogueVersion, decimal_text
@@ -139,7 +139,7 @@ class CatalogueVersionOut(BaseModel):
     kind: ItemKind
     spec: str | None
     unit: str | None
-    chrgitm_lv: int
+    chrgitm_lv: ChrgitmLv
     selfpay_prop: str
     pric_uplmt_amt: str | None
     hosp_lv: int | None
@@ -232,7 +232,7 @@ class PricedItemOut(BaseModel):
     pric: str
     cnt: str
     det_item_fee_sumamt: str
-    chrgitm_lv: int
+    chrgitm_lv: ChrgitmLv
     pric_uplmt_amt: str | None
     selfpay_prop: str
     non_medical: bool
