@@ -30,7 +30,7 @@ from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from engine.wire import RangeTime
+from engine.wire import ParameterInt, RangeTime
 
 router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -129,7 +129,7 @@ async def list_settlements(
     begin: Annotated[RangeTime, Query(description="setl_time from (inclusive)")],
     end: Annotated[RangeTime, Query(description="setl_time until (exclusive)")],
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[ParameterInt, Query(ge=1, le=500)] = 100,
 ) -> SettlementPage:
     """The caller's settlements in a time range, oldest first, keyset-paginated."""
     return await settlement.institution_settlements(

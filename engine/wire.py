@@ -57,6 +57,7 @@ __all__ = [
     "Insutype",
     "MdtrtCertType",
     "MedType",
+    "ParameterInt",
     "PastDate",
     "Quantity",
     "QuantityText",
@@ -272,6 +273,17 @@ QuantityText = Annotated[
 
 #: Day counts and counters: JSON integers (not "3", not 3.0), bounded against absurd values.
 Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
+
+
+def _parameter_integer(value: object) -> object:
+    if isinstance(value, str) and re.fullmatch(r"0|[1-9][0-9]{0,17}", value) is None:
+        raise _invalid("must be a whole number in ASCII digits, without sign or padding")
+    return value
+
+
+#: An integer in a path or query parameter (which arrive as text): ASCII digits only, so " 2",
+#: "+2", "2.0" and "2_0" are refused rather than read as 2 or 20.
+ParameterInt = Annotated[int, BeforeValidator(_parameter_integer)]
 #: ``true`` or ``false``, not "yes", 1 or "on".
 WireBool = StrictBool
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import InvalidRequest, NotFound
-from engine.wire import Admdvs, CalendarDate, Quantity, UnitPrice
+from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
 from tariffs import catalogue, pricing, registry
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
 from tariffs.csv_format import write_catalogue
@@ -317,7 +317,7 @@ async def price_item(
     session: Session,
     med_list_codg: Annotated[str, Query(min_length=1, max_length=50)],
     on: Annotated[CalendarDate, Query(description="visit date")],
-    hosp_lv: Annotated[int, Query(ge=1, le=3, description="institution level")],
+    hosp_lv: Annotated[ParameterInt, Query(ge=1, le=3, description="institution level")],
     hosp_grade: Grade | None = None,
     dr_title: DrTitle | None = None,
     cnt: Annotated[Quantity, Query()] = Decimal(1),

@@ -280,3 +280,33 @@ async def test_malformed_json_names_no_field(world: World) -> None:
     assert_refused(response, 422, "malformed_json", None)
     shown = await world.client.get("/v1/persons/P1", headers=world.insurer)
     assert shown.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("hosp_lv=%202", "hosp_lv"),
+        ("hosp_lv=2.0", "hosp_lv"),
+        ("hosp_lv=2_0", "hosp_lv"),
+        ("hosp_lv=3&cnt=1e2", "cnt"),
+        ("hosp_lv=3&cnt=%EF%BC%91", "cnt"),  # full-width 1
+        ("hosp_lv=3&cnt=0", "cnt"),
+        ("hosp_lv=3&pric=%201.00", "pric"),
+    ],
+)
+async def test_price_queries_read_numbers_by_the_wire_grammar(
+    world: World, query: str, field: str
+) -> None:
+    response = await world.client.get(
+        f"/v1/tariffs/{world.admdvs}/price?med_list_codg={DRUG_X}&on=2026-03-02&{query}",
+        headers=world.insurer,
+    )
+    assert_refused(response, 422, "validation_error", field)
+
+
+async def test_a_padded_page_size_is_refused(world: World) -> None:
+    response = await world.client.get(
+        "/v1/settlements?begin=2026-01-01T00:00:00Z&end=2026-02-01T00:00:00Z&limit=%2B5",
+        headers=world.hospital()[1],
+    )
+    assert_refused(response, 422, "validation_error", "limit")
