@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cache
+from functools import lru_cache
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -39,6 +39,7 @@ from pydantic import (
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+from stdnum import numdb
 from stdnum.cn import ric
 
 __all__ = [
@@ -453,10 +454,9 @@ PastDate = Annotated[date, BeforeValidator(_past_date), _DATE_SCHEMA]
 # --- resident ID ---------------------------------------------------------------------------------
 
 
-@cache
+@lru_cache(maxsize=4096)
 def _known_area(area: str) -> bool:
-    from stdnum import numdb
-
+    """Whether python-stdnum's list of administrative divisions has ``area`` as a county."""
     return any("county" in props for _, props in numdb.get("cn/loc").info(area))
 
 
