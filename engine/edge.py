@@ -7,6 +7,8 @@ the database refuses (PostgreSQL text cannot hold NUL). Bodies are checked by th
 
 from __future__ import annotations
 
+import re
+from typing import Final
 from urllib.parse import parse_qsl
 
 from starlette.responses import JSONResponse
@@ -14,6 +16,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from engine.errors import InvalidRequest
 from engine.wire import control_character
+
+#: Header values are bytes in any encoding (UTF-8 text holds bytes 0x80-0x9F), so only ASCII
+#: controls are refused there; HTTP allows a horizontal tab inside a value.
+_HEADER_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _refusal(scope: Scope) -> InvalidRequest | None:
@@ -27,10 +33,9 @@ def _refusal(scope: Scope) -> InvalidRequest | None:
         if bad is not None:
             return _invalid(name if control_character(name) is None else "query", bad)
     for raw_name, raw_value in scope["headers"]:
-        # HTTP allows a horizontal tab inside a header value; nothing else below U+0020.
-        bad = control_character(raw_value.decode("latin-1").replace("\t", ""))
-        if bad is not None:
-            return _invalid(raw_name.decode("latin-1"), bad)
+        found = _HEADER_CONTROL.search(raw_value)
+        if found is not None:
+            return _invalid(raw_name.decode("latin-1"), f"U+{found.group()[0]:04X}")
     return None
 
 

@@ -245,6 +245,14 @@ async def test_a_control_character_in_a_header_is_refused(world: World) -> None:
     assert_refused(response, 400, "invalid_character", "x-request-id")
 
 
+async def test_utf8_text_and_tabs_in_a_header_pass(world: World) -> None:
+    response = await world.client.get(
+        "/v1/registry/regions",
+        headers=world.insurer | {"X-Note": "测试\t说明".encode()},  # bytes 0x8B, 0x95 ...
+    )
+    assert response.status_code == 200, response.text
+
+
 @pytest.mark.parametrize(
     ("begin", "field"),
     [
