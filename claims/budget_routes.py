@@ -32,14 +32,15 @@ from claims.budget_schemas import (
 from claims.budgets import budget_view, create_budget
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
+from engine.wire import Admdvs, ParameterInt
 
 router = APIRouter(prefix="/funding", tags=["funding"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Insurer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
-AdmdvsPath = Annotated[str, Path(pattern=r"^\d{6}$")]
+AdmdvsPath = Annotated[Admdvs, Path()]
 CodePath = Annotated[InstitutionCode, Path()]
-YearPath = Annotated[int, Path(ge=2000, le=2099)]
-MonthPath = Annotated[int, Path(ge=1, le=12)]
+YearPath = Annotated[ParameterInt, Path(ge=2000, le=2099)]
+MonthPath = Annotated[ParameterInt, Path(ge=1, le=12)]
 
 
 @router.post("/budgets", status_code=201)

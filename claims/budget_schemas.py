@@ -7,28 +7,32 @@ Every policy parameter is a field: nothing of DOMAIN.md's demo policy is a defau
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, PlainSerializer
+from pydantic import Field, StrictInt
 
-from claims.schemas import Admdvs, Amount, Ratio, Strict
+from claims.schemas import Admdvs, Amount, MedType, Ratio
+from engine.wire import CalendarDate, Code, Identifier, SignedYuan, Text, WireDecimal, WireModel
 
-Signed = Annotated[
-    Decimal, PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json")
+Signed = SignedYuan
+Score = Annotated[Decimal, WireDecimal(places=2, digits=3, maximum=Decimal(100), example="92.5")]
+Year = Annotated[StrictInt, Field(ge=2000, le=2099)]
+Month = Annotated[StrictInt, Field(ge=1, le=12)]
+InstitutionCode = Code
+PsnNo = Code
+Points = Annotated[Decimal, WireDecimal(places=4, digits=8, example="120.5")]
+#: DIP's point value and the budget's overspend corridor: multipliers with four decimals.
+PointValue = Annotated[Decimal, WireDecimal(places=4, digits=10, example="18.25")]
+CorridorRatio = Annotated[
+    Decimal, WireDecimal(places=4, digits=2, minimum=Decimal(1), maximum=Decimal(10), example="1.1")
 ]
-Score = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
-Year = Annotated[int, Field(ge=2000, le=2099)]
-Month = Annotated[int, Field(ge=1, le=12)]
-InstitutionCode = Annotated[str, Field(min_length=1, max_length=30)]
-PsnNo = Annotated[str, Field(min_length=1, max_length=30)]
-Points = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4)]
 SchemeKind = Literal["global_budget", "dip", "bundle"]
 LedgerKind = Literal["prepaid", "withheld", "released", "forfeited", "clearing"]
 
 
-class QualityTermsIn(Strict):
+class QualityTermsIn(WireModel):
     """Quality withholding and its release (DOMAIN.md section 7: demo 5%, 90 and 60)."""
 
     withhold_ratio: Ratio
@@ -36,7 +40,7 @@ class QualityTermsIn(Strict):
     quality_zero_score: Score = Field(description="below: nothing is released; linear between")
 
 
-class QualityTermsOut(Strict):
+class QualityTermsOut(WireModel):
     withhold_ratio: Decimal
     quality_full_score: Decimal
     quality_zero_score: Decimal
@@ -55,19 +59,19 @@ class BudgetIn(QualityTermsIn):
     surplus_retention_ratio: Ratio = Field(description="share of B − A retained (结余留用)")
     surplus_retention_cap_ratio: Ratio = Field(description="retained surplus at most this × B")
     overspend_share_ratio: Ratio = Field(description="fund's share of A − B (超支分担)")
-    overspend_corridor_ratio: Decimal = Field(
-        ge=1, le=10, max_digits=6, decimal_places=4, description="beyond B × this: not paid"
-    )
+    overspend_corridor_ratio: CorridorRatio = Field(description="beyond B × this: not paid")
 
 
-class DipGroupIn(Strict):
-    dise_grp_code: str = Field(min_length=1, max_length=30)
-    dise_grp_name: str = Field(min_length=1, max_length=200)
+class DipGroupIn(WireModel):
+    dise_grp_code: Code
+    dise_grp_name: Annotated[Text, Field(max_length=200)]
     points: Points
-    icd_prefixes: list[str] = Field(
+    icd_prefixes: list[Annotated[Identifier, Field(max_length=20)]] = Field(
         default_factory=list, description="ICD-10 code prefixes of the group"
     )
-    icd_codes: list[str] = Field(default_factory=list, description="exact ICD-10 codes")
+    icd_codes: list[Annotated[Identifier, Field(max_length=20)]] = Field(
+        default_factory=list, description="exact ICD-10 codes"
+    )
 
 
 class DipSchemeIn(QualityTermsIn):
@@ -77,8 +81,8 @@ class DipSchemeIn(QualityTermsIn):
     year: Year
     regional_budget: Amount
     adjustment_reserve: Amount
-    provisional_point_value: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
-    med_types: list[Literal["11", "14", "21", "41"]] = Field(min_length=1)
+    provisional_point_value: PointValue
+    med_types: list[MedType] = Field(min_length=1)
     groups: list[DipGroupIn] = Field(min_length=1)
 
 
@@ -92,17 +96,17 @@ class BundleIn(QualityTermsIn):
     surplus_retention_ratio: Ratio = Field(description="share of a surplus retained at q ≥ full")
 
 
-class MemberIn(Strict):
+class MemberIn(WireModel):
     psn_no: PsnNo
-    sign_date: date
-    end_date: date | None = None
+    sign_date: CalendarDate
+    end_date: CalendarDate | None = None
 
 
-class MembersIn(Strict):
+class MembersIn(WireModel):
     members: list[MemberIn] = Field(min_length=1, max_length=10_000)
 
 
-class MembersOut(Strict):
+class MembersOut(WireModel):
     fixmedins_code: str
     year: int
     signed: int
@@ -112,7 +116,7 @@ class MembersOut(Strict):
 # --- runs ----------------------------------------------------------------------------------------
 
 
-class PrepaymentOut(Strict):
+class PrepaymentOut(WireModel):
     """One provider's prepayment for a month under one scheme: ``prepaid`` is what the scheme pays
     for the month (for a global budget, through the month's clearing batches), ``withheld`` held
     back until the year-end quality score; ``basis`` explains the amount (for a global budget,
@@ -130,25 +134,25 @@ class PrepaymentOut(Strict):
     basis: dict[str, str]
 
 
-class MonthRunOut(Strict):
+class MonthRunOut(WireModel):
     admdvs: str
     year: int
     month: int
     prepayments: list[PrepaymentOut]
 
 
-class QualityScoreIn(Strict):
+class QualityScoreIn(WireModel):
     fixmedins_code: InstitutionCode
     quality_score: Score
 
 
-class YearEndIn(Strict):
+class YearEndIn(WireModel):
     """Quality scores of every provider with a budget, DIP points or a bundle in the region."""
 
     quality_scores: list[QualityScoreIn] = Field(min_length=1)
 
 
-class BudgetFigures(Strict):
+class BudgetFigures(WireModel):
     budget_amt: Signed
     fund_share: Signed = Field(description="A: the year's basic pooled-fund share")
     band: Literal["surplus", "overspend_shared", "overspend_beyond_corridor"]
@@ -157,14 +161,14 @@ class BudgetFigures(Strict):
     unpaid_overspend: Signed
 
 
-class DipFigures(Strict):
+class DipFigures(WireModel):
     points: Decimal
     point_value: Decimal
     total_points: Decimal
     distributable: Signed
 
 
-class BundleFigures(Strict):
+class BundleFigures(WireModel):
     capitation: Signed = Field(description="member-months × rate over the year")
     member_months: int
     care_at_holder: Signed
@@ -173,7 +177,7 @@ class BundleFigures(Strict):
     retained_surplus: Signed
 
 
-class ClearingOut(Strict):
+class ClearingOut(WireModel):
     """A provider's year-end clearing under one scheme (DOMAIN.md section 7):
     ``final_clearing = entitlement − forfeited − prepaid`` (may be negative), and
     ``paid_out = prepaid + final_clearing``."""
@@ -195,7 +199,7 @@ class ClearingOut(Strict):
     bundle: BundleFigures | None = None
 
 
-class YearEndOut(Strict):
+class YearEndOut(WireModel):
     admdvs: str
     year: int
     clearings: list[ClearingOut]
@@ -204,7 +208,7 @@ class YearEndOut(Strict):
 # --- reads ---------------------------------------------------------------------------------------
 
 
-class LedgerEntryOut(Strict):
+class LedgerEntryOut(WireModel):
     scheme: SchemeKind
     scheme_id: str
     fixmedins_code: str
@@ -216,7 +220,7 @@ class LedgerEntryOut(Strict):
     detail: dict[str, object]
 
 
-class Balance(Strict):
+class Balance(WireModel):
     """Sum of the ledger entries = ``paid_out`` + ``withheld_pending``."""
 
     balance: Signed
@@ -224,7 +228,7 @@ class Balance(Strict):
     withheld_pending: Signed
 
 
-class BudgetMonthOut(Strict):
+class BudgetMonthOut(WireModel):
     month: int
     fund_share: Signed
     prepaid: Signed | None
@@ -250,7 +254,7 @@ class BudgetOut(QualityTermsOut):
     totals: Balance
 
 
-class DipGroupOut(Strict):
+class DipGroupOut(WireModel):
     dise_grp_code: str
     dise_grp_name: str
     points: Decimal
@@ -258,7 +262,7 @@ class DipGroupOut(Strict):
     icd_codes: list[str]
 
 
-class DipProviderOut(Strict):
+class DipProviderOut(WireModel):
     fixmedins_code: str
     points: Decimal
     fund_share: Signed = Field(description="fee-for-item fund share of the cases, for reference")
@@ -280,7 +284,7 @@ class DipSchemeOut(QualityTermsOut):
     providers: list[DipProviderOut]
 
 
-class BundleMonthOut(Strict):
+class BundleMonthOut(WireModel):
     month: int
     members: int
     capitation: Signed
@@ -308,14 +312,14 @@ class BundleOut(QualityTermsOut):
     totals: Balance
 
 
-class ProviderLedgerOut(Strict):
+class ProviderLedgerOut(WireModel):
     fixmedins_code: str
     year: int
     entries: list[LedgerEntryOut]
     totals: Balance
 
 
-class RegionBudgetLine(Strict):
+class RegionBudgetLine(WireModel):
     fixmedins_code: str
     budget_amt: Signed
     fund_share: Signed
@@ -324,7 +328,7 @@ class RegionBudgetLine(Strict):
     cleared: bool
 
 
-class RegionBundleLine(Strict):
+class RegionBundleLine(WireModel):
     fixmedins_code: str
     capitation: Signed
     care: Signed
@@ -333,13 +337,13 @@ class RegionBundleLine(Strict):
     cleared: bool
 
 
-class RegionDipLine(Strict):
+class RegionDipLine(WireModel):
     total_points: Decimal
     point_value: Decimal | None
     providers: list[DipProviderOut]
 
 
-class RegionSummaryOut(Strict):
+class RegionSummaryOut(WireModel):
     admdvs: str
     year: int
     budgets: list[RegionBudgetLine]
@@ -355,7 +359,7 @@ class BundleSetupIn(BundleIn):
     members: list[MemberIn] = Field(default_factory=list, max_length=10_000)
 
 
-class FundingSetupIn(Strict):
+class FundingSetupIn(WireModel):
     """A region's funding set-up in one JSON document: ``sanyi funding setup FILE``."""
 
     budgets: list[BudgetIn] = Field(default_factory=list)

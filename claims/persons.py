@@ -17,20 +17,9 @@ from claims.models import Person
 from claims.schemas import OpeningBalancesIn, PersonIn, PersonOut
 from engine import audit
 from engine.auth import Principal
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, NotFound
 from engine.money import cny, to_fen, yuan
 from engine.settings import get_settings
-
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK_CHARS = "10X98765432"
-
-
-def valid_resident_id(certno: str) -> bool:
-    """GB 11643: 17 digits and an ISO 7064 MOD 11-2 check character."""
-    if len(certno) != 18 or not certno[:17].isdigit():
-        return False
-    total = sum(int(d) * w for d, w in zip(certno[:17], _WEIGHTS, strict=True))
-    return _CHECK_CHARS[total % 11] == certno[17].upper()
 
 
 def mask_resident_id(certno: str) -> str:
@@ -59,10 +48,6 @@ def person_out(person: Person) -> PersonOut:
 
 async def enrol(session: AsyncSession, principal: Principal, body: PersonIn) -> Person:
     principal.require_region(body.admdvs)
-    if not valid_resident_id(body.certno):
-        raise InvalidRequest(
-            "resident ID check character is wrong", code="invalid_certno", field="certno"
-        )
     if await repository.person(session, body.psn_no) is not None:
         raise Conflict("psn_no is already enrolled", code="duplicate_person", field="psn_no")
     certno_hash = resident_id_hash(body.certno)

@@ -13,7 +13,6 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -36,13 +35,14 @@ from claims.schemas import Insutype
 from engine.auth import Principal, Role, require_role
 from engine.db import Database, UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.wire import CalendarDate, Code
 
 router = APIRouter(tags=["reconciliation"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy, Role.insurer)]
 Institution = Annotated[Principal, require_role(Role.hospital, Role.pharmacy)]
 Insurer = Annotated[Principal, require_role(Role.insurer)]
-InstitutionCode = Annotated[str | None, Query(min_length=1, max_length=30)]
+InstitutionCode = Annotated[Code | None, Query()]
 CSV_FLUSH_BYTES = 64 * 1024
 
 DETAIL_FILE_BODY = {
@@ -100,8 +100,8 @@ async def reconcile_totals(body: TotalsIn, principal: Reader, session: Session) 
 
 
 async def detail_scope(
-    stmt_begndate: date,
-    stmt_enddate: date,
+    stmt_begndate: CalendarDate,
+    stmt_enddate: CalendarDate,
     fixmedins_code: InstitutionCode = None,
     insutype: Insutype | None = None,
     clr_type: ClrType | None = None,

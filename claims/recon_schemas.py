@@ -12,14 +12,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 
 from claims.budget_schemas import Signed
-from claims.schemas import Amount, Insutype, Strict
+from claims.schemas import Amount, ClrType, Insutype
+from engine.wire import CalendarDate, Code, WireModel
 
-ClrType = Literal["11", "21", "41"]
 StmtRslt = Literal["0", "1"]
-Setlym = Annotated[str, Field(pattern=r"^\d{4}(0[1-9]|1[0-2])$", description="YYYYMM")]
+Setlym = Annotated[
+    str, Field(pattern=r"^20[0-9]{2}(0[1-9]|1[0-2])$", description="YYYYMM", examples=["202606"])
+]
 MismatchKind = Literal[
     "missing_here", "missing_there", "amount_differs", "revocation_differs", "identity_differs"
 ]
@@ -37,20 +39,18 @@ class SettlementTotals(BaseModel):
     acct_pay: Signed
 
 
-class TotalsIn(Strict):
+class TotalsIn(WireModel):
     """3201: the institution's own count and sums for a period, to be checked."""
 
-    fixmedins_code: str | None = Field(
+    fixmedins_code: Code | None = Field(
         default=None,
-        min_length=1,
-        max_length=30,
         description="required for insurers; institutions default to their own code",
     )
     insutype: Insutype
     clr_type: ClrType
-    stmt_begndate: date
-    stmt_enddate: date
-    fixmedins_setl_cnt: int = Field(ge=0)
+    stmt_begndate: CalendarDate
+    stmt_enddate: CalendarDate
+    fixmedins_setl_cnt: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
     medfee_sumamt: Amount
     fund_pay_sumamt: Amount
     acct_pay: Amount
@@ -137,7 +137,7 @@ class DetailJobOut(BaseModel):
 # --- clearing ------------------------------------------------------------------------------------
 
 
-class ClearingApplyIn(Strict):
+class ClearingApplyIn(WireModel):
     """3203: apply for a settled month."""
 
     setlym: Setlym

@@ -6,7 +6,6 @@ Transaction names follow the national platform: 2201 register, 2204 fee upload, 
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -31,6 +30,7 @@ from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.wire import ParameterInt, RangeTime
 
 router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -126,10 +126,10 @@ async def get_settlement(setl_id: str, principal: Reader, session: Session) -> S
 async def list_settlements(
     principal: Hospital,
     session: Session,
-    begin: Annotated[datetime, Query(description="setl_time from (inclusive)")],
-    end: Annotated[datetime, Query(description="setl_time until (exclusive)")],
+    begin: Annotated[RangeTime, Query(description="setl_time from (inclusive)")],
+    end: Annotated[RangeTime, Query(description="setl_time until (exclusive)")],
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[ParameterInt, Query(ge=1, le=500)] = 100,
 ) -> SettlementPage:
     """The caller's settlements in a time range, oldest first, keyset-paginated."""
     return await settlement.institution_settlements(

@@ -1,81 +1,103 @@
 """The claims wire contract (pydantic v2), with the national field names of DOMAIN.md section 2.
 
 Amounts go out as strings with two decimals ("211.40") so no client has to parse money as a float;
-they come in as strings (or JSON numbers, read exactly).
+they come in as decimal strings or JSON integers, never floats (the types of ``engine.wire``).
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
-Amount = Annotated[
-    Decimal,
-    Field(ge=0, max_digits=14, decimal_places=2),
-    PlainSerializer(lambda d: f"{d:.2f}", return_type=str, when_used="json"),
+from engine.wire import (
+    Admdvs,
+    BizTypeCode,
+    CalendarDate,
+    ChrgitmLv,
+    ClrType,
+    Code,
+    EventTime,
+    Flag,
+    HospLv,
+    Identifier,
+    Insutype,
+    MdtrtCertType,
+    MedType,
+    Quantity,
+    Ratio,
+    ResidentId,
+    Text,
+    UnitPrice,
+    WireBool,
+    WireDecimal,
+    WireModel,
+    Yuan,
+)
+
+__all__ = ["Admdvs", "Amount", "ClrType", "IcdCode", "Insutype", "MedType", "Ratio"]
+
+Amount = Yuan
+#: ICD-10 (national clinical edition): a letter, two digits, then the subcategory and extension.
+IcdCode = Annotated[
+    str, Field(min_length=3, max_length=20, pattern=r"^[A-Z][0-9]{2}[A-Za-z0-9.+*-]*$")
 ]
-Ratio = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
-Admdvs = Annotated[str, Field(pattern=r"^\d{6}$")]
-Insutype = Literal["310", "320", "330", "390", "392"]
-MedType = Literal["11", "14", "21", "41"]
-IcdCode = Annotated[str, Field(min_length=3, max_length=20, pattern=r"^[A-Z][0-9]{2}")]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+#: A fee line's own price, when given: a unit price above zero.
+PositivePrice = Annotated[Decimal, WireDecimal(places=4, digits=10, positive=True)]
+FundPayType = Annotated[str, Field(pattern=r"^[0-9]{6}$")]
 
 
 # --- policies ------------------------------------------------------------------------------------
 
 
-class BandIn(Strict):
+class BandIn(WireModel):
     upto: Amount | None = None
     ratio: Ratio
 
 
-class BasicPolicyIn(Strict):
+class BasicPolicyIn(WireModel):
     insutype: Insutype
     med_type: MedType
-    hosp_lv: int | None = Field(default=None, ge=1, le=3)
-    valid_from: date
-    valid_to: date | None = None
-    fund_pay_type: str = Field(pattern=r"^\d{6}$")
+    hosp_lv: HospLv | None = None
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = None
+    fund_pay_type: FundPayType
     deductible: Amount
     pool_bands: list[BandIn] = Field(min_length=1)
     retiree_pool_bands: list[BandIn] | None = None
     annual_cap: Amount
-    account_enabled: bool = False
-    followup_lookback_days: int = Field(default=365, ge=1, le=3650)
+    account_enabled: WireBool = False
+    followup_lookback_days: StrictInt = Field(default=365, ge=1, le=3650)
     acc_category: str | None = Field(
         default=None,
-        pattern=r"^\d{3}-\d{2}$",
+        pattern=r"^[0-9]{3}-[0-9]{2}$",
         description="accumulator bucket, default '<insutype>-<med_type>'",
     )
 
 
-class CriticalIllnessPolicyIn(Strict):
+class CriticalIllnessPolicyIn(WireModel):
     insutype: Insutype = Field(description="the basic insutype this insurance tops up")
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = None
     fund_pay_type: Literal["390200", "330100"]
     threshold: Amount
     bands: list[BandIn] = Field(min_length=1)
     annual_cap: Amount
 
 
-class AssistancePolicyIn(Strict):
-    category: str = Field(min_length=1, max_length=20)
-    valid_from: date
-    valid_to: date | None = None
-    fund_pay_type: str = Field(default="610100", pattern=r"^\d{6}$")
+class AssistancePolicyIn(WireModel):
+    category: Annotated[Text, Field(max_length=20)]
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = None
+    fund_pay_type: FundPayType = "610100"
     ratio: Ratio
     annual_cap: Amount
 
 
-class PolicyLoad(Strict):
+class PolicyLoad(WireModel):
     """A region's benefit policy rows; each row is a new version from its ``valid_from``."""
 
     basic: list[BasicPolicyIn] = Field(default_factory=list)
@@ -93,14 +115,14 @@ class PolicyLoadResult(BaseModel):
 # --- persons -------------------------------------------------------------------------------------
 
 
-class PersonIn(Strict):
-    psn_no: str = Field(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9]+$")
-    psn_name: str = Field(min_length=1, max_length=50)
-    certno: str = Field(min_length=18, max_length=18, description="resident ID, 18 characters")
+class PersonIn(WireModel):
+    psn_no: Code
+    psn_name: Annotated[Text, Field(max_length=50)]
+    certno: ResidentId = Field(description="resident ID, 18 characters")
     admdvs: Admdvs
     insutype: Insutype
-    retired: bool = False
-    asst_type: str | None = Field(default=None, max_length=20)
+    retired: WireBool = False
+    asst_type: Annotated[Text, Field(max_length=20)] | None = None
     opsp_dise_codes: list[IcdCode] = Field(default_factory=list)
     acct_balc: Amount = Decimal("0")
 
@@ -117,17 +139,17 @@ class PersonOut(BaseModel):
     acct_balc: Amount
 
 
-class CategoryOpening(Strict):
+class CategoryOpening(WireModel):
     insutype: Insutype
     med_type: MedType
     deductible_used: Amount = Decimal("0")
     hifp_paid: Amount = Decimal("0")
 
 
-class OpeningBalancesIn(Strict):
+class OpeningBalancesIn(WireModel):
     """Year-to-date figures carried over from a legacy system at go-live."""
 
-    year: int = Field(ge=2000, le=2100)
+    year: Annotated[StrictInt, Field(ge=2000, le=2099)]
     categories: list[CategoryOpening] = Field(default_factory=list)
     inscp_psn_cum: Amount = Decimal("0")
     critical_paid: Amount = Decimal("0")
@@ -138,25 +160,37 @@ class OpeningBalancesIn(Strict):
 # --- visits and fee lines ------------------------------------------------------------------------
 
 
-class DiagnosisIn(Strict):
+class DiagnosisIn(WireModel):
     diag_code: IcdCode
-    diag_name: str = Field(min_length=1, max_length=100)
-    maindiag_flag: Literal["0", "1"] = "0"
+    diag_name: Annotated[Text, Field(max_length=100)]
+    maindiag_flag: Flag = "0"
 
 
-class VisitIn(Strict):
+def _one_main_diagnosis(diseinfo: list[DiagnosisIn]) -> list[DiagnosisIn]:
+    """A visit has exactly one main diagnosis (``maindiag_flag`` "1"): the one it is coded by."""
+    mains = sum(1 for d in diseinfo if d.maindiag_flag == "1")
+    if mains != 1:
+        raise PydanticCustomError(
+            "main_diagnosis", "exactly one diagnosis must be the main one (maindiag_flag 1)"
+        )
+    return diseinfo
+
+
+class VisitIn(WireModel):
     """2201 register a visit."""
 
-    psn_no: str = Field(min_length=1, max_length=30)
-    mdtrt_cert_type: Literal["01", "02", "03"]
-    mdtrt_cert_no: str = Field(min_length=1, max_length=64)
-    fixmedins_code: str = Field(min_length=1, max_length=30)
+    psn_no: Code
+    mdtrt_cert_type: MdtrtCertType
+    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
+    fixmedins_code: Code
     med_type: MedType
-    biz_type_code: Literal["01", "02"]
-    begntime: datetime
-    dr_code: str | None = Field(default=None, max_length=30)
-    diseinfo: list[DiagnosisIn] = Field(min_length=1)
-    selfpay_flag: bool = Field(
+    biz_type_code: BizTypeCode
+    begntime: EventTime
+    dr_code: Code | None = None
+    diseinfo: Annotated[
+        list[DiagnosisIn], Field(min_length=1, max_length=20), AfterValidator(_one_main_diagnosis)
+    ]
+    selfpay_flag: WireBool = Field(
         default=False,
         description="register as a self-pay visit when the insurance checks refuse it",
     )
@@ -175,15 +209,15 @@ class VisitOut(BaseModel):
     refusal_code: str | None
 
 
-class FeeLineIn(Strict):
-    feedetl_sn: str = Field(min_length=1, max_length=30)
-    med_list_codg: str = Field(min_length=1, max_length=50)
-    cnt: Decimal = Field(gt=0, max_digits=12, decimal_places=4)
-    pric: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
-    fee_ocur_time: datetime | None = None
+class FeeLineIn(WireModel):
+    feedetl_sn: Code
+    med_list_codg: Annotated[Identifier, Field(max_length=50)]
+    cnt: Quantity
+    pric: PositivePrice | None = None
+    fee_ocur_time: EventTime | None = None
 
 
-class FeeUpload(Strict):
+class FeeUpload(WireModel):
     """2204 upload fee lines."""
 
     feedetail: list[FeeLineIn] = Field(min_length=1, max_length=500)
@@ -193,12 +227,12 @@ class FeeLineOut(BaseModel):
     feedetl_sn: str
     med_list_codg: str
     name: str
-    pric: Decimal
-    cnt: Decimal
+    pric: UnitPrice
+    cnt: Quantity
     det_item_fee_sumamt: Amount
-    pric_uplmt_amt: Decimal | None
-    selfpay_prop: Decimal
-    chrgitm_lv: int
+    pric_uplmt_amt: UnitPrice | None
+    selfpay_prop: Ratio
+    chrgitm_lv: ChrgitmLv
     fulamt_ownpay_amt: Amount
     overlmt_amt: Amount
     preselfpay_amt: Amount
@@ -213,12 +247,12 @@ class FeeUploadOut(BaseModel):
 # --- settlement ----------------------------------------------------------------------------------
 
 
-class SettleIn(Strict):
+class SettleIn(WireModel):
     """2206 pre-settle / 2207 settle."""
 
-    acct_used_flag: bool = False
-    presettle_token: str | None = Field(
-        default=None, max_length=64, description="from pre-settle; settle says if it changed"
+    acct_used_flag: WireBool = False
+    presettle_token: Annotated[Text, Field(max_length=64)] | None = Field(
+        default=None, description="from pre-settle; settle says if it changed"
     )
 
 
@@ -246,7 +280,7 @@ class SettlementOut(BaseModel):
     fixmedins_code: str
     insutype: str
     med_type: str
-    clr_type: str
+    clr_type: ClrType
     clr_way: str
     setl_time: datetime
     status: Literal["presettled", "settled", "revoked"]

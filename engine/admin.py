@@ -20,17 +20,18 @@ from engine.auth import (
 )
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
+from engine.wire import Admdvs, Code, Text, WireModel
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=UnitOfWorkRoute)
 Admin = Annotated[Principal, require_role(Role.admin)]
 Session = Annotated[AsyncSession, Depends(get_session)]
 
 
-class OrganisationIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+class OrganisationIn(WireModel):
+    name: Annotated[Text, Field(max_length=200)]
     role: Role
-    institution_code: str | None = Field(default=None, min_length=1, max_length=30)
-    admdvs: str | None = Field(default=None, pattern=r"^\d{6}$")
+    institution_code: Code | None = None
+    admdvs: Admdvs | None = None
 
 
 class OrganisationOut(BaseModel):
@@ -41,8 +42,8 @@ class OrganisationOut(BaseModel):
     admdvs: str | None
 
 
-class ApiKeyIn(BaseModel):
-    label: str | None = Field(default=None, max_length=100)
+class ApiKeyIn(WireModel):
+    label: Annotated[Text, Field(max_length=100)] | None = None
 
 
 class ApiKeyOut(BaseModel):

@@ -18,6 +18,7 @@ from engine import admin, migrate, scheduler
 from engine.broker import broker_status, setup_broker
 from engine.db import Database, DatabaseBounds
 from engine.domains import domain_modules
+from engine.edge import ControlCharacterGuard
 from engine.errors import SanyiError
 from engine.server_errors import UnhandledErrors, error_response
 from engine.settings import Settings, get_settings
@@ -57,8 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def payload_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        code = "malformed_json" if first.get("type") == "json_invalid" else "validation_error"
-        return error_response(422, code, str(first["msg"]), _field_of(tuple(first["loc"])))
+        if first.get("type") == "json_invalid":  # its loc is a byte offset, not a field
+            return error_response(422, "malformed_json", str(first["msg"]))
+        return error_response(
+            422, "validation_error", str(first["msg"]), _field_of(tuple(first["loc"]))
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -100,6 +104,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.state.db = db
     setup_broker(settings)
     install_error_handlers(app)
+    app.add_middleware(ControlCharacterGuard)
 
     v1 = APIRouter(prefix="/v1")
     v1.include_router(admin.router)

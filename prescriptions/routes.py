@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session, utcnow
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.wire import ParameterInt
 from prescriptions import circulation, dispensing, presentation, upload
 from prescriptions.presentation import PresentationLimits
 from prescriptions.schemas import (
@@ -73,7 +74,7 @@ async def list_prescriptions(
     session: Session,
     now: Now,
     cursor: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: Annotated[ParameterInt, Query(ge=1, le=200)] = 50,
 ) -> PrescriptionPage:
     """The prescriptions routed or presented to the calling pharmacy, newest first."""
     return await circulation.pharmacy_list(session, principal, now, cursor, limit)

@@ -10,85 +10,85 @@ default to ``None`` (absent), never to a value the doctor did not sign.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
 from claims.schemas import IcdCode, SettlementOut
+from engine.wire import (
+    Code,
+    Count,
+    EventTimeText,
+    Flag,
+    Identifier,
+    Quantity,
+    QuantityText,
+    RxTypeCode,
+    Text,
+    TimeText,
+    UnitPrice,
+    WireBool,
+    WireModel,
+)
 from prescriptions.signing import Signature
 
-Flag = Literal["0", "1"]
-Code = Annotated[StrictStr, Field(min_length=1, max_length=30)]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=100)]
-# A decimal quantity as the national platform sends it: "3", "3.5", at most 4 decimals.
-DecimalText = Annotated[StrictStr, Field(pattern=r"^(0|[1-9][0-9]{0,7})(\.[0-9]{1,4})?$")]
-# Day counts and counters: integers, bounded only against absurd values (the rules judge them).
-Count = Annotated[StrictInt, Field(ge=0, le=100_000)]
-
-
-def _aware_time(value: str) -> str:
-    """An ISO 8601 time with its offset, kept as written (the signature covers the text)."""
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValueError("not an ISO 8601 time") from exc
-    if parsed.tzinfo is None:
-        raise ValueError("the time needs its UTC offset, e.g. +08:00")
-    return value
-
-
-Time = Annotated[StrictStr, Field(max_length=40), AfterValidator(_aware_time)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+Name = Annotated[Text, Field(max_length=100)]
 
 
 # --- upload (hospital) ---------------------------------------------------------------------------
 
 
-class DiagnosisDoc(Strict):
+class DiagnosisDoc(WireModel):
     """One diagnosis (``diseinfo``); its code is settled again at the pharmacy (med_type 41)."""
 
-    diag_type: Annotated[StrictStr, Field(max_length=3)] | None = None
+    diag_type: Annotated[Identifier, Field(max_length=3)] | None = None
     maindiag_flag: Flag | None = None
     diag_srt_no: Annotated[StrictInt, Field(ge=1, le=100)] | None = None
     diag_code: IcdCode
-    diag_name: Text
+    diag_name: Name
 
 
-class DrugLineDoc(Strict):
+def _at_most_one_main_diagnosis(diseinfo: list[DiagnosisDoc]) -> list[DiagnosisDoc]:
+    """A prescription names at most one main diagnosis (``maindiag_flag`` "1")."""
+    if sum(1 for d in diseinfo if d.maindiag_flag == "1") > 1:
+        raise PydanticCustomError(
+            "main_diagnosis", "at most one diagnosis may be the main one (maindiag_flag 1)"
+        )
+    return diseinfo
+
+
+class DrugLineDoc(WireModel):
     """One drug line (``rxdrugdetail``): ``drug_cnt`` is the whole prescription's quantity and
     ``medc_days`` the whole course, every portion of a repeat prescription included."""
 
-    med_list_codg: Annotated[StrictStr, Field(min_length=1, max_length=50)]
-    drug_genname: Text | None = None
-    drug_spec: Text | None = None
-    drug_dosform: Text | None = None
-    drug_cnt: DecimalText
-    drug_cnt_unit: Annotated[StrictStr, Field(max_length=20)] | None = None
-    sin_doscnt: DecimalText | None = None
-    sin_dosunt: Annotated[StrictStr, Field(max_length=20)] | None = None
-    used_frqu_codg: Annotated[StrictStr, Field(max_length=20)] | None = None
-    used_frqu_name: Text | None = None
-    medc_way_codg: Annotated[StrictStr, Field(max_length=20)] | None = None
-    medc_way_dscr: Text | None = None
+    med_list_codg: Annotated[Identifier, Field(max_length=50)]
+    drug_genname: Name | None = None
+    drug_spec: Name | None = None
+    drug_dosform: Name | None = None
+    drug_cnt: QuantityText
+    drug_cnt_unit: Annotated[Text, Field(max_length=20)] | None = None
+    sin_doscnt: QuantityText | None = None
+    sin_dosunt: Annotated[Text, Field(max_length=20)] | None = None
+    used_frqu_codg: Annotated[Identifier, Field(max_length=20)] | None = None
+    used_frqu_name: Name | None = None
+    medc_way_codg: Annotated[Identifier, Field(max_length=20)] | None = None
+    medc_way_dscr: Name | None = None
     medc_days: Count
 
 
-class RxUpload(Strict):
+class RxUpload(WireModel):
     """7101-style upload: the signed document, its signature, and the patient's routing choice."""
 
-    hosp_rxno: Annotated[StrictStr, Field(min_length=1, max_length=40)]
+    hosp_rxno: Annotated[Identifier, Field(max_length=40)]
     fixmedins_code: Code
     mdtrt_id: Code
     psn_no: Code
     dr_code: Code
-    rx_type_code: Annotated[StrictStr, Field(pattern=r"^[0-9]{1,2}$")]
-    prsc_time: Time
+    rx_type_code: RxTypeCode
+    prsc_time: EventTimeText
     vali_days: Count
-    vali_end_time: Time
+    vali_end_time: TimeText
     long_rx_flag: Flag | None = None
     rept_flag: Flag | None = None
     max_rept_cnt: Count | None = None
@@ -96,8 +96,12 @@ class RxUpload(Strict):
     emer_flag: Flag | None = None
     chro_dise_flag: Flag | None = None
     stab_cond_flag: Flag | None = None
-    extd_days_rsn: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
-    diseinfo: list[DiagnosisDoc] = Field(min_length=1, max_length=20)
+    extd_days_rsn: Annotated[Text, Field(max_length=200)] | None = None
+    diseinfo: Annotated[
+        list[DiagnosisDoc],
+        Field(min_length=1, max_length=20),
+        AfterValidator(_at_most_one_main_diagnosis),
+    ]
     rxdrugdetail: list[DrugLineDoc] = Field(max_length=50)
     signature: Signature
     nomi_fixmedins_code: Code | None = Field(
@@ -123,36 +127,36 @@ class RxUploadOut(BaseModel):
     vali_end_time: datetime
 
 
-class ReviewIn(Strict):
+class ReviewIn(WireModel):
     """The hospital pharmacist's review (处方审核): only an approved prescription circulates."""
 
     rvw_rslt: Literal["approved", "rejected"]
-    rvw_opnn: Annotated[StrictStr, Field(min_length=1, max_length=500)] | None = Field(
+    rvw_opnn: Annotated[Text, Field(max_length=500)] | None = Field(
         default=None, description="the pharmacist's opinion; required to reject"
     )
     phar_code: Code
-    phar_name: Annotated[StrictStr, Field(min_length=1, max_length=50)]
+    phar_name: Annotated[Text, Field(max_length=50)]
 
 
-class RevokeIn(Strict):
+class RevokeIn(WireModel):
     dr_code: Code = Field(description="the prescribing doctor: only they may revoke")
-    revoke_reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+    revoke_reason: Annotated[Text, Field(max_length=500)]
 
 
 # --- circulation (pharmacy) ----------------------------------------------------------------------
 
 
-class PresentIn(Strict):
+class PresentIn(WireModel):
     """The patient presents an open prescription at a pharmacy: trace code plus their resident
     ID card (02) or social security card (03), which carry the resident ID."""
 
-    rx_trace_code: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    rx_trace_code: Annotated[Identifier, Field(max_length=64)]
     mdtrt_cert_type: Literal["02", "03"]
-    mdtrt_cert_no: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
 
 
-class LockIn(Strict):
-    lease_seconds: int = Field(default=900, ge=60, le=3600, description="the lock's lease")
+class LockIn(WireModel):
+    lease_seconds: StrictInt = Field(default=900, ge=60, le=3600, description="the lock's lease")
 
 
 class LockOut(BaseModel):
@@ -161,27 +165,27 @@ class LockOut(BaseModel):
     lock_expires_at: datetime
 
 
-class DispenseLineIn(Strict):
-    med_list_codg: str = Field(min_length=1, max_length=50)
-    cnt: Decimal = Field(gt=0, max_digits=12, decimal_places=4)
-    pric: Decimal = Field(ge=0, max_digits=14, decimal_places=4, description="the sale price")
-    manu_lotnum: str = Field(min_length=1, max_length=50, description="lot number")
-    drug_trac_codg: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+class DispenseLineIn(WireModel):
+    med_list_codg: Annotated[Identifier, Field(max_length=50)]
+    cnt: Quantity
+    pric: UnitPrice = Field(description="the sale price")
+    manu_lotnum: Annotated[Text, Field(max_length=50)] = Field(description="lot number")
+    drug_trac_codg: list[Annotated[Identifier, Field(max_length=100)]] = Field(
         min_length=1, max_length=500, description="the trace code of every package handed out"
     )
 
 
-class DispenseIn(Strict):
+class DispenseIn(WireModel):
     dspe_lines: list[DispenseLineIn] = Field(min_length=1, max_length=50)
-    acct_used_flag: bool = False
+    acct_used_flag: WireBool = False
     phar_code: Code | None = None
-    phar_name: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    phar_name: Annotated[Text, Field(max_length=50)] | None = None
 
 
 class DispenseLineOut(BaseModel):
     med_list_codg: str
-    cnt: Decimal
-    pric: Decimal | None = None
+    cnt: Quantity
+    pric: UnitPrice | None = None
     manu_lotnum: str | None = None
     drug_trac_codg: list[str] | None = None
 

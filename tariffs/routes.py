@@ -13,7 +13,6 @@ Who may do what (DOMAIN.md section 1):
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import InvalidRequest, NotFound
+from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
 from tariffs import catalogue, pricing, registry
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
 from tariffs.csv_format import write_catalogue
@@ -50,7 +50,7 @@ Session = Annotated[AsyncSession, Depends(get_session)]
 Writer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
 RegistryReader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital)]
 Reader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital, Role.pharmacy)]
-AdmdvsPath = Annotated[str, Path(pattern=r"^\d{6}$")]
+AdmdvsPath = Annotated[Admdvs, Path()]
 
 registry_router = APIRouter(prefix="/registry", tags=["registry"], route_class=UnitOfWorkRoute)
 tariffs_router = APIRouter(prefix="/tariffs", tags=["tariffs"], route_class=UnitOfWorkRoute)
@@ -125,7 +125,7 @@ async def update_institution(
 async def list_institutions(
     principal: Writer,
     session: Session,
-    admdvs: Annotated[str | None, Query(pattern=r"^\d{6}$")] = None,
+    admdvs: Annotated[Admdvs | None, Query()] = None,
     kind: InstitutionKind | None = None,
 ) -> list[InstitutionOut]:
     infos = await registry.list_institutions(
@@ -278,7 +278,7 @@ async def get_catalogue(
     request: Request,
     principal: Reader,
     session: Session,
-    on: Annotated[date, Query(description="the date the catalogue is in force")],
+    on: Annotated[CalendarDate, Query(description="the date the catalogue is in force")],
     kind: ItemKind | None = None,
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="default: by the Accept header")
@@ -316,12 +316,12 @@ async def price_item(
     principal: Reader,
     session: Session,
     med_list_codg: Annotated[str, Query(min_length=1, max_length=50)],
-    on: Annotated[date, Query(description="visit date")],
-    hosp_lv: Annotated[int, Query(ge=1, le=3, description="institution level")],
+    on: Annotated[CalendarDate, Query(description="visit date")],
+    hosp_lv: Annotated[ParameterInt, Query(ge=1, le=3, description="institution level")],
     hosp_grade: Grade | None = None,
     dr_title: DrTitle | None = None,
-    cnt: Annotated[Decimal, Query(gt=0)] = Decimal(1),
-    pric: Annotated[Decimal | None, Query(ge=0, description="claimed unit price")] = None,
+    cnt: Annotated[Quantity, Query()] = Decimal(1),
+    pric: Annotated[UnitPrice | None, Query(description="claimed unit price")] = None,
 ) -> PricedItemOut:
     """The price of one item for a visit context (section 3 pricing rules)."""
     principal.require_region(admdvs)

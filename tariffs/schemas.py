@@ -10,17 +10,19 @@ from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from engine import wire
+from engine.wire import ChrgitmLv, Code, PastDate, Text, WireBool, WireModel
 from tariffs.codes import ControlledClass, DrTitle, Grade, InstitutionKind, ItemKind, KeyScheme
 from tariffs.pricing import PricedItem
 from tariffs.versions import CatalogueVersion, decimal_text
 
-Admdvs = Annotated[str, Field(pattern=r"^\d{6}$", description="pooling region code (统筹区)")]
-InstitutionCode = Annotated[str, Field(min_length=1, max_length=30)]
-DrCode = Annotated[str, Field(min_length=1, max_length=30)]
-HospLevel = Annotated[int, Field(ge=1, le=3, description="1 一级, 2 二级, 3 三级")]
+Admdvs = Annotated[wire.Admdvs, Field(description="pooling region code (统筹区)")]
+InstitutionCode = Code
+DrCode = Code
+HospLevel = wire.HospLv
 
 
-class _Patch(BaseModel):
+class _Patch(WireModel):
     """A partial update: absent fields stay as they are; ``null`` only where a field may be
     empty."""
 
@@ -40,13 +42,13 @@ class _Patch(BaseModel):
 # --- registry ------------------------------------------------------------------------------------
 
 
-class RegionIn(BaseModel):
+class RegionIn(WireModel):
     admdvs: Admdvs
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[Text, Field(max_length=100)]
 
 
-class RegionPatch(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
+class RegionPatch(WireModel):
+    name: Annotated[Text, Field(max_length=100)]
 
 
 class RegionOut(BaseModel):
@@ -55,23 +57,23 @@ class RegionOut(BaseModel):
     catalogue_version: str = Field(description="changes with every catalogue import")
 
 
-class InstitutionIn(BaseModel):
+class InstitutionIn(WireModel):
     fixmedins_code: InstitutionCode
-    fixmedins_name: str = Field(min_length=1, max_length=200)
+    fixmedins_name: Annotated[Text, Field(max_length=200)]
     admdvs: Admdvs
     kind: InstitutionKind
     hosp_lv: HospLevel | None = Field(default=None, description="required for hospitals")
     hosp_grade: Grade | None = Field(default=None, description="A 甲, B 乙")
-    internet_hospital: bool = Field(default=False, description="internet-hospital licence")
+    internet_hospital: WireBool = Field(default=False, description="internet-hospital licence")
 
 
 class InstitutionPatch(_Patch):
     nullable = frozenset({"hosp_grade"})
 
-    fixmedins_name: str | None = Field(default=None, min_length=1, max_length=200)
+    fixmedins_name: Annotated[Text, Field(max_length=200)] | None = None
     hosp_lv: HospLevel | None = None
     hosp_grade: Grade | None = None
-    internet_hospital: bool | None = None
+    internet_hospital: WireBool | None = None
 
 
 class InstitutionOut(BaseModel):
@@ -85,28 +87,28 @@ class InstitutionOut(BaseModel):
     org_id: uuid.UUID
 
 
-class PractitionerIn(BaseModel):
+class PractitionerIn(WireModel):
     dr_code: DrCode = Field(description="national doctor code")
-    dr_name: str = Field(min_length=1, max_length=100)
-    prac_cert_no: str = Field(min_length=1, max_length=50, description="licence number")
+    dr_name: Annotated[Text, Field(max_length=100)]
+    prac_cert_no: Annotated[Text, Field(max_length=50)] = Field(description="licence number")
     dr_title: DrTitle
     fixmedins_code: InstitutionCode = Field(description="the hospital registered at")
-    indep_prac_start: date = Field(description="start of independent practice")
-    internet_practice: bool = False
-    licensed: bool = True
-    public_key: str = Field(min_length=1, max_length=200, description="raw Ed25519, base64")
+    indep_prac_start: PastDate = Field(description="start of independent practice")
+    internet_practice: WireBool = False
+    licensed: WireBool = True
+    public_key: Annotated[Text, Field(max_length=200)] = Field(description="raw Ed25519, base64")
     key_scheme: KeyScheme = KeyScheme.ed25519
 
 
 class PractitionerPatch(_Patch):
-    dr_name: str | None = Field(default=None, min_length=1, max_length=100)
-    prac_cert_no: str | None = Field(default=None, min_length=1, max_length=50)
+    dr_name: Annotated[Text, Field(max_length=100)] | None = None
+    prac_cert_no: Annotated[Text, Field(max_length=50)] | None = None
     dr_title: DrTitle | None = None
     fixmedins_code: InstitutionCode | None = None
-    indep_prac_start: date | None = None
-    internet_practice: bool | None = None
-    licensed: bool | None = None
-    public_key: str | None = Field(default=None, min_length=1, max_length=200)
+    indep_prac_start: PastDate | None = None
+    internet_practice: WireBool | None = None
+    licensed: WireBool | None = None
+    public_key: Annotated[Text, Field(max_length=200)] | None = None
     key_scheme: KeyScheme | None = None
 
 
@@ -137,7 +139,7 @@ class CatalogueVersionOut(BaseModel):
     kind: ItemKind
     spec: str | None
     unit: str | None
-    chrgitm_lv: int
+    chrgitm_lv: ChrgitmLv
     selfpay_prop: str
     pric_uplmt_amt: str | None
     hosp_lv: int | None
@@ -230,7 +232,7 @@ class PricedItemOut(BaseModel):
     pric: str
     cnt: str
     det_item_fee_sumamt: str
-    chrgitm_lv: int
+    chrgitm_lv: ChrgitmLv
     pric_uplmt_amt: str | None
     selfpay_prop: str
     non_medical: bool

@@ -19,9 +19,9 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum.cn import ric
 
 from claims.cli import read_policy_file
-from claims.persons import _CHECK_CHARS, _WEIGHTS
 from engine.auth import Role
 from tests.factories import make_key, make_org, unique_code
 
@@ -37,11 +37,11 @@ CLASS_A_ITEM = "XCLASSA0000001"  # a class A drug without a payment standard
 
 
 def make_certno() -> str:
-    """A random resident ID with a valid ISO 7064 MOD 11-2 check character."""
+    """A random resident ID of Harbin's Daoli district with a valid ISO 7064 MOD 11-2 check
+    character."""
     birth = date(1940, 1, 1) + timedelta(days=secrets.randbelow(365 * 65))
     body = "230102" + birth.strftime("%Y%m%d") + f"{secrets.randbelow(1000):03d}"
-    total = sum(int(d) * w for d, w in zip(body, _WEIGHTS, strict=True))
-    return body + _CHECK_CHARS[total % 11]
+    return body + ric.calc_check_digit(body + "0")
 
 
 @dataclass

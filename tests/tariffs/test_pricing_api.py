@@ -151,8 +151,8 @@ async def test_four_decimal_unit_prices_round_half_up_to_the_fen(
         ),
         (
             {"med_list_codg": METFORMIN, "on": "2026-03-01", "hosp_lv": 3, "pric": "0.03251"},
-            400,
-            "invalid_pric",
+            422,
+            "validation_error",
             "pric",
         ),
     ],
