@@ -93,9 +93,10 @@ async def visible_bundle(
     session: AsyncSession, principal: Principal, fixmedins_code: str, year: int, *, lock: bool
 ) -> Bundle:
     row = await repo.bundle(session, fixmedins_code, year, lock=lock)
+    missing = NotFound("no such bundle", code="not_found")
     if row is None:
-        raise NotFound("no such bundle", code="not_found")
-    require_visible(principal, row.admdvs)
+        raise missing
+    require_visible(principal, row.admdvs, missing)
     return row
 
 

@@ -9,6 +9,7 @@ self-pay.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import date, timedelta
 
@@ -111,27 +112,32 @@ def _level(institution: InstitutionInfo) -> int:
     return institution.hosp_lv or 1
 
 
-async def _person_for_certificate(session: AsyncSession, body: VisitIn) -> Person:
-    person = await repository.person(session, body.psn_no)
-    if person is None:
-        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
+async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: str) -> Person:
+    """The person the certificate names, insured in pooling region ``admdvs`` (the
+    institution's: settlement across regions is not a capability of the engine).
+
+    An unknown psn_no, a certificate that is not the person's and a person insured in another
+    region get one answer, so no institution can test who is insured, or where.
+    """
     # 02 resident ID / 03 social security card carry the resident ID; 01 is the e-voucher token,
     # verified upstream by the national platform and passed through.
-    if body.mdtrt_cert_type in ("02", "03") and (
-        resident_id_hash(body.mdtrt_cert_no) != person.certno_hash
+    certno_hash = (
+        resident_id_hash(body.mdtrt_cert_no) if body.mdtrt_cert_type in ("02", "03") else None
+    )
+    person = await repository.person(session, body.psn_no)
+    if (
+        person is None
+        or person.admdvs != admdvs
+        or (certno_hash is not None and not hmac.compare_digest(certno_hash, person.certno_hash))
     ):
-        raise InvalidRequest(
-            "the certificate does not belong to this person",
-            code="certificate_mismatch",
-            field="mdtrt_cert_no",
-        )
+        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     return person
 
 
 async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
     principal.require_institution(body.fixmedins_code)
     institution = await get_institution(session, body.fixmedins_code)
-    person = await _person_for_certificate(session, body)
+    person = await _person_for_certificate(session, body, institution.admdvs)
     refusal, dr_title = await _check_insurance(session, body, person, institution)
     if refusal and not body.selfpay_flag:
         raise InsuranceRefused(
