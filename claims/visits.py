@@ -27,7 +27,7 @@ from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
-from tariffs.registry import InstitutionInfo, get_institution, get_practitioner
+from tariffs.registry import InstitutionInfo, get_institution, visible_practitioner
 
 INTERNET = "02"
 CHRONIC_OUTPATIENT = "14"
@@ -54,15 +54,20 @@ def _main_diagnosis(body: VisitIn) -> str:
 
 
 async def _check_insurance(
-    session: AsyncSession, body: VisitIn, person: Person, institution: InstitutionInfo
+    session: AsyncSession,
+    principal: Principal,
+    body: VisitIn,
+    person: Person,
+    institution: InstitutionInfo,
 ) -> tuple[str | None, str | None]:
     """The reasons insurance may not pay for this visit, as (code, dr_title); code None: payable.
 
-    Raises only for errors of the request itself (unknown doctor code).
+    Raises only for errors of the request itself (a doctor code that is not the institution's
+    own reads as an unknown one).
     """
-    doctor = await get_practitioner(session, body.dr_code) if body.dr_code else None
+    doctor = await visible_practitioner(session, principal, body.dr_code) if body.dr_code else None
     dr_title = doctor.dr_title if doctor else None
-    if doctor and (doctor.fixmedins_code != institution.fixmedins_code or not doctor.licensed):
+    if doctor and not doctor.licensed:
         return "doctor_not_registered_here", dr_title
     try:
         policy = await policies.resolve(
@@ -138,7 +143,7 @@ async def register(session: AsyncSession, principal: Principal, body: VisitIn) -
     principal.require_institution(body.fixmedins_code)
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
-    refusal, dr_title = await _check_insurance(session, body, person, institution)
+    refusal, dr_title = await _check_insurance(session, principal, body, person, institution)
     if refusal and not body.selfpay_flag:
         raise InsuranceRefused(
             "insurance may not pay for this visit; register it with selfpay_flag to bill the "
