@@ -517,7 +517,7 @@ def _callers(world: RxWorld, tag: str) -> dict[str, Caller]:
     }
 
 
-async def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
+def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     return body
@@ -525,17 +525,17 @@ async def _ok(response: httpx.Response, status: int = 201) -> dict[str, Any]:
 
 async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
     """Tenant A's objects: a settled visit moved into September (so its month can be applied
-    for), a reconciliation run and job, a clearing batch, a budget and a bundle, an approved
-    prescription and a prescription document ready to upload."""
+    for), a reconciliation run and job, a clearing batch, the hospital's budget and bundle, an
+    approved prescription and a prescription document ready to upload."""
     client, claims = world.client, world.claims
     hospital, hospital_headers = world.hospital
     patient, hi_rxno, trace = await world.issue()
     visit = await claims.visit(patient.psn_no, patient.certno, dr=None)
     await claims.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
-    settlement = await _ok(await claims.settle(visit["mdtrt_id"]))
+    settlement = _ok(await claims.settle(visit["mdtrt_id"]))
     await backdate(session, settlement["setl_id"], SETTLED_AT)
     idem = {"Idempotency-Key": uuid.uuid4().hex}
-    run = await _ok(
+    run = _ok(
         await client.post(
             "/v1/reconciliation/details",
             params=DETAIL_QUERY,
@@ -543,7 +543,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
             headers=hospital_headers | {"Content-Type": "text/csv"},
         )
     )
-    job = await _ok(
+    job = _ok(
         await client.post(
             "/v1/reconciliation/detail-jobs",
             params=DETAIL_QUERY,
@@ -552,24 +552,23 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         ),
         202,
     )
-    batch = await _ok(
+    batch = _ok(
         await client.post(
             "/v1/clearing/batches",
             json={"setlym": SETLYM, "clr_type": "11"},
             headers=hospital_headers | {"Idempotency-Key": uuid.uuid4().hex},
         )
     )
-    await _ok(
+    _ok(
         await client.post(
             "/v1/funding/budgets",
             json=budget_body(hospital, YEAR, "1200000.00"),
             headers=claims.insurer,
         )
     )
-    pharmacy = world.pharmacy(0)[0]
-    await _ok(
+    _ok(
         await client.post(
-            "/v1/funding/bundles", json=_bundle_body(REGION_A, pharmacy), headers=claims.insurer
+            "/v1/funding/bundles", json=_bundle_body(REGION_A, hospital), headers=claims.insurer
         )
     )
     mdtrt_id = await world.visit(patient)
