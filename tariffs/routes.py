@@ -171,9 +171,9 @@ async def list_practitioners(
     """A hospital lists its own practitioners; an insurer those of its region (or of one of its
     hospitals). Naming an institution the caller may not see reads as naming an unknown one."""
     admdvs: str | None = None
-    if principal.role is Role.hospital:
-        fixmedins_code = fixmedins_code or principal.institution_code
-    if fixmedins_code is not None:
+    if principal.role is Role.hospital and fixmedins_code in (None, principal.institution_code):
+        fixmedins_code = principal.institution_code
+    elif fixmedins_code is not None:
         await registry.visible_institution(session, principal, fixmedins_code)
     else:
         admdvs = _own_region(principal, None)
