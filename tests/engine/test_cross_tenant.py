@@ -196,7 +196,8 @@ PRICE_QUERY: dict[str, str | int] = {
 
 
 def _call(**kwargs: Any) -> Build:
-    """A call that names only path parameters taken from the ids (by attribute name)."""
+    """A call whose path parameters come from the ids (``path``: parameter → :class:`Ids`
+    attribute) or are ``fixed``; the other :class:`Call` fields are as given."""
     path_fields: dict[str, str] = kwargs.pop("path", {})
     fixed: dict[str, str | int] = kwargs.pop("fixed", {})
 
@@ -698,10 +699,12 @@ async def _matrix(client: httpx.AsyncClient, tenants: Tenants, selected: list[st
 async def test_no_foreign_caller_tells_theirs_from_nothing(
     client: httpx.AsyncClient, tenants: Tenants
 ) -> None:
+    """Registry, tariffs, claims, funding, reconciliation, clearing, operator and public routes."""
     selected = sorted(op for op in CASES if "/v1/prescriptions" not in op)
     assert await _matrix(client, tenants, selected) == []
 
 
 async def test_prescriptions_across_tenants(client: httpx.AsyncClient, tenants: Tenants) -> None:
+    """The prescriptions domain scopes its own routes; kept apart so a failure names its owner."""
     selected = sorted(op for op in CASES if "/v1/prescriptions" in op)
     assert await _matrix(client, tenants, selected) == []
