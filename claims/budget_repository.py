@@ -33,7 +33,7 @@ from claims.budget_models import (
     FundingLedgerEntry,
     GlobalBudget,
 )
-from claims.models import Settlement
+from claims.models import Person, Settlement
 from engine.db import insert_or_ignore, table_of
 
 ZERO_POINTS = Decimal(0)
@@ -68,6 +68,12 @@ async def bundle(
 ) -> Bundle | None:
     stmt = select(Bundle).where(Bundle.fixmedins_code == fixmedins_code, Bundle.year == year)
     return await session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def insured_in(session: AsyncSession, psn_nos: Sequence[str], admdvs: str) -> set[str]:
+    """Which of ``psn_nos`` are people insured in pooling region ``admdvs``."""
+    stmt = select(Person.psn_no).where(Person.psn_no.in_(psn_nos), Person.admdvs == admdvs)
+    return set((await session.scalars(stmt)).all())
 
 
 async def bundles_in_region(

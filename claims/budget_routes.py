@@ -1,8 +1,8 @@
 """Insurer endpoints for global budgets, DIP and bundles (DOMAIN.md sections 7 and 8).
 
-Role insurer, in its own pooling region (admin anywhere): set up schemes and members, run a month's
-prepayment or the year-end clearing (both idempotent), read a provider's ledger or a region's
-summary.
+Role insurer, in its own pooling region (the operator's keys do no insurer work): set up schemes
+and members, run a month's prepayment or the year-end clearing (both idempotent), read a
+provider's ledger or a region's summary.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from engine.wire import Admdvs, ParameterInt
 
 router = APIRouter(prefix="/funding", tags=["funding"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
-Insurer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
+Insurer = Annotated[Principal, require_role(Role.insurer)]
 AdmdvsPath = Annotated[Admdvs, Path()]
 CodePath = Annotated[InstitutionCode, Path()]
 YearPath = Annotated[ParameterInt, Path(ge=2000, le=2099)]

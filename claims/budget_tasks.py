@@ -28,7 +28,12 @@ from engine.scheduler import periodic
 
 #: Who the audit log names for runs made by a worker (as engine.auth.CLI_OPERATOR for the CLI).
 WORKER = Principal(
-    org_id=uuid.UUID(int=0), key_id="worker", role=Role.admin, institution_code=None, admdvs=None
+    org_id=uuid.UUID(int=0),
+    key_id="worker",
+    role=Role.admin,
+    institution_code=None,
+    admdvs=None,
+    on_server=True,
 )
 QUEUE = "funding"
 

@@ -94,11 +94,12 @@ def require_year_over(year: int) -> None:
         raise InvalidRequest(f"{year} is not over yet", code="year_not_over", field="year")
 
 
-def require_visible(principal: Principal, admdvs: str) -> None:
-    """Insurers see their own pooling region only; anything else is not found, not forbidden,
-    so a key cannot probe which providers of other regions have budgets."""
-    if principal.role is not Role.admin and principal.admdvs != admdvs:
-        raise NotFound("no such funding scheme in your region", code="not_found")
+def require_visible(principal: Principal, admdvs: str | None, missing: NotFound) -> None:
+    """Insurers see their own pooling region only; anything else raises ``missing``, the very
+    error a thing that does not exist raises, so a key cannot probe which providers of other
+    regions have budgets."""
+    if not principal.in_region(admdvs):
+        raise missing
 
 
 async def require_provider(
@@ -593,9 +594,10 @@ async def budget_view(
     session: AsyncSession, principal: Principal, fixmedins_code: str, year: int
 ) -> BudgetOut:
     row = await repo.budget(session, fixmedins_code, year)
+    missing = NotFound("no such budget", code="not_found")
     if row is None:
-        raise NotFound("no such budget", code="not_found")
-    require_visible(principal, row.admdvs)
+        raise missing
+    require_visible(principal, row.admdvs, missing)
     shares = await repo.case_totals_by_month(session, "fund_share", fixmedins_code, year)
     entries = list(await repo.ledger_entries(session, row.id))
     paid = {(e.period, e.kind): e.amount for e in entries}

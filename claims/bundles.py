@@ -93,9 +93,10 @@ async def visible_bundle(
     session: AsyncSession, principal: Principal, fixmedins_code: str, year: int, *, lock: bool
 ) -> Bundle:
     row = await repo.bundle(session, fixmedins_code, year, lock=lock)
+    missing = NotFound("no such bundle", code="not_found")
     if row is None:
-        raise NotFound("no such bundle", code="not_found")
-    require_visible(principal, row.admdvs)
+        raise missing
+    require_visible(principal, row.admdvs, missing)
     return row
 
 
@@ -103,13 +104,22 @@ async def sign_members(
     session: AsyncSession, principal: Principal, fixmedins_code: str, year: int, body: MembersIn
 ) -> MembersOut:
     """Sign people to the bundle, or set the end date of an existing signing (same person and
-    sign-up date). A person is signed to at most one bundle of the region on any day."""
+    sign-up date). A person is signed to at most one bundle of the region on any day, and only
+    someone insured in the region is signed: capitation is paid from the region's fund. A person
+    insured elsewhere is refused exactly as an unknown psn_no is."""
     row = await visible_bundle(session, principal, fixmedins_code, year, lock=True)
     if row.cleared_at is not None:
         raise Conflict(f"the bundle's {year} is cleared", code="year_cleared")
     first, last = date(year, 1, 1), date(year, 12, 31)
+    insured = await repo.insured_in(session, [m.psn_no for m in body.members], row.admdvs)
     signed = updated = 0
     for i, member in enumerate(body.members):
+        if member.psn_no not in insured:
+            raise InvalidRequest(
+                "no such insured person in the bundle's region",
+                code="unknown_person",
+                field=f"members.{i}.psn_no",
+            )
         end = member.end_date or last
         if member.end_date is not None and member.end_date < member.sign_date:
             raise InvalidRequest(

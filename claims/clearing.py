@@ -56,9 +56,10 @@ from claims.budgets import CST, BudgetTerms, Part, twelfth
 from claims.recon_models import FUNDS, ClearingBatch, ClearingFundLine, ClearingLine
 from claims.recon_repository import LineSums
 from claims.recon_schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
+from claims.scope import institution_filter, is_institution
 from claims.visits import new_id
 from engine import audit, outbox
-from engine.auth import Principal, Role
+from engine.auth import Principal
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import ZERO, Money, cny, from_fen, to_fen, yuan
@@ -237,9 +238,9 @@ async def apply(
 
 
 def _visible(principal: Principal, row: ClearingBatch) -> bool:
-    if principal.role is Role.insurer:
-        return row.admdvs == principal.admdvs
-    return row.fixmedins_code == principal.institution_code
+    if is_institution(principal):
+        return row.fixmedins_code == principal.institution_code
+    return principal.in_region(row.admdvs)
 
 
 async def _visible_batch(
@@ -391,11 +392,9 @@ async def list_batches(
     clr_stas: str | None,
     fixmedins_code: str | None,
 ) -> ClearingBatchPage:
-    """An institution's own batches, or every batch of an insurer's region."""
-    if principal.role is not Role.insurer:
-        fixmedins_code = fixmedins_code or principal.institution_code
-        assert fixmedins_code is not None
-        principal.require_institution(fixmedins_code)
+    """An institution's own batches, or every batch of an insurer's region (of one institution
+    if it names one; one it may not see is answered as an unknown one)."""
+    fixmedins_code = await institution_filter(session, principal, fixmedins_code)
     assert principal.admdvs is not None
     rows = await repo.batches(
         session,

@@ -259,10 +259,11 @@ async def provider_lines(session: AsyncSession, scheme: DipScheme) -> list[DipPr
 async def scheme_view(
     session: AsyncSession, principal: Principal, admdvs: str, year: int
 ) -> DipSchemeOut:
-    require_visible(principal, admdvs)
+    missing = NotFound("no such DIP scheme", code="not_found")
+    require_visible(principal, admdvs, missing)
     scheme = await repo.dip_scheme(session, admdvs, year)
     if scheme is None:
-        raise NotFound("no such DIP scheme", code="not_found")
+        raise missing
     codes = await repo.dip_group_codes(session, scheme.id)
     lines = await provider_lines(session, scheme)
     return DipSchemeOut(

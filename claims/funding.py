@@ -312,7 +312,7 @@ async def region_summary(
     session: AsyncSession, principal: Principal, admdvs: str, year: int
 ) -> RegionSummaryOut:
     """Budget burn, DIP points and bundle balances of a region's year, with what was paid."""
-    require_visible(principal, admdvs)
+    require_visible(principal, admdvs, NotFound("no such pooling region", code="not_found"))
     ledger = await repo.region_ledger_sums(session, admdvs, year)
     shares = await repo.case_totals_by_provider(session, "fund_share", admdvs, year)
     budget_lines = []
@@ -365,9 +365,10 @@ async def provider_ledger(
 ) -> ProviderLedgerOut:
     """Every ledger entry of a provider's year under all its schemes, and their balance."""
     org = await find_organisation(session, fixmedins_code)
-    if org is None or org.institution_code != fixmedins_code or org.admdvs is None:
-        raise NotFound("no such provider", code="not_found")
-    require_visible(principal, org.admdvs)
+    missing = NotFound("no such provider", code="not_found")
+    if org is None or org.institution_code != fixmedins_code:
+        raise missing
+    require_visible(principal, org.admdvs, missing)
     entries = list(await repo.provider_ledger(session, fixmedins_code, year))
     out: list[LedgerEntryOut] = [entry_out(e) for e in entries]
     return ProviderLedgerOut(

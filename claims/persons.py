@@ -91,7 +91,7 @@ async def certificate_matches(session: AsyncSession, psn_no: str, certno: str) -
 async def get_visible(session: AsyncSession, principal: Principal, psn_no: str) -> Person:
     """A person the caller may see; other regions' people are indistinguishable from unknown."""
     person = await repository.person(session, psn_no)
-    if person is None or (principal.admdvs is not None and principal.admdvs != person.admdvs):
+    if person is None or not principal.in_region(person.admdvs):
         raise NotFound("no such person", code="unknown_person", field="psn_no")
     return person
 

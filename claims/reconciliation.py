@@ -53,6 +53,7 @@ from claims.recon_schemas import (
     TotalsIn,
     TotalsOut,
 )
+from claims.scope import institution_filter, is_institution
 from engine import audit, outbox
 from engine.auth import Principal, Role
 from engine.db import Database, unit_of_work, utcnow
@@ -94,18 +95,13 @@ class ScopeRequest:
     insutype: str | None
     clr_type: str | None
 
-    def scope(self, principal: Principal) -> Scope:
+    async def scope(self, session: AsyncSession, principal: Principal) -> Scope:
         """What the caller may reconcile of it: its own settlements (hospital, pharmacy), or
-        its region's, of one institution or all (insurer)."""
+        its region's, of one institution or all (insurer); an institution outside that is
+        answered as an unknown one."""
         begin, end = self.period.bounds()
-        fixmedins_code = self.fixmedins_code
-        if principal.role is Role.insurer:
-            admdvs = principal.admdvs
-        else:
-            fixmedins_code = fixmedins_code or principal.institution_code
-            assert fixmedins_code is not None  # institutions always have a code
-            principal.require_institution(fixmedins_code)
-            admdvs = None
+        fixmedins_code = await institution_filter(session, principal, self.fixmedins_code)
+        admdvs = None if is_institution(principal) else principal.admdvs
         return Scope(admdvs, fixmedins_code, self.insutype, self.clr_type, begin, end)
 
     def fingerprint_fields(self) -> dict[str, str | None]:
@@ -139,12 +135,12 @@ async def totals(session: AsyncSession, principal: Principal, body: TotalsIn) ->
             code="fixmedins_code_required",
             field="fixmedins_code",
         )
-    scope = ScopeRequest(
+    scope = await ScopeRequest(
         Period(body.stmt_begndate, body.stmt_enddate),
         body.fixmedins_code,
         body.insutype,
         body.clr_type,
-    ).scope(principal)
+    ).scope(session, principal)
     here = await repo.settlement_totals(session, scope)
     declared = Totals(
         setl_cnt=body.fixmedins_setl_cnt,
@@ -332,7 +328,7 @@ async def reconcile_details(
     chunks: AsyncIterator[bytes],
 ) -> DetailReconOut:
     """3202: load the streamed file, diff it against the scope's settlements, keep the result."""
-    scope = asked.scope(principal)
+    scope = await asked.scope(session, principal)
     steps = _Steps()
     upload = await repo.create_upload(session)
     run = _new_run(principal, scope, asked.period, await _stage(session, upload, chunks, steps))
@@ -364,7 +360,7 @@ async def submit_details(
     """3202 for a large file: check and store the upload as the synchronous path does, and queue
     a job for a worker (``claims.recon_tasks``). Nothing is stored for a bad file; the job is
     dispatched only once this unit of work committed."""
-    scope = asked.scope(principal)
+    scope = await asked.scope(session, principal)
     steps = _Steps()
     run = _new_run(principal, scope, asked.period, Totals())
     session.add(run)
@@ -595,7 +591,7 @@ async def _run_and_job(
     run = await repo.recon_run(session, recon_id)
     visible = run is not None and (
         run.requested_by == principal.org_id
-        or (principal.role is Role.insurer and run.admdvs == principal.admdvs)
+        or (principal.role is Role.insurer and principal.in_region(run.admdvs))
     )
     if run is None or not visible:
         raise NotFound("no such reconciliation", code="unknown_reconciliation", field="recon_id")

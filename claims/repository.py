@@ -196,18 +196,24 @@ async def settlement(session: AsyncSession, setl_id: str) -> Settlement | None:
 
 async def settlements_page(
     session: AsyncSession,
-    fixmedins_code: str,
+    *,
+    admdvs: str | None,
+    fixmedins_code: str | None,
+    status: str | None,
     begin: datetime,
     end: datetime,
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[Settlement]:
-    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts."""
-    query = select(Settlement).where(
-        Settlement.fixmedins_code == fixmedins_code,
-        Settlement.setl_time >= begin,
-        Settlement.setl_time < end,
-    )
+    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts. None for
+    ``admdvs``, ``fixmedins_code`` or ``status`` does not filter on it."""
+    query = select(Settlement).where(Settlement.setl_time >= begin, Settlement.setl_time < end)
+    if admdvs is not None:
+        query = query.where(Settlement.admdvs == admdvs)
+    if fixmedins_code is not None:
+        query = query.where(Settlement.fixmedins_code == fixmedins_code)
+    if status is not None:
+        query = query.where(Settlement.status == status)
     if after is not None:
         time, setl_id = after
         query = query.where(

@@ -1,4 +1,5 @@
-"""Claims endpoints: policies and persons (insurer), visits, fee lines and settlement (hospital).
+"""Claims endpoints: policies and persons (insurer), visits, fee lines and settlement (hospital),
+settlement reads (the institution its own, the insurer its region's).
 
 Transaction names follow the national platform: 2201 register, 2204 fee upload, 2206 pre-settle,
 2207 settle, 2208 revoke.
@@ -6,7 +7,7 @@ Transaction names follow the national platform: 2201 register, 2204 fee upload, 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
-from engine.wire import ParameterInt, RangeTime
+from engine.wire import Code, ParameterInt, RangeTime
 
 router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -124,16 +125,27 @@ async def get_settlement(setl_id: str, principal: Reader, session: Session) -> S
 
 @router.get("/settlements")
 async def list_settlements(
-    principal: Hospital,
+    principal: Reader,
     session: Session,
     begin: Annotated[RangeTime, Query(description="setl_time from (inclusive)")],
     end: Annotated[RangeTime, Query(description="setl_time until (exclusive)")],
-    cursor: str | None = None,
+    fixmedins_code: Annotated[Code | None, Query(description="one institution only")] = None,
+    status: Literal["settled", "revoked"] | None = None,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[ParameterInt, Query(ge=1, le=500)] = 100,
 ) -> SettlementPage:
-    """The caller's settlements in a time range, oldest first, keyset-paginated."""
-    return await settlement.institution_settlements(
-        session, principal, begin=begin, end=end, cursor=cursor, limit=limit
+    """Settlements in a time range, oldest first, keyset-paginated: a hospital's or pharmacy's
+    own, an insurer's region's. An institution the caller may not see answers 404
+    ``unknown_institution``, as an unregistered one does."""
+    return await settlement.visible_settlements(
+        session,
+        principal,
+        fixmedins_code=fixmedins_code,
+        status=status,
+        begin=begin,
+        end=end,
+        cursor=cursor,
+        limit=limit,
     )
 
 

@@ -33,10 +33,11 @@ from claims.budget_repository import RouteLookup
 from claims.budgets import local_date
 from claims.models import SETTLEMENT_AMOUNTS, Settlement
 from claims.schemas import SettleIn, SettlementOut, SettlementPage
+from claims.scope import institution_filter, is_institution
 from claims.settlement_store import ClaimRow
 from claims.visits import new_id, priced_line
 from engine import audit, idempotency, outbox
-from engine.auth import Principal, Role
+from engine.auth import Principal
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen, yuan
@@ -434,8 +435,9 @@ async def visible_settlement(
     """A hospital sees its own settlements, an insurer those of its region."""
     row = await repository.settlement(session, setl_id)
     visible = row is not None and (
-        (principal.role is Role.insurer and row.admdvs == principal.admdvs)
-        or (principal.role is not Role.insurer and row.fixmedins_code == principal.institution_code)
+        row.fixmedins_code == principal.institution_code
+        if is_institution(principal)
+        else principal.in_region(row.admdvs)
     )
     if row is None or not visible:
         raise NotFound("no such settlement", code="unknown_settlement", field="setl_id")
@@ -456,19 +458,28 @@ def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
         raise InvalidRequest("malformed cursor", code="invalid_cursor", field="cursor") from exc
 
 
-async def institution_settlements(
+async def visible_settlements(
     session: AsyncSession,
     principal: Principal,
     *,
+    fixmedins_code: str | None,
+    status: str | None,
     begin: datetime,
     end: datetime,
     cursor: str | None,
     limit: int,
 ) -> SettlementPage:
-    if principal.institution_code is None:
-        raise InvalidRequest("only institutions list their settlements", code="not_institution")
+    """A hospital's or pharmacy's own settlements, or an insurer's region's (of one institution
+    if it names one)."""
     rows = await repository.settlements_page(
-        session, principal.institution_code, begin, end, _parse_cursor(cursor), limit + 1
+        session,
+        admdvs=None if is_institution(principal) else principal.admdvs,
+        fixmedins_code=await institution_filter(session, principal, fixmedins_code),
+        status=status,
+        begin=begin,
+        end=end,
+        after=_parse_cursor(cursor),
+        limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]

@@ -9,6 +9,7 @@ self-pay.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from datetime import date, timedelta
 
@@ -26,7 +27,7 @@ from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
-from tariffs.registry import InstitutionInfo, get_institution, get_practitioner
+from tariffs.registry import InstitutionInfo, get_institution, visible_practitioner
 
 INTERNET = "02"
 CHRONIC_OUTPATIENT = "14"
@@ -53,15 +54,20 @@ def _main_diagnosis(body: VisitIn) -> str:
 
 
 async def _check_insurance(
-    session: AsyncSession, body: VisitIn, person: Person, institution: InstitutionInfo
+    session: AsyncSession,
+    principal: Principal,
+    body: VisitIn,
+    person: Person,
+    institution: InstitutionInfo,
 ) -> tuple[str | None, str | None]:
     """The reasons insurance may not pay for this visit, as (code, dr_title); code None: payable.
 
-    Raises only for errors of the request itself (unknown doctor code).
+    Raises only for errors of the request itself (a doctor code that is not the institution's
+    own reads as an unknown one).
     """
-    doctor = await get_practitioner(session, body.dr_code) if body.dr_code else None
+    doctor = await visible_practitioner(session, principal, body.dr_code) if body.dr_code else None
     dr_title = doctor.dr_title if doctor else None
-    if doctor and (doctor.fixmedins_code != institution.fixmedins_code or not doctor.licensed):
+    if doctor and not doctor.licensed:
         return "doctor_not_registered_here", dr_title
     try:
         policy = await policies.resolve(
@@ -111,28 +117,33 @@ def _level(institution: InstitutionInfo) -> int:
     return institution.hosp_lv or 1
 
 
-async def _person_for_certificate(session: AsyncSession, body: VisitIn) -> Person:
-    person = await repository.person(session, body.psn_no)
-    if person is None:
-        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
+async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: str) -> Person:
+    """The person the certificate names, insured in pooling region ``admdvs`` (the
+    institution's: settlement across regions is not a capability of the engine).
+
+    An unknown psn_no, a certificate that is not the person's and a person insured in another
+    region get one answer, so no institution can test who is insured, or where.
+    """
     # 02 resident ID / 03 social security card carry the resident ID; 01 is the e-voucher token,
     # verified upstream by the national platform and passed through.
-    if body.mdtrt_cert_type in ("02", "03") and (
-        resident_id_hash(body.mdtrt_cert_no) != person.certno_hash
+    certno_hash = (
+        resident_id_hash(body.mdtrt_cert_no) if body.mdtrt_cert_type in ("02", "03") else None
+    )
+    person = await repository.person(session, body.psn_no)
+    if (
+        person is None
+        or person.admdvs != admdvs
+        or (certno_hash is not None and not hmac.compare_digest(certno_hash, person.certno_hash))
     ):
-        raise InvalidRequest(
-            "the certificate does not belong to this person",
-            code="certificate_mismatch",
-            field="mdtrt_cert_no",
-        )
+        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     return person
 
 
 async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
     principal.require_institution(body.fixmedins_code)
     institution = await get_institution(session, body.fixmedins_code)
-    person = await _person_for_certificate(session, body)
-    refusal, dr_title = await _check_insurance(session, body, person, institution)
+    person = await _person_for_certificate(session, body, institution.admdvs)
+    refusal, dr_title = await _check_insurance(session, principal, body, person, institution)
     if refusal and not body.selfpay_flag:
         raise InsuranceRefused(
             "insurance may not pay for this visit; register it with selfpay_flag to bill the "

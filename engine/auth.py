@@ -73,22 +73,40 @@ class Principal:
     role: Role
     institution_code: str | None
     admdvs: str | None
+    #: The CLI or a worker on the server: it already holds the database credentials, so no
+    #: region binds it. No API key ever yields such a principal.
+    on_server: bool = False
 
     def require_institution(self, code: str, *, field: str = "fixmedins_code") -> None:
         """A hospital or pharmacy may act only for its own institution code."""
         if self.institution_code != code:
             raise Forbidden("this key may not act for that institution", field=field)
 
+    def in_region(self, admdvs: str | None) -> bool:
+        """Whether the caller may see and act on things of pooling region ``admdvs``: its own
+        region only. The operator's keys manage organisations and keys, not a region's insurance
+        work, so an ``admin`` key is in no region; only the server itself is in every one."""
+        return self.on_server or (
+            self.role is not Role.admin and admdvs is not None and self.admdvs == admdvs
+        )
+
     def require_region(self, admdvs: str, *, field: str = "admdvs") -> None:
-        """An insurer (and anyone else bound to a region) may act only in its own region."""
-        if self.role is not Role.admin and self.admdvs != admdvs:
+        """Refuse work in a region the caller is not bound to. The refusal names the region the
+        caller asked for, never an object, so it tells nothing about what exists there."""
+        if not self.in_region(admdvs):
             raise Forbidden("this key may not act for that pooling region", field=field)
 
 
 # Whoever runs the ``sanyi`` CLI on a server already holds the database credentials: CLI actions
-# act as the operator (role admin), and the audit log records them under this all-zero org id.
+# act as the operator on the server (any region), and the audit log records them under this
+# all-zero org id.
 CLI_OPERATOR = Principal(
-    org_id=uuid.UUID(int=0), key_id="cli", role=Role.admin, institution_code=None, admdvs=None
+    org_id=uuid.UUID(int=0),
+    key_id="cli",
+    role=Role.admin,
+    institution_code=None,
+    admdvs=None,
+    on_server=True,
 )
 
 

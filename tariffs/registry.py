@@ -2,8 +2,10 @@
 3, 6 and 9).
 
 Other domains read it through :func:`get_institution` and :func:`get_practitioner`, which return
-frozen values, never rows. Writes are the insurer's (its own region only) or an operator's, and
-every one is audited with what changed.
+frozen values, never rows. Writes are the insurer's (its own region only) or the CLI's on the
+server (no actor), and every one is audited with what changed. What a caller may not see is
+refused with exactly the error an unknown code gets (:func:`visible_institution`,
+:func:`visible_practitioner`), so the registry answers no question about other regions.
 
 - An institution is tied to the organisation whose key acts for it: the organisation with the same
   institution code, whose role matches the institution's kind and whose region is the
@@ -52,6 +54,8 @@ __all__ = [
     "update_institution",
     "update_practitioner",
     "update_region",
+    "visible_institution",
+    "visible_practitioner",
 ]
 
 
@@ -120,10 +124,24 @@ def _practitioner_info(row: Practitioner) -> PractitionerInfo:
     )
 
 
+def _in_scope(actor: Principal | None, admdvs: str) -> bool:
+    """Insurers write only in their own region; the CLI (no actor) anywhere."""
+    return actor is None or actor.in_region(admdvs)
+
+
 def _authorise(actor: Principal | None, admdvs: str) -> None:
-    """Insurers write only in their own region; operators (and the CLI, no actor) anywhere."""
+    """Refuse a write in a region the request names and the actor is not bound to (403: it
+    depends on the region asked for, not on what exists there)."""
     if actor is not None:
         actor.require_region(admdvs)
+
+
+def _unknown_institution() -> NotFound:
+    return NotFound("no such institution", code="unknown_institution", field="fixmedins_code")
+
+
+def _unknown_practitioner() -> NotFound:
+    return NotFound("no such practitioner", code="unknown_practitioner", field="dr_code")
 
 
 def _plain(value: Any) -> Any:
@@ -293,10 +311,13 @@ async def register_institution(
     return info
 
 
-async def _institution_row(session: AsyncSession, fixmedins_code: str) -> Institution:
+async def _institution_row(
+    session: AsyncSession, fixmedins_code: str, actor: Principal | None = None
+) -> Institution:
+    """The institution, if it exists and is in the actor's region (no actor: any region)."""
     row = await repository.get_institution(session, fixmedins_code)
-    if row is None:
-        raise NotFound("no such institution", code="unknown_institution", field="fixmedins_code")
+    if row is None or not _in_scope(actor, row.admdvs):
+        raise _unknown_institution()
     return row
 
 
@@ -305,8 +326,7 @@ async def update_institution(
 ) -> InstitutionInfo:
     """Change the name, level, grade or internet-hospital licence (not the code, region or
     kind, which identify it)."""
-    row = await _institution_row(session, fixmedins_code)
-    _authorise(actor, row.admdvs)
+    row = await _institution_row(session, fixmedins_code, actor)
     diff = _apply(row, changes, _INSTITUTION_FIELDS)
     _check_institution_shape(row)
     if diff:
@@ -325,6 +345,24 @@ async def update_institution(
 async def get_institution(session: AsyncSession, fixmedins_code: str) -> InstitutionInfo:
     """The institution, or NotFound ``unknown_institution``."""
     return _institution_info(await _institution_row(session, fixmedins_code))
+
+
+def _sees(principal: Principal, fixmedins_code: str, admdvs: str) -> bool:
+    """A hospital or pharmacy sees its own institution; an insurer those of its region."""
+    if principal.role in (Role.hospital, Role.pharmacy):
+        return principal.institution_code == fixmedins_code
+    return principal.in_region(admdvs)
+
+
+async def visible_institution(
+    session: AsyncSession, principal: Principal, fixmedins_code: str
+) -> InstitutionInfo:
+    """The institution if the caller may see it; else NotFound ``unknown_institution``, the same
+    error as for a code nobody registered."""
+    row = await repository.get_institution(session, fixmedins_code)
+    if row is None or not _sees(principal, row.fixmedins_code, row.admdvs):
+        raise _unknown_institution()
+    return _institution_info(row)
 
 
 async def list_institutions(
@@ -371,13 +409,13 @@ def _check_public_key(scheme: str, public_key: str) -> None:
 async def _practice_site(
     session: AsyncSession, actor: Principal | None, fixmedins_code: str
 ) -> Institution:
-    """The hospital a practitioner is registered at, in the actor's region."""
+    """The hospital a practitioner is registered at, in the actor's region (one outside it is
+    as unknown as a code nobody registered)."""
     row = await repository.get_institution(session, fixmedins_code)
-    if row is None:
+    if row is None or not _in_scope(actor, row.admdvs):
         raise InvalidRequest(
             "no such institution", code="unknown_institution", field="fixmedins_code"
         )
-    _authorise(actor, row.admdvs)
     if row.kind != InstitutionKind.hospital:
         raise InvalidRequest(
             "practitioners are registered at hospitals",
@@ -437,8 +475,29 @@ async def register_practitioner(
 async def _practitioner_row(session: AsyncSession, dr_code: str) -> Practitioner:
     row = await repository.get_practitioner(session, dr_code)
     if row is None:
-        raise NotFound("no such practitioner", code="unknown_practitioner", field="dr_code")
+        raise _unknown_practitioner()
     return row
+
+
+async def _visible_practitioner_row(
+    session: AsyncSession, principal: Principal | None, dr_code: str
+) -> Practitioner:
+    """The practitioner if the caller may see it (no principal: the CLI, any); else NotFound
+    ``unknown_practitioner``, the same error as for a code nobody registered."""
+    row = await repository.get_practitioner(session, dr_code)
+    site = None if row is None else await repository.get_institution(session, row.fixmedins_code)
+    if row is None or site is None:
+        raise _unknown_practitioner()
+    if principal is not None and not _sees(principal, site.fixmedins_code, site.admdvs):
+        raise _unknown_practitioner()
+    return row
+
+
+async def visible_practitioner(
+    session: AsyncSession, principal: Principal, dr_code: str
+) -> PractitionerInfo:
+    """A hospital sees its own practitioners, an insurer those of its region's hospitals."""
+    return _practitioner_info(await _visible_practitioner_row(session, principal, dr_code))
 
 
 async def update_practitioner(
@@ -446,8 +505,7 @@ async def update_practitioner(
 ) -> PractitionerInfo:
     """Change anything but the national doctor code; a move to another hospital must stay in the
     insurer's region, and a new key is checked like a first one."""
-    row = await _practitioner_row(session, dr_code)
-    await _practice_site(session, actor, row.fixmedins_code)
+    row = await _visible_practitioner_row(session, actor, dr_code)
     if "fixmedins_code" in changes:
         await _practice_site(session, actor, changes["fixmedins_code"])
     diff = _apply(row, changes, _PRACTITIONER_FIELDS)

@@ -1,13 +1,13 @@
 """HTTP endpoints of the tariffs domain: the registry (/v1/registry) and the catalogue
 (/v1/tariffs). Parse, authorise, call the service, render.
 
-Who may do what (DOMAIN.md section 1):
+Who may do what (the operator's keys manage organisations and keys only, so they do none of this):
 
-- registry writes: insurers in their own region, operators anywhere;
-- registry reads: insurers (own region), operators, a hospital its own record and practitioners,
-  a pharmacy its own record;
-- catalogue imports: insurers (own region) and operators; catalogue and price queries: every role,
-  in its own region.
+- registry writes: insurers in their own region;
+- registry reads: insurers (own region), a hospital its own record and practitioners, a pharmacy
+  its own record; anything else reads exactly as an unknown code;
+- catalogue imports: insurers (own region); catalogue and price queries: insurers, hospitals and
+  pharmacies, in their own region.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
-from engine.errors import InvalidRequest, NotFound
+from engine.errors import InvalidRequest
 from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
 from tariffs import catalogue, pricing, registry
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
@@ -47,9 +47,9 @@ from tariffs.schemas import (
 )
 
 Session = Annotated[AsyncSession, Depends(get_session)]
-Writer = Annotated[Principal, require_role(Role.insurer, Role.admin)]
-RegistryReader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital)]
-Reader = Annotated[Principal, require_role(Role.insurer, Role.admin, Role.hospital, Role.pharmacy)]
+Writer = Annotated[Principal, require_role(Role.insurer)]
+RegistryReader = Annotated[Principal, require_role(Role.insurer, Role.hospital)]
+Reader = Annotated[Principal, require_role(Role.insurer, Role.hospital, Role.pharmacy)]
 AdmdvsPath = Annotated[Admdvs, Path()]
 
 registry_router = APIRouter(prefix="/registry", tags=["registry"], route_class=UnitOfWorkRoute)
@@ -57,9 +57,7 @@ tariffs_router = APIRouter(prefix="/tariffs", tags=["tariffs"], route_class=Unit
 
 
 def _own_region(principal: Principal, admdvs: str | None) -> str | None:
-    """The region a listing is limited to: an insurer's own (asked or not); an operator's choice."""
-    if principal.role is Role.admin:
-        return admdvs
+    """The region a listing is limited to: the insurer's own, asked or not."""
     if admdvs is not None:
         principal.require_region(admdvs)
     return principal.admdvs
@@ -138,11 +136,7 @@ async def list_institutions(
 async def get_institution(
     fixmedins_code: str, principal: Reader, session: Session
 ) -> InstitutionOut:
-    if principal.role in (Role.hospital, Role.pharmacy):
-        principal.require_institution(fixmedins_code)
-    info = await registry.get_institution(session, fixmedins_code)
-    principal.require_region(info.admdvs)
-    return _institution_out(info)
+    return _institution_out(await registry.visible_institution(session, principal, fixmedins_code))
 
 
 # --- practitioners -------------------------------------------------------------------------------
@@ -175,13 +169,12 @@ async def list_practitioners(
     fixmedins_code: str | None = None,
 ) -> list[PractitionerOut]:
     """A hospital lists its own practitioners; an insurer those of its region (or of one of its
-    hospitals); an operator anyone's."""
+    hospitals). Naming an institution the caller may not see reads as naming an unknown one."""
     admdvs: str | None = None
-    if principal.role is Role.hospital:
-        fixmedins_code = fixmedins_code or principal.institution_code
-        principal.require_institution(fixmedins_code or "")
+    if principal.role is Role.hospital and fixmedins_code in (None, principal.institution_code):
+        fixmedins_code = principal.institution_code
     elif fixmedins_code is not None:
-        principal.require_region((await registry.get_institution(session, fixmedins_code)).admdvs)
+        await registry.visible_institution(session, principal, fixmedins_code)
     else:
         admdvs = _own_region(principal, None)
     infos = await registry.list_practitioners(session, admdvs=admdvs, fixmedins_code=fixmedins_code)
@@ -192,16 +185,7 @@ async def list_practitioners(
 async def get_practitioner(
     dr_code: str, principal: RegistryReader, session: Session
 ) -> PractitionerOut:
-    info = await registry.get_practitioner(session, dr_code)
-    if principal.role is Role.hospital:
-        # Another hospital's doctor reads as unknown: a hospital sees only its own staff.
-        if info.fixmedins_code != principal.institution_code:
-            raise NotFound("no such practitioner", code="unknown_practitioner", field="dr_code")
-    else:
-        principal.require_region(
-            (await registry.get_institution(session, info.fixmedins_code)).admdvs
-        )
-    return _practitioner_out(info)
+    return _practitioner_out(await registry.visible_practitioner(session, principal, dr_code))
 
 
 # --- catalogue -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ Settlements are recorded through the hooks settlement calls (``claims.funding``)
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from claims import funding
 from claims.budget_models import FundingCaseEntry
 from claims.budget_repository import RouteLookup, route_lookup_columns, route_params
 from claims.budgets import local_date
+from claims.models import Person
 from engine.auth import Organisation, Role
 from engine.money import cny
 from tests.factories import make_key, make_org, unique_code
@@ -27,6 +29,23 @@ OTHER_REGION = "230200"
 
 async def insurer_headers(session: AsyncSession, admdvs: str = REGION) -> dict[str, str]:
     return await make_key(session, await make_org(session, role=Role.insurer, admdvs=admdvs))
+
+
+async def insured(session: AsyncSession, *psn_nos: str, admdvs: str = REGION) -> None:
+    """People insured in ``admdvs`` (bundles sign only those), each made unless it exists."""
+    for psn_no in psn_nos:
+        if await session.get(Person, psn_no) is None:
+            session.add(
+                Person(
+                    psn_no=psn_no,
+                    admdvs=admdvs,
+                    psn_name="参保人",
+                    certno_masked="230102********0000",
+                    certno_hash=secrets.token_hex(32),
+                    insutype="390",
+                )
+            )
+    await session.flush()
 
 
 async def provider(session: AsyncSession, admdvs: str = REGION) -> str:

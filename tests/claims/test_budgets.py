@@ -342,11 +342,15 @@ async def test_roles_and_regions(client: httpx.AsyncClient, session: AsyncSessio
     admin = await make_key(session, await make_org(session, role=Role.admin))
     budget_url = f"/v1/funding/budgets/{code}/{YEAR}"
     assert (await client.get(budget_url, headers=hospital)).status_code == 403
-    assert (await client.get(budget_url, headers=stranger)).status_code == 404
-    assert (await client.get(budget_url, headers=admin)).status_code == 200
+    foreign = await client.get(budget_url, headers=stranger)
+    unknown = await client.get(f"/v1/funding/budgets/{code}/{YEAR + 1}", headers=stranger)
+    assert (foreign.status_code, foreign.json()) == (404, unknown.json())
+    # The operator's keys manage organisations and keys, not a region's funding.
+    assert (await client.get(budget_url, headers=admin)).status_code == 403
     run = f"/v1/funding/regions/{REGION}/{YEAR}/months/1/prepayment"
     assert (await client.post(run, headers=stranger)).status_code == 403
-    assert (await client.post(run, headers=admin)).status_code == 200
+    assert (await client.post(run, headers=admin)).status_code == 403
+    assert (await client.post(run, headers=headers)).status_code == 200
     summary = f"/v1/funding/regions/{REGION}/{YEAR}/summary"
     assert (await client.get(summary, headers=stranger)).status_code == 404
     elsewhere = await client.post(

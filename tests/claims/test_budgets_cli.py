@@ -3,6 +3,7 @@ own: set up from a JSON document, prepay a month, clear the year, print the summ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Iterator
@@ -13,8 +14,9 @@ from typer.testing import CliRunner
 
 from claims import budget_cli
 from engine import cli as engine_cli
+from engine.db import Database, unit_of_work
 from engine.settings import get_settings
-from tests.claims.funding_factories import budget_body
+from tests.claims.funding_factories import budget_body, insured
 from tests.factories import unique_code
 
 
@@ -27,9 +29,25 @@ def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[N
     get_settings.cache_clear()
 
 
+def _insured_committed(psn_no: str, admdvs: str) -> None:
+    """A person of the CLI's region, committed where the CLI reads it."""
+
+    async def main() -> None:
+        db = Database.connect(get_settings().async_database_url, null_pool=True)
+        try:
+            async with unit_of_work(db.sessionmaker) as session:
+                await insured(session, psn_no, admdvs=admdvs)
+        finally:
+            await db.dispose()
+
+    asyncio.run(main())
+
+
 def test_set_up_prepay_clear_and_summarise(configured: None, tmp_path: Path) -> None:
     runner = CliRunner()
     region, code = f"7{secrets.randbelow(10**5):05d}", unique_code("H")
+    member = unique_code("P")
+    _insured_committed(member, region)
     created = runner.invoke(
         engine_cli.app,
         ["org", "create", "--name", "H", "--role", "hospital", "--code", code, "--region", region],
@@ -50,7 +68,7 @@ def test_set_up_prepay_clear_and_summarise(configured: None, tmp_path: Path) -> 
                         "surplus_retention_ratio": "1",
                         "quality_full_score": "90",
                         "quality_zero_score": "60",
-                        "members": [{"psn_no": "PCLI000000001", "sign_date": "2025-01-01"}],
+                        "members": [{"psn_no": member, "sign_date": "2025-01-01"}],
                     }
                 ],
             }

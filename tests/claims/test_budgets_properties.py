@@ -27,7 +27,7 @@ from engine.money import cny
 from tests.claims.funding_factories import REGION, budget_body, facts, provider, settle
 
 YEAR = 2025
-ADMIN = Principal(uuid.uuid4(), "test", Role.admin, None, None)
+ADMIN = Principal(uuid.uuid4(), "test", Role.admin, None, None, on_server=True)
 FEN = Decimal("0.01")
 
 

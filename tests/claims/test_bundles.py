@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from claims import funding
 from claims.budget_models import FundingCaseEntry
 from tests.claims.funding_factories import (
+    OTHER_REGION,
     REGION,
     facts,
+    insured,
     insurer_headers,
     provider,
     settle,
@@ -35,6 +37,7 @@ async def _bundle(
     """A bundle at a new holder: 100.00 per member-month, 5% withheld, P1 and P2 signed all year,
     P3 from 15 March to 10 April."""
     holder = await provider(session)
+    await insured(session, P1, P2, P3)
     body = {
         "admdvs": REGION,
         "fixmedins_code": holder,
@@ -238,8 +241,19 @@ async def test_signing_rules(client: httpx.AsyncClient, session: AsyncSession) -
         holder, {"psn_no": P2, "sign_date": "2025-06-01", "end_date": "2025-05-01"}
     )
     assert (backwards.status_code, backwards.json()["field"]) == (400, "members.0.end_date")
-    outside = await sign(holder, {"psn_no": "PX", "sign_date": "2026-01-01"})
+    outside = await sign(holder, {"psn_no": P2, "sign_date": "2026-01-01"})
     assert (outside.status_code, outside.json()["field"]) == (400, "members.0.sign_date")
+    # Someone insured in another region reads as someone not insured at all.
+    await insured(session, "PELSEWHERE0001", admdvs=OTHER_REGION)
+    answers = [
+        (r.status_code, r.json())
+        for r in [
+            await sign(holder, {"psn_no": psn_no, "sign_date": "2025-01-01"})
+            for psn_no in ("PELSEWHERE0001", "PNOBODY0000001")
+        ]
+    ]
+    assert answers[0] == answers[1]
+    assert (answers[0][0], answers[0][1]["code"]) == (400, "unknown_person")
     care = facts(holder, _on(6, 2), "10.00", psn_no=P1)
     assert await settle(session, care) == "04"  # P1 is now the other bundle's member
     assert (await _entries(session, care.setl_id))[0][1] == other

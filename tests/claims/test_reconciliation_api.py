@@ -179,7 +179,9 @@ async def test_insurer_reconciles_the_whole_region_or_one_institution(
 async def test_an_institution_reconciles_only_its_own_settlements(world: World) -> None:
     other, _ = world.hospital(1)
     response = await _details(world, detail_file([]), fixmedins_code=other)
-    assert response.status_code == 403
+    unknown = await _details(world, detail_file([]), fixmedins_code="H-NOBODY")
+    assert (response.status_code, response.json()) == (404, unknown.json())
+    assert response.json()["code"] == "unknown_institution"
     recon = await _details(world, detail_file([]))
     hidden = await world.client.get(
         f"/v1/reconciliation/details/{recon.json()['recon_id']}", headers=world.hospital(1)[1]

@@ -73,7 +73,11 @@ async def test_chronic_outpatient_needs_a_qualification(world: World) -> None:
 
 
 async def test_certificate_must_match_the_person(world: World) -> None:
+    """Another person's certificate reads exactly as an unknown psn_no: no oracle of who is
+    insured."""
     psn_no, _ = await world.enrol()
     _, other_certno = await world.enrol()
-    refused = await world.visit(psn_no, other_certno, expect=400)
-    assert (refused["code"], refused["field"]) == ("certificate_mismatch", "mdtrt_cert_no")
+    refused = await world.visit(psn_no, other_certno, expect=404)
+    unknown = await world.visit("P" + "0" * 16, other_certno, expect=404)
+    assert refused == unknown
+    assert (refused["code"], refused["field"]) == ("unknown_person", "psn_no")

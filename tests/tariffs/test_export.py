@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.tariffs.factories import (
     FOLLOW_UP,
-    admin_headers,
     catalogue_csv,
     demo_csv,
     import_csv,
@@ -32,7 +31,8 @@ async def test_an_exported_catalogue_imports_back_unchanged(
 ) -> None:
     await make_region(session, "230100")
     await make_region(session, "230200")
-    headers = await admin_headers(session)
+    headers = await insurer_headers(session, "230100")
+    other = await insurer_headers(session, "230200")
     for name in ("230100_services", "drugs"):
         assert (await import_csv(client, headers, "230100", demo_csv(name))).status_code == 201
     later = catalogue_csv(
@@ -48,8 +48,8 @@ async def test_an_exported_catalogue_imports_back_unchanged(
     assert len(text.splitlines()) == 1 + 6 + 86
     assert f"{FOLLOW_UP},互联网复诊费,service,,次,1,0.00,,,,,7.00,2022-01-01,2026-03-31," in text
 
-    assert (await import_csv(client, headers, "230200", text)).status_code == 201
-    assert (await _export(client, headers, "230200", "2026-03-01")).text == text
+    assert (await import_csv(client, other, "230200", text)).status_code == 201
+    assert (await _export(client, other, "230200", "2026-03-01")).text == text
 
 
 async def test_the_json_catalogue_on_a_date(
@@ -84,7 +84,7 @@ async def test_the_json_catalogue_on_a_date(
 async def test_an_unknown_region_has_no_catalogue(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    headers = await admin_headers(session)
+    headers = await insurer_headers(session, "999999")
     missing = await _export(client, headers, "999999", "2026-01-01")
     assert missing.status_code == 404
     assert missing.json()["code"] == "unknown_region"

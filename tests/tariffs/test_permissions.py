@@ -1,5 +1,5 @@
-"""Who may import, read and price (DOMAIN.md section 1): insurers in their own region, operators
-anywhere, hospitals and pharmacies read-only in their own region; refusals change nothing."""
+"""Who may import, read and price: insurers in their own region, hospitals and pharmacies
+read-only in their own region, operators not at all; refusals change nothing."""
 
 from __future__ import annotations
 
@@ -65,13 +65,33 @@ async def test_an_insurer_of_another_region_gets_403_everywhere(
     assert await _entries(session) == before
 
 
-async def test_an_operator_imports_anywhere(
+async def test_an_operator_does_no_insurer_work(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
+    """The operator's keys manage organisations and keys; a region's catalogue and registry are
+    its insurer's."""
+    await make_region(session, "230100")
     await make_region(session, "510100")
+    info, _ = await make_institution(session)
     admin = await admin_headers(session)
-    accepted = await import_csv(client, admin, "510100", demo_csv("510100_services"))
-    assert accepted.status_code == 201
+    before = await _entries(session)
+    attempts = [
+        await import_csv(client, admin, "510100", demo_csv("510100_services")),
+        await client.patch("/v1/registry/regions/510100", json={"name": "x"}, headers=admin),
+        await client.patch(
+            f"/v1/registry/institutions/{info.fixmedins_code}",
+            json={"fixmedins_name": "x"},
+            headers=admin,
+        ),
+        await client.get(f"/v1/registry/institutions/{info.fixmedins_code}", headers=admin),
+        await client.get(
+            "/v1/tariffs/510100/catalogue", params={"on": "2026-01-01"}, headers=admin
+        ),
+    ]
+    assert [(a.status_code, a.json()["code"]) for a in attempts] == [(403, "forbidden")] * len(
+        attempts
+    )
+    assert await _entries(session) == before
 
 
 @pytest.mark.parametrize("kind", [InstitutionKind.hospital, InstitutionKind.pharmacy])

@@ -18,7 +18,6 @@ from engine.errors import NotFound
 from tariffs import registry
 from tests.factories import make_org, unique_code
 from tests.tariffs.factories import (
-    admin_headers,
     insurer_headers,
     make_institution,
     make_practitioner,
@@ -119,7 +118,6 @@ async def test_institutions_that_do_not_fit_their_organisation_are_refused(
 ) -> None:
     await make_region(session, "230100")
     await make_region(session, "230200")
-    admin = await admin_headers(session)
     org = await make_org(session, role=Role.hospital)
     body = {
         "fixmedins_code": org.institution_code,
@@ -129,14 +127,15 @@ async def test_institutions_that_do_not_fit_their_organisation_are_refused(
         "hosp_lv": 2,
         "hosp_grade": "B",
     } | overrides
-    refused = await client.post("/v1/registry/institutions", json=body, headers=admin)
+    insurer = await insurer_headers(session, body["admdvs"])
+    refused = await client.post("/v1/registry/institutions", json=body, headers=insurer)
     assert refused.status_code == 400, refused.text
     assert refused.json()["code"] == code
 
 
 async def test_a_pharmacy_has_no_level(client: httpx.AsyncClient, session: AsyncSession) -> None:
     await make_region(session, "230100")
-    admin = await admin_headers(session)
+    insurer = await insurer_headers(session)
     org = await make_org(session, role=Role.pharmacy)
     body = {
         "fixmedins_code": org.institution_code,
@@ -145,10 +144,10 @@ async def test_a_pharmacy_has_no_level(client: httpx.AsyncClient, session: Async
         "kind": "pharmacy",
     }
     refused = await client.post(
-        "/v1/registry/institutions", json=body | {"hosp_lv": 1}, headers=admin
+        "/v1/registry/institutions", json=body | {"hosp_lv": 1}, headers=insurer
     )
     assert (refused.status_code, refused.json()["code"]) == (400, "not_for_pharmacy")
-    created = await client.post("/v1/registry/institutions", json=body, headers=admin)
+    created = await client.post("/v1/registry/institutions", json=body, headers=insurer)
     assert created.status_code == 201
     assert created.json()["hosp_lv"] is None
 
@@ -208,7 +207,8 @@ async def test_practitioner_updates_are_checked_and_audited(
     moved_away = await client.patch(
         url, json={"fixmedins_code": elsewhere.fixmedins_code}, headers=insurer
     )
-    assert moved_away.status_code == 403
+    # A hospital of another region reads as one nobody registered.
+    assert (moved_away.status_code, moved_away.json()["code"]) == (400, "unknown_institution")
 
     entries = await _audit(session, "practitioner", doctor.dr_code)
     assert [e.action for e in entries] == ["practitioner.registered", "practitioner.updated"]
@@ -239,7 +239,7 @@ async def test_a_hospital_reads_its_own_practitioners_only(
         params={"fixmedins_code": theirs.fixmedins_code},
         headers=my_headers,
     )
-    assert other_list.status_code == 403
+    assert (other_list.status_code, other_list.json()["code"]) == (404, "unknown_institution")
     own_record = await client.get(
         f"/v1/registry/institutions/{mine.fixmedins_code}", headers=my_headers
     )
@@ -247,7 +247,9 @@ async def test_a_hospital_reads_its_own_practitioners_only(
     other_record = await client.get(
         f"/v1/registry/institutions/{theirs.fixmedins_code}", headers=my_headers
     )
-    assert other_record.status_code == 403
+    unknown_record = await client.get("/v1/registry/institutions/H-NOBODY", headers=my_headers)
+    assert other_record.json() == unknown_record.json()
+    assert (other_record.status_code, other_record.json()["code"]) == (404, "unknown_institution")
 
 
 async def test_insurers_see_their_own_region(
@@ -266,7 +268,13 @@ async def test_insurers_see_their_own_region(
     practitioners = await client.get("/v1/registry/practitioners", headers=insurer)
     assert [p["dr_code"] for p in practitioners.json()] == [doctor_here.dr_code]
     other = await client.get(f"/v1/registry/practitioners/{doctor_there.dr_code}", headers=insurer)
-    assert other.status_code == 403
+    unknown = await client.get("/v1/registry/practitioners/D-NOBODY", headers=insurer)
+    assert (other.status_code, other.json()) == (unknown.status_code, unknown.json())
+    assert other.json()["code"] == "unknown_practitioner"
+    other_record = await client.get(
+        f"/v1/registry/institutions/{there.fixmedins_code}", headers=insurer
+    )
+    assert (other_record.status_code, other_record.json()["code"]) == (404, "unknown_institution")
     other_list = await client.get(
         "/v1/registry/institutions", params={"admdvs": "510100"}, headers=insurer
     )
