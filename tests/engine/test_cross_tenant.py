@@ -451,6 +451,7 @@ CASES: dict[str, Case] = {
     ),
     "POST /v1/prescriptions/{hi_rxno}/lock": Case(_call(path={"hi_rxno": "hi_rxno"}, json={})),
     "POST /v1/prescriptions/{hi_rxno}/return": Case(_call(path={"hi_rxno": "hi_rxno"})),
+    "POST /v1/prescriptions/{hi_rxno}/trace-code": Case(_call(path={"hi_rxno": "hi_rxno"})),
     "POST /v1/prescriptions/{hi_rxno}/dispensations": Case(
         _call(
             path={"hi_rxno": "hi_rxno"},

@@ -95,7 +95,7 @@ async def test_other_hospitals_see_nothing_of_a_hospitals_prescriptions(
     for admdvs in (world.claims.admdvs, "110100"):
         other = await make_key(session, await make_org(session, role=Role.hospital, admdvs=admdvs))
         await answers_alike(
-            hospital_calls(world), [hi_rxno, pending, MISSING, "R%00X", "x" * 300], other
+            hospital_calls(world), [hi_rxno, pending, MISSING, "R-X", "x" * 300], other
         )
     # The issuing hospital still reads both, unchanged.
     for number, status in ((hi_rxno, "circulating"), (pending, "pending_review")):
@@ -110,7 +110,7 @@ async def test_pharmacies_see_nothing_not_routed_or_presented_to_them(
     _, routed_elsewhere, _ = await world.issue(nominate=nominee)
     _, open_unpresented, _ = await world.issue()
     foreign = await make_key(session, await make_org(session, role=Role.pharmacy, admdvs="110100"))
-    numbers = [routed_elsewhere, open_unpresented, MISSING, "R%00X", "x" * 300]
+    numbers = [routed_elsewhere, open_unpresented, MISSING, "R-X", "x" * 300]
     for headers in (world.pharmacy(0)[1], foreign):
         await answers_alike(pharmacy_calls(world), numbers, headers)
     shown = await world.get(routed_elsewhere, world.pharmacy(1)[1])
