@@ -9,7 +9,7 @@ request anywhere re-reads them. The token lookup is the only query a warm settle
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -205,6 +205,11 @@ async def _region(
 ) -> tuple[str, _RegionPolicies]:
     if token is None:
         raise NoBenefitPolicy(f"no benefit policy is loaded for region {admdvs}")
+    return token, await _rows(session, admdvs, token)
+
+
+async def _rows(session: AsyncSession, admdvs: str, token: str) -> _RegionPolicies:
+    """The region's rows under ``token``, from the cache or read once."""
     cached = _cache.get((admdvs, token))
     if cached is None:
         basic, critical, assistance = await repository.region_policies(session, admdvs)
@@ -214,7 +219,57 @@ async def _region(
         if len(_cache) > 256:
             _cache.clear()
         _cache[(admdvs, token)] = cached
-    return token, cached
+    return cached
+
+
+async def _current_rows(session: AsyncSession, admdvs: str) -> _RegionPolicies:
+    """The region's rows as loaded now; none when no policy was ever loaded."""
+    token = await repository.policy_token(session, admdvs)
+    return _RegionPolicies((), (), ()) if token is None else await _rows(session, admdvs, token)
+
+
+async def assistance_categories(session: AsyncSession, admdvs: str) -> frozenset[str]:
+    """The medical-assistance categories (低保, 特困 ...) the region has a policy for: the code
+    list a person's ``asst_type`` is checked against."""
+    return frozenset(row.category for row in (await _current_rows(session, admdvs)).assistance)
+
+
+@dataclass(frozen=True, slots=True)
+class YearCaps:
+    """The largest figures, in fen, a person's accumulators can reach in a year under the region's
+    policy versions in force on some day of it (where a version changes mid-year, the larger:
+    figures carried over may have been reached under either). A key that is missing has no
+    policy in force that year."""
+
+    #: (insutype, med_type) -> (deductible, annual cap of the pooled fund), over every level
+    basic: Mapping[tuple[str, str], tuple[int, int]]
+    #: the basic insutype the critical-illness insurance tops up -> its annual cap
+    critical_illness: Mapping[str, int]
+    #: assistance category -> its annual cap
+    assistance: Mapping[str, int]
+
+
+async def year_caps(session: AsyncSession, admdvs: str, year: int) -> YearCaps:
+    region = await _current_rows(session, admdvs)
+    first, last = date(year, 1, 1), date(year, 12, 31)
+
+    def in_year(row: PolicyRow) -> bool:
+        return row.valid_from <= last and (row.valid_to is None or row.valid_to >= first)
+
+    basic: dict[tuple[str, str], tuple[int, int]] = {}
+    for row in filter(in_year, region.basic):
+        deductible, cap = basic.get((row.insutype, row.med_type), (0, 0))
+        basic[row.insutype, row.med_type] = (
+            max(deductible, row.deductible),
+            max(cap, row.annual_cap),
+        )
+    critical: dict[str, int] = {}
+    for c in filter(in_year, region.critical_illness):
+        critical[c.insutype] = max(critical.get(c.insutype, 0), c.annual_cap)
+    assistance: dict[str, int] = {}
+    for a in filter(in_year, region.assistance):
+        assistance[a.category] = max(assistance.get(a.category, 0), a.annual_cap)
+    return YearCaps(basic, critical, assistance)
 
 
 async def resolve(

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Settlement
-from tests.claims.world import CLASS_A_ITEM, World, build_world
+from claims.models import BenefitAccumulator, Person, PersonYearAccumulator, Settlement
+from tests.claims.world import CLASS_A_ITEM, World, build_world, make_certno
 
 
 @pytest.fixture
@@ -81,3 +81,135 @@ async def test_a_tampered_state_digest_is_refused(world: World, session: AsyncSe
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
     assert await _settlements(session) == 0
+
+
+# --- opening balances ----------------------------------------------------------------------------
+
+
+async def _opening(world: World, psn_no: str, **body: object) -> httpx.Response:
+    return await world.client.post(
+        f"/v1/persons/{psn_no}/opening-balances",
+        json={"year": 2026} | body,
+        headers=world.insurer,
+    )
+
+
+def _employee_11(**figures: str) -> dict[str, str]:
+    return {"insutype": "310", "med_type": "11"} | figures
+
+
+@pytest.mark.parametrize(
+    ("person", "body", "refusal"),
+    [
+        (
+            {},
+            {"categories": [_employee_11(hifp_paid="99999.00")]},
+            ("opening_above_cap", "categories.0.hifp_paid"),
+        ),
+        (
+            {},
+            {"categories": [_employee_11(deductible_used="200.01")]},
+            ("opening_above_cap", "categories.0.deductible_used"),
+        ),
+        (
+            {},
+            {"categories": [_employee_11(), _employee_11(hifp_paid="1.00")]},
+            ("duplicate_category", "categories.1"),
+        ),
+        (
+            {},
+            {"year": 2025, "categories": [_employee_11()]},
+            ("opening_without_policy", "categories.0"),
+        ),
+        ({}, {"critical_paid": "0.01"}, ("opening_without_policy", "critical_paid")),
+        (
+            {"insutype": "390"},
+            {"critical_paid": "300000.01"},
+            ("opening_above_cap", "critical_paid"),
+        ),
+        ({}, {"assistance_paid": "0.01"}, ("opening_without_policy", "assistance_paid")),
+        (
+            {"insutype": "390", "asst_type": "dibao"},
+            {"assistance_paid": "20000.01"},
+            ("opening_above_cap", "assistance_paid"),
+        ),
+    ],
+    ids=[
+        "pooled-fund-above-annual-cap",
+        "deductible-above-deductible",
+        "category-twice",
+        "year-without-policy",
+        "critical-without-policy",
+        "critical-above-cap",
+        "assistance-without-category",
+        "assistance-above-cap",
+    ],
+)
+async def test_opening_figures_beyond_the_policy_are_refused_and_change_nothing(
+    world: World,
+    session: AsyncSession,
+    person: dict[str, str],
+    body: dict[str, object],
+    refusal: tuple[str, str],
+) -> None:
+    psn_no, _ = await world.enrol(**person)
+    before = (await world.client.get(f"/v1/persons/{psn_no}", headers=world.insurer)).json()
+
+    refused = await _opening(world, psn_no, acct_balc="50.00", **body)
+
+    assert _refusal(refused) == (400, *refusal)
+    assert (
+        await session.scalar(
+            select(func.count())
+            .select_from(BenefitAccumulator)
+            .where(BenefitAccumulator.psn_no == psn_no)
+        )
+        == 0
+    )
+    after = (await world.client.get(f"/v1/persons/{psn_no}", headers=world.insurer)).json()
+    assert after == before
+
+
+async def test_opening_figures_at_the_caps_are_accepted(
+    world: World, session: AsyncSession
+) -> None:
+    psn_no, _ = await world.enrol(insutype="390", asst_type="tekun")
+
+    accepted = await _opening(
+        world,
+        psn_no,
+        categories=[{"insutype": "390", "med_type": "14", "hifp_paid": "8000.00"}],
+        critical_paid="300000.00",
+        assistance_paid="30000.00",
+    )
+
+    assert accepted.status_code == 200, accepted.text
+    row = await session.get_one(BenefitAccumulator, (psn_no, 2026, "390-14"))
+    assert row.hifp_paid == 800_000
+    year = await session.get_one(PersonYearAccumulator, (psn_no, 2026))
+    assert (year.critical_paid, year.assistance_paid) == (30_000_000, 3_000_000)
+
+
+# --- enrolment -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("asst_type", ["dibo", "", "DIBAO"])
+async def test_an_assistance_category_the_region_has_no_policy_for_is_refused(
+    world: World, session: AsyncSession, asst_type: str
+) -> None:
+    body = {
+        "psn_no": "PASSTTYPO",
+        "psn_name": "测试",
+        "certno": make_certno(),
+        "admdvs": world.admdvs,
+        "insutype": "390",
+        "asst_type": asst_type,
+    }
+    refused = await world.client.post("/v1/persons", json=body, headers=world.insurer)
+
+    assert _refusal(refused) == (400, "unknown_asst_type", "asst_type")
+    assert await session.get(Person, "PASSTTYPO") is None
+    accepted = await world.client.post(
+        "/v1/persons", json=body | {"asst_type": "dibao"}, headers=world.insurer
+    )
+    assert accepted.status_code == 201, accepted.text
