@@ -3,12 +3,21 @@ code and field, and changes nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import BenefitAccumulator, Person, PersonYearAccumulator, Settlement
+from claims.models import (
+    BenefitAccumulator,
+    FeeLine,
+    Person,
+    PersonYearAccumulator,
+    Settlement,
+    Visit,
+)
 from tests.claims.world import CLASS_A_ITEM, World, build_world, make_certno
 
 
@@ -212,4 +221,54 @@ async def test_an_assistance_category_the_region_has_no_policy_for_is_refused(
     accepted = await world.client.post(
         "/v1/persons", json=body | {"asst_type": "dibao"}, headers=world.insurer
     )
+    assert accepted.status_code == 201, accepted.text
+
+
+# --- times ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "begntime",
+    [datetime(2999, 1, 1, tzinfo=UTC), datetime.now(UTC) + timedelta(hours=1)],
+    ids=["year-2999", "in-an-hour"],
+)
+async def test_a_visit_that_has_not_begun_is_refused(
+    world: World, session: AsyncSession, begntime: datetime
+) -> None:
+    psn_no, certno = await world.enrol()
+
+    refused = await world.visit(psn_no, certno, begntime=begntime.isoformat(), expect=400)
+
+    assert (refused["code"], refused["field"]) == ("time_in_future", "begntime")
+    assert await session.scalar(select(func.count()).select_from(Visit)) == 0
+
+
+@pytest.mark.parametrize(
+    ("fee_ocur_time", "code"),
+    [
+        ("1900-01-01T00:00:00+08:00", "fee_before_visit"),
+        ("2026-03-01T09:29:00+08:00", "fee_before_visit"),
+        ("2099-01-01T00:00:00+08:00", "time_in_future"),
+    ],
+    ids=["year-1900", "a-day-and-a-minute-early", "year-2099"],
+)
+async def test_a_fee_line_outside_its_visit_is_refused(
+    world: World, session: AsyncSession, fee_ocur_time: str, code: str
+) -> None:
+    psn_no, certno = await world.enrol()
+    visit = await world.visit(psn_no, certno)  # begins 2026-03-02 09:30 +08:00
+    _, headers = world.hospital()
+    line = {"feedetl_sn": "1", "med_list_codg": CLASS_A_ITEM, "cnt": "1", "pric": "10.00"}
+    url = f"/v1/visits/{visit['mdtrt_id']}/fee-lines"
+
+    refused = await world.client.post(
+        url,
+        json={"feedetail": [line, line | {"feedetl_sn": "2", "fee_ocur_time": fee_ocur_time}]},
+        headers=headers,
+    )
+
+    assert _refusal(refused) == (400, code, "feedetail.1.fee_ocur_time")
+    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 0
+    early = line | {"fee_ocur_time": "2026-03-01T09:31:00+08:00"}
+    accepted = await world.client.post(url, json={"feedetail": [early]}, headers=headers)
     assert accepted.status_code == 201, accepted.text
