@@ -18,7 +18,7 @@ from claims.models import (
     Settlement,
     Visit,
 )
-from tests.claims.world import CLASS_A_ITEM, World, build_world, make_certno
+from tests.claims.world import CLASS_A_ITEM, DRUG_X, World, build_world, make_certno
 
 
 @pytest.fixture
@@ -272,3 +272,36 @@ async def test_a_fee_line_outside_its_visit_is_refused(
     early = line | {"fee_ocur_time": "2026-03-01T09:31:00+08:00"}
     accepted = await world.client.post(url, json={"feedetail": [early]}, headers=headers)
     assert accepted.status_code == 201, accepted.text
+
+
+# --- fee-line prices -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "refusal"),
+    [
+        ({"med_list_codg": DRUG_X, "cnt": "1", "pric": "0"}, ("pric_not_positive", "pric")),
+        ({"med_list_codg": DRUG_X, "cnt": "1", "pric": "0.0000"}, ("pric_not_positive", "pric")),
+        (
+            {"med_list_codg": CLASS_A_ITEM, "cnt": "10000", "pric": "1000.01"},
+            ("line_amount_too_large", "cnt"),
+        ),
+    ],
+    ids=["drug-priced-0", "drug-priced-0.0000", "line-above-ten-million"],
+)
+async def test_a_fee_line_without_a_real_price_is_refused(
+    world: World, session: AsyncSession, line: dict[str, str], refusal: tuple[str, str]
+) -> None:
+    psn_no, certno = await world.enrol()
+    visit = await world.visit(psn_no, certno)
+    _, headers = world.hospital()
+
+    refused = await world.client.post(
+        f"/v1/visits/{visit['mdtrt_id']}/fee-lines",
+        json={"feedetail": [{"feedetl_sn": "1"} | line]},
+        headers=headers,
+    )
+
+    code, field = refusal
+    assert _refusal(refused) == (400, code, f"feedetail.0.{field}")
+    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 0
