@@ -112,13 +112,23 @@ def _add_version(existing: Sequence[PolicyRow], new: PolicyRow, field: str) -> N
 async def load(
     session: AsyncSession, principal: Principal, admdvs: str, body: PolicyLoad
 ) -> PolicyLoadResult:
+    """Add the rows of ``body`` as new versions, all or none: each row coherent on its own
+    (:func:`_check_validity`, :func:`_check_bands`) and starting after every version of its key,
+    stored or earlier in the same load."""
     principal.require_region(admdvs)
-    current = await repository.region_policies(session, admdvs)
+    stored_basic, stored_critical, stored_assistance = await repository.region_policies(
+        session, admdvs
+    )
+    basic_rows, critical_rows = list(stored_basic), list(stored_critical)
+    assistance_rows = list(stored_assistance)
     for i, b in enumerate(body.basic):
+        _check_validity(b.valid_from, b.valid_to, f"basic.{i}")
         _check_bands(b.pool_bands, f"basic.{i}.pool_bands")
+        if b.retiree_pool_bands:
+            _check_bands(b.retiree_pool_bands, f"basic.{i}.retiree_pool_bands")
         same = [
             r
-            for r in current[0]
+            for r in basic_rows
             if (r.insutype, r.med_type, r.hosp_lv) == (b.insutype, b.med_type, b.hosp_lv)
         ]
         row = BasicPolicyRow(
@@ -140,8 +150,10 @@ async def load(
             acc_category=b.acc_category or f"{b.insutype}-{b.med_type}",
         )
         _add_version(same, row, f"basic.{i}.valid_from")
+        basic_rows.append(row)
         session.add(row)
     for i, c in enumerate(body.critical_illness):
+        _check_validity(c.valid_from, c.valid_to, f"critical_illness.{i}")
         _check_bands(c.bands, f"critical_illness.{i}.bands")
         row_c = CriticalIllnessPolicyRow(
             admdvs=admdvs,
@@ -154,12 +166,14 @@ async def load(
             annual_cap=to_fen(cny(c.annual_cap)),
         )
         _add_version(
-            [r for r in current[1] if r.insutype == c.insutype],
+            [r for r in critical_rows if r.insutype == c.insutype],
             row_c,
             f"critical_illness.{i}.valid_from",
         )
+        critical_rows.append(row_c)
         session.add(row_c)
     for i, a in enumerate(body.assistance):
+        _check_validity(a.valid_from, a.valid_to, f"assistance.{i}")
         row_a = AssistancePolicyRow(
             admdvs=admdvs,
             category=a.category,
@@ -170,8 +184,11 @@ async def load(
             annual_cap=to_fen(cny(a.annual_cap)),
         )
         _add_version(
-            [r for r in current[2] if r.category == a.category], row_a, f"assistance.{i}.valid_from"
+            [r for r in assistance_rows if r.category == a.category],
+            row_a,
+            f"assistance.{i}.valid_from",
         )
+        assistance_rows.append(row_a)
         session.add(row_a)
     await session.flush()
     await repository.bump_policy_token(session, admdvs)
@@ -189,6 +206,27 @@ async def load(
         critical_illness=len(body.critical_illness),
         assistance=len(body.assistance),
     )
+
+
+#: The dates a policy version may name: the national insurance era, and dates whose day before
+#: still exists (closing a version computes it).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _check_validity(valid_from: date, valid_to: date | None, field: str) -> None:
+    """A version starts within :data:`FIRST_DATE`..:data:`LAST_DATE` and ends no earlier than it
+    starts."""
+    for name, day in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if day is not None and not FIRST_DATE <= day <= LAST_DATE:
+            raise InvalidRequest(
+                f"{name} is outside {FIRST_DATE}..{LAST_DATE}",
+                code="invalid_validity",
+                field=f"{field}.{name}",
+            )
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidRequest(
+            "valid_to is before valid_from", code="invalid_validity", field=f"{field}.valid_to"
+        )
 
 
 def _check_bands(bands: Sequence[BandIn], field: str) -> None:

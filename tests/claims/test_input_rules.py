@@ -3,14 +3,16 @@ code and field, and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims import repository
 from claims.models import (
+    BasicPolicyRow,
     BenefitAccumulator,
     FeeLine,
     Person,
@@ -305,3 +307,115 @@ async def test_a_fee_line_without_a_real_price_is_refused(
     code, field = refusal
     assert _refusal(refused) == (400, code, f"feedetail.0.{field}")
     assert await session.scalar(select(func.count()).select_from(FeeLine)) == 0
+
+
+# --- policy loads --------------------------------------------------------------------------------
+
+
+def _basic(**fields: object) -> dict[str, object]:
+    return {
+        "insutype": "310",
+        "med_type": "21",
+        "valid_from": "2026-01-01",
+        "fund_pay_type": "310100",
+        "deductible": "800.00",
+        "pool_bands": [{"upto": "10000.00", "ratio": "0.85"}, {"ratio": "0.90"}],
+        "annual_cap": "300000.00",
+    } | fields
+
+
+async def _basic_rows(session: AsyncSession) -> list[tuple[date, date | None]]:
+    query = select(BasicPolicyRow.valid_from, BasicPolicyRow.valid_to).where(
+        BasicPolicyRow.med_type == "21"
+    )
+    return sorted((row.valid_from, row.valid_to) for row in (await session.execute(query)).all())
+
+
+@pytest.mark.parametrize(
+    ("load", "refusal"),
+    [
+        (
+            {"basic": [_basic(valid_to="2025-12-31")]},
+            (400, "invalid_validity", "basic.0.valid_to"),
+        ),
+        (
+            {"basic": [_basic(valid_from="0001-01-01")]},
+            (400, "invalid_validity", "basic.0.valid_from"),
+        ),
+        (
+            {
+                "assistance": [
+                    {
+                        "category": "x",
+                        "valid_from": "2026-02-01",
+                        "valid_to": "2026-01-01",
+                        "ratio": "0.5",
+                        "annual_cap": "1.00",
+                    }
+                ]
+            },
+            (400, "invalid_validity", "assistance.0.valid_to"),
+        ),
+        (
+            {
+                "basic": [
+                    _basic(
+                        retiree_pool_bands=[
+                            {"upto": "5000.00", "ratio": "0.9"},
+                            {"upto": "4000.00", "ratio": "0.95"},
+                            {"ratio": "1"},
+                        ]
+                    )
+                ]
+            },
+            (400, "invalid_bands", "basic.0.retiree_pool_bands"),
+        ),
+        (
+            {"basic": [_basic(), _basic(deductible="900.00")]},
+            (409, "overlapping_version", "basic.1.valid_from"),
+        ),
+        (
+            {"basic": [_basic(valid_from="2026-07-01"), _basic()]},
+            (409, "overlapping_version", "basic.1.valid_from"),
+        ),
+    ],
+    ids=[
+        "ends-before-it-starts",
+        "year-1",
+        "assistance-ends-before-it-starts",
+        "retiree-bands-falling",
+        "same-key-twice-in-one-load",
+        "earlier-version-after-a-later-one",
+    ],
+)
+async def test_an_incoherent_policy_load_is_refused_and_stores_nothing(
+    world: World,
+    session: AsyncSession,
+    load: dict[str, object],
+    refusal: tuple[int, str, str],
+) -> None:
+    token = await repository.policy_token(session, world.admdvs)
+
+    refused = await world.client.post(
+        f"/v1/policies/{world.admdvs}", json=load, headers=world.insurer
+    )
+
+    assert _refusal(refused) == refusal
+    assert await _basic_rows(session) == []
+    assert await repository.policy_token(session, world.admdvs) == token
+
+
+async def test_versions_of_one_key_in_one_load_follow_each_other(
+    world: World, session: AsyncSession
+) -> None:
+    load = {"basic": [_basic(), _basic(valid_from="2026-07-01", deductible="900.00")]}
+
+    accepted = await world.client.post(
+        f"/v1/policies/{world.admdvs}", json=load, headers=world.insurer
+    )
+
+    assert accepted.status_code == 201, accepted.text
+    assert await _basic_rows(session) == [
+        (date(2026, 1, 1), date(2026, 6, 30)),
+        (date(2026, 7, 1), None),
+    ]
