@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import budget_repository as repo
+from claims import repository as claims_repository
 from claims.budget_models import Bundle, BundleMember
 from claims.budget_schemas import (
     BundleFigures,
@@ -41,6 +42,7 @@ from claims.budgets import (
     Account,
     QualityRule,
     balance_of,
+    check_quality_terms,
     entry_out,
     local_date,
     month_bounds,
@@ -65,6 +67,7 @@ def bundle_account(row: Bundle) -> Account:
 
 async def create_bundle(session: AsyncSession, principal: Principal, body: BundleIn) -> Bundle:
     await require_provider(session, principal, body.admdvs, body.fixmedins_code)
+    check_quality_terms(body)
     if await repo.bundle(session, body.fixmedins_code, body.year) is not None:
         raise Conflict(
             f"{body.fixmedins_code} already holds a bundle for {body.year}",
@@ -103,7 +106,8 @@ async def sign_members(
     session: AsyncSession, principal: Principal, fixmedins_code: str, year: int, body: MembersIn
 ) -> MembersOut:
     """Sign people to the bundle, or set the end date of an existing signing (same person and
-    sign-up date). A person is signed to at most one bundle of the region on any day."""
+    sign-up date). A person is signed to at most one bundle of the region on any day, and only
+    someone insured in the bundle's region is signed at all."""
     row = await visible_bundle(session, principal, fixmedins_code, year, lock=True)
     if row.cleared_at is not None:
         raise Conflict(f"the bundle's {year} is cleared", code="year_cleared")
@@ -118,6 +122,13 @@ async def sign_members(
         if member.sign_date > last or end < first:
             raise InvalidRequest(
                 f"the signing does not overlap {year}", field=f"members.{i}.sign_date"
+            )
+        person = await claims_repository.person(session, member.psn_no)
+        if person is None or person.admdvs != row.admdvs:
+            raise InvalidRequest(
+                "no such insured person in the bundle's region",
+                code="unknown_person",
+                field=f"members.{i}.psn_no",
             )
         existing = await repo.signing(session, row.id, member.psn_no, member.sign_date)
         clash = await repo.overlapping_signing(

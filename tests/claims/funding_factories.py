@@ -17,6 +17,7 @@ from claims import funding
 from claims.budget_models import FundingCaseEntry
 from claims.budget_repository import RouteLookup, route_lookup_columns, route_params
 from claims.budgets import local_date
+from claims.models import Person
 from engine.auth import Organisation, Role
 from engine.money import cny
 from tests.factories import make_key, make_org, unique_code
@@ -35,6 +36,23 @@ async def provider(session: AsyncSession, admdvs: str = REGION) -> str:
     )
     assert org.institution_code is not None
     return org.institution_code
+
+
+async def insured(session: AsyncSession, psn_no: str, admdvs: str = REGION) -> str:
+    """A person insured in ``admdvs`` (a bundle signs only those), unless already there."""
+    if await session.get(Person, psn_no) is None:
+        session.add(
+            Person(
+                psn_no=psn_no,
+                admdvs=admdvs,
+                psn_name="测试",
+                certno_masked="230102********0000",
+                certno_hash=uuid.uuid4().hex,
+                insutype="390",
+            )
+        )
+        await session.flush()
+    return psn_no
 
 
 def budget_body(fixmedins_code: str, year: int, budget_amt: str, **terms: Any) -> dict[str, Any]:

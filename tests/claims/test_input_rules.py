@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import repository
+from claims.budget_models import Bundle, BundleMember, DipScheme, GlobalBudget
 from claims.models import (
     BasicPolicyRow,
     BenefitAccumulator,
@@ -20,6 +21,15 @@ from claims.models import (
     Settlement,
     Visit,
 )
+from tests.claims.funding_factories import (
+    OTHER_REGION,
+    REGION,
+    budget_body,
+    insured,
+    insurer_headers,
+    provider,
+)
+from tests.claims.test_dip import scheme_body
 from tests.claims.world import CLASS_A_ITEM, DRUG_X, World, build_world, make_certno
 
 
@@ -419,3 +429,94 @@ async def test_versions_of_one_key_in_one_load_follow_each_other(
         (date(2026, 1, 1), date(2026, 6, 30)),
         (date(2026, 7, 1), None),
     ]
+
+
+# --- funding set-up ------------------------------------------------------------------------------
+
+
+async def _schemes(session: AsyncSession) -> int:
+    counts = [
+        await session.scalar(select(func.count()).select_from(model))
+        for model in (GlobalBudget, DipScheme, Bundle)
+    ]
+    return sum(int(c or 0) for c in counts)
+
+
+async def test_quality_scores_that_release_nothing_linearly_are_refused_by_every_scheme(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    headers = await insurer_headers(session)
+    code = await provider(session)
+    terms = {"quality_full_score": "60", "quality_zero_score": "60"}
+    bundle = {
+        "admdvs": REGION,
+        "fixmedins_code": code,
+        "year": 2025,
+        "rate_per_member_month": "10.00",
+        "withhold_ratio": "0.05",
+        "surplus_retention_ratio": "0.50",
+    }
+    for url, body in (
+        ("/v1/funding/budgets", budget_body(code, 2025, "1000.00", **terms)),
+        ("/v1/funding/dip-schemes", scheme_body(**terms)),
+        ("/v1/funding/bundles", bundle | terms),
+    ):
+        refused = await client.post(url, json=body, headers=headers)
+        assert _refusal(refused) == (400, "invalid_quality_scores", "quality_zero_score"), url
+    assert await _schemes(session) == 0
+
+
+@pytest.mark.parametrize(
+    ("codes", "field"),
+    [
+        ({"icd_prefixes": [""]}, "groups.0.icd_prefixes.0"),
+        ({"icd_prefixes": ["I10", "I" + "1" * 20]}, "groups.0.icd_prefixes.1"),
+        ({"icd_codes": ["10.x00"]}, "groups.0.icd_codes.0"),
+        ({"icd_codes": ["I10 x00"]}, "groups.0.icd_codes.0"),
+    ],
+    ids=["empty", "longer-than-the-column", "no-letter", "space"],
+)
+async def test_a_points_table_mapping_no_icd_code_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, codes: dict[str, list[str]], field: str
+) -> None:
+    headers = await insurer_headers(session)
+    group = {"dise_grp_code": "A", "dise_grp_name": "a", "points": "1"} | codes
+
+    refused = await client.post(
+        "/v1/funding/dip-schemes", json=scheme_body(groups=[group]), headers=headers
+    )
+
+    assert _refusal(refused) == (400, "invalid_icd_code", field)
+    assert await _schemes(session) == 0
+
+
+async def test_a_bundle_signs_only_people_insured_in_its_region(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    headers = await insurer_headers(session)
+    code = await provider(session)
+    created = await client.post(
+        "/v1/funding/bundles",
+        json={
+            "admdvs": REGION,
+            "fixmedins_code": code,
+            "year": 2025,
+            "rate_per_member_month": "10.00",
+            "withhold_ratio": "0.05",
+            "surplus_retention_ratio": "0.50",
+            "quality_full_score": "90",
+            "quality_zero_score": "60",
+        },
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    local = await insured(session, "PLOCAL0000001")
+    elsewhere = await insured(session, "PELSEWHERE001", OTHER_REGION)
+    url = f"/v1/funding/bundles/{code}/2025/members"
+
+    for stranger in ("PNOBODY000001", elsewhere):
+        members = [{"psn_no": local, "sign_date": "2025-01-01"}]
+        members.append({"psn_no": stranger, "sign_date": "2025-01-01"})
+        refused = await client.post(url, json={"members": members}, headers=headers)
+        assert _refusal(refused) == (400, "unknown_person", "members.1.psn_no")
+        assert await session.scalar(select(func.count()).select_from(BundleMember)) == 0
