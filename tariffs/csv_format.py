@@ -320,15 +320,19 @@ _BY_HEADER: dict[str, Column] = {
 }
 
 
-def decode(body: bytes, content_type: str) -> str:
-    """The CSV text of a request body, in the charset its Content-Type names (UTF-8 by default;
-    GB18030 is common for spreadsheets exported on Chinese systems); 400 ``invalid_encoding`` for
-    a charset outside :data:`CHARSETS` or bytes that are not text in it."""
-    charset = "utf-8"
+def charset_of(content_type: str) -> str:
+    """The charset a Content-Type header names, UTF-8 when it names none."""
     for param in content_type.split(";")[1:]:
         name, _, value = param.strip().partition("=")
         if name.lower() == "charset" and value:
-            charset = value.strip('"')
+            return value.strip('"')
+    return "utf-8"
+
+
+def decode(body: bytes, charset: str) -> str:
+    """The CSV text of a file's bytes in ``charset`` (GB18030 is common for spreadsheets exported
+    on Chinese systems); 400 ``invalid_encoding`` for a charset outside :data:`CHARSETS` or bytes
+    that are not text in it."""
     try:
         if codecs.lookup(charset).name in CHARSETS:
             return body.decode(charset)

@@ -231,7 +231,8 @@ async def import_catalogue(
     """Import a catalogue CSV: all rows or none. A refused file answers 400 ``invalid_rows`` (or
     409 ``overlapping_version``) with ``errors`` naming every bad row by line number."""
     principal.require_region(admdvs)
-    text = csv_format.decode(await request.body(), request.headers.get("content-type", ""))
+    charset = csv_format.charset_of(request.headers.get("content-type", ""))
+    text = csv_format.decode(await request.body(), charset)
     try:
         result = await catalogue.import_catalogue(
             session, admdvs=admdvs, text=text, source=source, actor=principal

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.errors import InvalidRequest
-from tariffs.csv_format import COLUMNS, decode, parse_catalogue
+from tariffs.csv_format import COLUMNS, charset_of, decode, parse_catalogue
 from tariffs.models import CatalogueEntry
 from tests.tariffs.factories import (
     catalogue_csv,
@@ -178,7 +178,7 @@ def test_any_text_yields_rows_or_a_report(text: str) -> None:
 )
 def test_any_body_decodes_to_text_or_is_refused(body: bytes, charset: str) -> None:
     try:
-        text = decode(body, "text/csv" + charset)
+        text = decode(body, charset_of("text/csv" + charset))
     except InvalidRequest as refused:
         assert (refused.code, refused.field) == ("invalid_encoding", "body")
     else:
