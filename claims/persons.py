@@ -140,7 +140,7 @@ async def load_opening_balances(
     _check_caps(person, body, await policies.year_caps(session, person.admdvs, body.year))
     for category in body.categories:
         row = await repository.benefit_accumulator(
-            session, psn_no, body.year, f"{category.insutype}-{category.med_type}"
+            session, psn_no, body.year, _accumulator_category(category)
         )
         row.deductible_used = _fen(category.deductible_used)
         row.hifp_paid = _fen(category.hifp_paid)
@@ -199,16 +199,31 @@ def _check_caps(person: Person, body: OpeningBalancesIn, caps: policies.YearCaps
     _bound(body.assistance_paid, assistance_cap, "assistance_paid")
 
 
-def _check_category(category: CategoryOpening, caps: tuple[int, int] | None, field: str) -> None:
+def _check_category(category: CategoryOpening, caps: policies.BasicCaps | None, field: str) -> None:
+    """A category's figures within its caps, and only for a category that counts in its own
+    accumulator: one whose policy counts it in another's (pharmacy purchases, 41, in outpatient,
+    11) has its figures given there, where settlements read them."""
     if caps is None:
         raise OpeningWithoutPolicy(
             f"no policy for insutype {category.insutype}, med_type {category.med_type} is in "
             "force that year",
             field=field,
         )
-    deductible, annual_cap = caps
-    _bound(category.deductible_used, deductible, f"{field}.deductible_used")
-    _bound(category.hifp_paid, annual_cap, f"{field}.hifp_paid")
+    own = _accumulator_category(category)
+    if caps.acc_categories != {own}:
+        shared = ", ".join(sorted(caps.acc_categories - {own}))
+        raise InvalidRequest(
+            f"{own} counts in the accumulator of {shared}: give its figures there",
+            code="shared_accumulator",
+            field=field,
+        )
+    _bound(category.deductible_used, caps.deductible, f"{field}.deductible_used")
+    _bound(category.hifp_paid, caps.annual_cap, f"{field}.hifp_paid")
+
+
+def _accumulator_category(category: CategoryOpening) -> str:
+    """The accumulator an opening category sets: ``<insutype>-<med_type>``."""
+    return f"{category.insutype}-{category.med_type}"
 
 
 def _bound(amount: Decimal, cap: int | None, field: str) -> None:

@@ -272,6 +272,15 @@ async def assistance_categories(session: AsyncSession, admdvs: str) -> frozenset
     return frozenset(row.category for row in (await _current_rows(session, admdvs)).assistance)
 
 
+class BasicCaps(NamedTuple):
+    """What the basic policy of one (insutype, med_type) allows in a year, in fen, and the
+    accumulator categories its versions count in."""
+
+    deductible: int
+    annual_cap: int
+    acc_categories: frozenset[str]
+
+
 @dataclass(frozen=True, slots=True)
 class YearCaps:
     """The largest figures, in fen, a person's accumulators can reach in a year under the region's
@@ -279,8 +288,8 @@ class YearCaps:
     figures carried over may have been reached under either). A key that is missing has no
     policy in force that year."""
 
-    #: (insutype, med_type) -> (deductible, annual cap of the pooled fund), over every level
-    basic: Mapping[tuple[str, str], tuple[int, int]]
+    #: (insutype, med_type) -> its caps over every level
+    basic: Mapping[tuple[str, str], BasicCaps]
     #: the basic insutype the critical-illness insurance tops up -> its annual cap
     critical_illness: Mapping[str, int]
     #: assistance category -> its annual cap
@@ -294,12 +303,13 @@ async def year_caps(session: AsyncSession, admdvs: str, year: int) -> YearCaps:
     def in_year(row: PolicyRow) -> bool:
         return row.valid_from <= last and (row.valid_to is None or row.valid_to >= first)
 
-    basic: dict[tuple[str, str], tuple[int, int]] = {}
+    basic: dict[tuple[str, str], BasicCaps] = {}
     for row in filter(in_year, region.basic):
-        deductible, cap = basic.get((row.insutype, row.med_type), (0, 0))
-        basic[row.insutype, row.med_type] = (
-            max(deductible, row.deductible),
-            max(cap, row.annual_cap),
+        seen = basic.get((row.insutype, row.med_type), BasicCaps(0, 0, frozenset()))
+        basic[row.insutype, row.med_type] = BasicCaps(
+            max(seen.deductible, row.deductible),
+            max(seen.annual_cap, row.annual_cap),
+            seen.acc_categories | {row.acc_category},
         )
     critical: dict[str, int] = {}
     for c in filter(in_year, region.critical_illness):

@@ -142,6 +142,11 @@ def _employee_11(**figures: str) -> dict[str, str]:
             {"year": 2025, "categories": [_employee_11()]},
             ("opening_without_policy", "categories.0"),
         ),
+        (
+            {},
+            {"categories": [{"insutype": "310", "med_type": "41", "hifp_paid": "1.00"}]},
+            ("shared_accumulator", "categories.0"),
+        ),
         ({}, {"critical_paid": "0.01"}, ("opening_without_policy", "critical_paid")),
         (
             {"insutype": "390"},
@@ -160,6 +165,7 @@ def _employee_11(**figures: str) -> dict[str, str]:
         "deductible-above-deductible",
         "category-twice",
         "year-without-policy",
+        "pharmacy-counted-in-outpatient",
         "critical-without-policy",
         "critical-above-cap",
         "assistance-without-category",
