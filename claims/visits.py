@@ -38,6 +38,9 @@ CLOCK_SKEW = timedelta(minutes=5)
 #: How long before the visit's ``begntime`` a fee line may have been incurred: care given before
 #: the registration was entered (a patient treated at night, registered in the morning).
 FEE_BEFORE_VISIT = timedelta(hours=24)
+#: The most a visit's fee lines may come to, in fen (1,000,000,000.00 yuan): far above any real
+#: stay, and low enough that every sum a settlement of it makes fits the wire's amounts.
+MAX_VISIT_FEN = 100_000_000_000
 
 
 class InsuranceRefused(InvalidRequest):
@@ -270,7 +273,8 @@ async def upload_fees(
         raise Conflict(
             "the visit is settled; revoke it first", code="visit_settled", field="mdtrt_id"
         )
-    existing = {line.feedetl_sn for line in await repository.fee_lines(session, mdtrt_id)}
+    stored = await repository.fee_lines(session, mdtrt_id)
+    existing = {line.feedetl_sn for line in stored}
     seen: set[str] = set()
     for i, line in enumerate(body.feedetail):
         if line.feedetl_sn in existing or line.feedetl_sn in seen:
@@ -321,6 +325,12 @@ async def upload_fees(
         )
         for request, item in zip(body.feedetail, priced, strict=True)
     ]
+    if sum(line.det_item_fee_sumamt for line in (*stored, *rows)) > MAX_VISIT_FEN:
+        raise InvalidRequest(
+            f"the visit's fee lines would come to more than {yuan(MAX_VISIT_FEN)}",
+            code="visit_amount_too_large",
+            field="feedetail",
+        )
     session.add_all(rows)
     await session.flush()
     await audit.record(

@@ -526,3 +526,21 @@ async def test_a_bundle_signs_only_people_insured_in_its_region(
         refused = await client.post(url, json={"members": members}, headers=headers)
         assert _refusal(refused) == (400, "unknown_person", "members.1.psn_no")
         assert await session.scalar(select(func.count()).select_from(BundleMember)) == 0
+
+
+async def test_a_visit_whose_fees_would_pass_a_billion_is_refused(
+    world: World, session: AsyncSession
+) -> None:
+    psn_no, certno = await world.enrol()
+    visit = await world.visit(psn_no, certno)
+    dearest = [(CLASS_A_ITEM, "1000", "10000.00")] * 100  # 100 × 10,000,000.00
+    await world.fees(visit["mdtrt_id"], dearest)
+    _, headers = world.hospital()
+    line = {"feedetl_sn": "101", "med_list_codg": CLASS_A_ITEM, "cnt": "1", "pric": "0.01"}
+
+    refused = await world.client.post(
+        f"/v1/visits/{visit['mdtrt_id']}/fee-lines", json={"feedetail": [line]}, headers=headers
+    )
+
+    assert _refusal(refused) == (400, "visit_amount_too_large", "feedetail")
+    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 100
