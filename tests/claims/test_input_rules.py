@@ -533,7 +533,7 @@ async def test_a_visit_whose_fees_would_pass_a_billion_is_refused(
 ) -> None:
     psn_no, certno = await world.enrol()
     visit = await world.visit(psn_no, certno)
-    dearest = [(CLASS_A_ITEM, "1000", "10000.00")] * 100  # 100 × 10,000,000.00
+    dearest: list[tuple[str, str, str | None]] = [(CLASS_A_ITEM, "1000", "10000.00")] * 100
     await world.fees(visit["mdtrt_id"], dearest)
     _, headers = world.hospital()
     line = {"feedetl_sn": "101", "med_list_codg": CLASS_A_ITEM, "cnt": "1", "pric": "0.01"}
