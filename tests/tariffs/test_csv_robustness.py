@@ -183,3 +183,19 @@ def test_any_body_decodes_to_text_or_is_refused(body: bytes, charset: str) -> No
         assert (refused.code, refused.field) == ("invalid_encoding", "body")
     else:
         text.encode()  # text any database column holds: no lone surrogates
+
+
+async def test_a_key_repeated_throughout_a_file_is_reported_once_per_row(
+    client: httpx.AsyncClient, session: AsyncSession, headers: dict[str, str]
+) -> None:
+    rows = [service_row("S0001", "7.00") for _ in range(2_000)]
+    rows[1_000] = service_row("S0001", "7.00", valid_from="2025-01-01", valid_to="2025-12-31")
+
+    refused = await import_csv(client, headers, "230100", catalogue_csv(rows))
+
+    assert refused.status_code == 409, refused.text[:500]
+    errors = refused.json()["errors"]
+    assert len(errors) == 1_998  # every row but the earliest of each period
+    assert all(e["reason"].count("overlaps line") == 1 for e in errors)
+    assert {e["line"] for e in errors} == set(range(3, 2_002)) - {1_002}
+    assert await _entries(session) == 0
