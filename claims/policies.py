@@ -116,6 +116,12 @@ async def load(
     (:func:`_check_validity`, :func:`_check_bands`) and starting after every version of its key,
     stored or earlier in the same load."""
     principal.require_region(admdvs)
+    rows = len(body.basic) + len(body.critical_illness) + len(body.assistance)
+    if rows > MAX_LOAD_ROWS:
+        raise InvalidRequest(
+            f"{rows} policy rows in one load; at most {MAX_LOAD_ROWS}",
+            code="too_many_rows",
+        )
     stored_basic, stored_critical, stored_assistance = await repository.region_policies(
         session, admdvs
     )
@@ -207,6 +213,10 @@ async def load(
         assistance=len(body.assistance),
     )
 
+
+#: The most rows one load may carry: a region's whole table is a few dozen, and each row is checked
+#: against the versions of its key, so the bound keeps a load's work small.
+MAX_LOAD_ROWS = 1_000
 
 #: The dates a policy version may name: the national insurance era, and dates whose day before
 #: still exists (closing a version computes it).

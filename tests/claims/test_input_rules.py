@@ -394,6 +394,16 @@ async def _basic_rows(session: AsyncSession) -> list[tuple[date, date | None]]:
             {"basic": [_basic(valid_from="2026-07-01"), _basic()]},
             (409, "overlapping_version", "basic.1.valid_from"),
         ),
+        (
+            {
+                "basic": [_basic()] * 501,
+                "assistance": [
+                    {"category": "x", "valid_from": "2026-01-01", "ratio": "0.5", "annual_cap": "1"}
+                ]
+                * 500,
+            },
+            (400, "too_many_rows", None),
+        ),
     ],
     ids=[
         "ends-before-it-starts",
@@ -402,13 +412,14 @@ async def _basic_rows(session: AsyncSession) -> list[tuple[date, date | None]]:
         "retiree-bands-falling",
         "same-key-twice-in-one-load",
         "earlier-version-after-a-later-one",
+        "more-rows-than-a-load-carries",
     ],
 )
 async def test_an_incoherent_policy_load_is_refused_and_stores_nothing(
     world: World,
     session: AsyncSession,
     load: dict[str, object],
-    refusal: tuple[int, str, str],
+    refusal: tuple[int, str, str | None],
 ) -> None:
     token = await repository.policy_token(session, world.admdvs)
 
