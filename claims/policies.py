@@ -307,6 +307,7 @@ class YearCaps:
 
 
 async def year_caps(session: AsyncSession, admdvs: str, year: int) -> YearCaps:
+    """The region's :class:`YearCaps` for ``year``, from the cached policy rows."""
     region = await _current_rows(session, admdvs)
     first, last = date(year, 1, 1), date(year, 12, 31)
 

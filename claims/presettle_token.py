@@ -12,6 +12,7 @@ the resident-ID hashes or API keys.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -54,7 +55,12 @@ def issued_digest(mdtrt_id: str, token: str) -> str:
 
 
 def _mac(mdtrt_id: str, digest: str) -> str:
-    secret = get_settings().secret_key.get_secret_value().encode()
-    key = hmac.new(secret, _KEY_LABEL, hashlib.sha256).digest()
+    key = _key(get_settings().secret_key.get_secret_value())
     message = f"{mdtrt_id}|{digest}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()[:_MAC_CHARS]
+
+
+@functools.lru_cache(maxsize=4)
+def _key(secret: str) -> bytes:
+    """The token key derived from the engine's secret (settle derives it once, not per call)."""
+    return hmac.new(secret.encode(), _KEY_LABEL, hashlib.sha256).digest()

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import repository
+from claims import presettle_token, repository
 from claims.budget_models import Bundle, BundleMember, DipScheme, GlobalBudget
 from claims.models import (
     BasicPolicyRow,
@@ -102,6 +104,18 @@ async def test_a_tampered_state_digest_is_refused(world: World, session: AsyncSe
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
     assert await _settlements(session) == 0
+
+
+@given(st.text(max_size=80))
+def test_only_an_issued_token_reads_back(forged: str) -> None:
+    digest = presettle_token.state_digest("state")
+    token = presettle_token.issue("M1", digest)
+    assert presettle_token.issued_digest("M1", token) == digest
+    with pytest.raises(presettle_token.UnknownPresettleToken):
+        presettle_token.issued_digest("M2", token)
+    if forged != token:
+        with pytest.raises(presettle_token.UnknownPresettleToken):
+            presettle_token.issued_digest("M1", forged)
 
 
 # --- opening balances ----------------------------------------------------------------------------
