@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
 from claims import budget_cli
+from claims.models import Person
 from engine import cli as engine_cli
 from engine.settings import get_settings
 from tests.claims.funding_factories import budget_body
@@ -27,6 +31,27 @@ def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[N
     get_settings.cache_clear()
 
 
+def _insured(admdvs: str) -> str:
+    """A person insured in ``admdvs``, committed (a bundle signs only those)."""
+    psn_no = unique_code("PCLI")
+    engine = create_engine(get_settings().sync_database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.add(
+                Person(
+                    psn_no=psn_no,
+                    admdvs=admdvs,
+                    psn_name="测试",
+                    certno_masked="230102********0000",
+                    certno_hash=uuid.uuid4().hex,
+                    insutype="390",
+                )
+            )
+    finally:
+        engine.dispose()
+    return psn_no
+
+
 def test_set_up_prepay_clear_and_summarise(configured: None, tmp_path: Path) -> None:
     runner = CliRunner()
     region, code = f"7{secrets.randbelow(10**5):05d}", unique_code("H")
@@ -35,6 +60,7 @@ def test_set_up_prepay_clear_and_summarise(configured: None, tmp_path: Path) -> 
         ["org", "create", "--name", "H", "--role", "hospital", "--code", code, "--region", region],
     )
     assert created.exit_code == 0, created.output
+    member = _insured(region)
     doc = tmp_path / "funding.json"
     doc.write_text(
         json.dumps(
@@ -50,7 +76,7 @@ def test_set_up_prepay_clear_and_summarise(configured: None, tmp_path: Path) -> 
                         "surplus_retention_ratio": "1",
                         "quality_full_score": "90",
                         "quality_zero_score": "60",
-                        "members": [{"psn_no": "PCLI000000001", "sign_date": "2025-01-01"}],
+                        "members": [{"psn_no": member, "sign_date": "2025-01-01"}],
                     }
                 ],
             }
