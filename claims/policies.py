@@ -156,6 +156,7 @@ async def load(
             acc_category=b.acc_category or f"{b.insutype}-{b.med_type}",
         )
         _add_version(same, row, f"basic.{i}.valid_from")
+        _check_one_accumulator(basic_rows, row, f"basic.{i}.acc_category")
         basic_rows.append(row)
         session.add(row)
     for i, c in enumerate(body.critical_illness):
@@ -237,6 +238,23 @@ def _check_validity(valid_from: date, valid_to: date | None, field: str) -> None
         raise InvalidRequest(
             "valid_to is before valid_from", code="invalid_validity", field=f"{field}.valid_to"
         )
+
+
+def _check_one_accumulator(rows: Sequence[BasicPolicyRow], new: BasicPolicyRow, field: str) -> None:
+    """While in force, every level's version of one (insutype, med_type) counts in the same
+    accumulator: otherwise its deductible and annual cap would apply once per level."""
+    for row in rows:
+        if (
+            (row.insutype, row.med_type) == (new.insutype, new.med_type)
+            and row.acc_category != new.acc_category
+            and (row.valid_to is None or row.valid_to >= new.valid_from)
+            and (new.valid_to is None or new.valid_to >= row.valid_from)
+        ):
+            raise Conflict(
+                f"versions in force at the same time count in {row.acc_category}",
+                code="split_accumulator",
+                field=field,
+            )
 
 
 def _check_bands(bands: Sequence[BandIn], field: str) -> None:

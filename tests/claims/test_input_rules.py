@@ -409,6 +409,10 @@ async def _basic_rows(session: AsyncSession) -> list[tuple[date, date | None]]:
             (409, "overlapping_version", "basic.1.valid_from"),
         ),
         (
+            {"basic": [_basic(hosp_lv=3), _basic(hosp_lv=2, acc_category="310-99")]},
+            (409, "split_accumulator", "basic.1.acc_category"),
+        ),
+        (
             {
                 "basic": [_basic()] * 501,
                 "assistance": [
@@ -426,6 +430,7 @@ async def _basic_rows(session: AsyncSession) -> list[tuple[date, date | None]]:
         "retiree-bands-falling",
         "same-key-twice-in-one-load",
         "earlier-version-after-a-later-one",
+        "levels-counting-in-two-accumulators",
         "more-rows-than-a-load-carries",
     ],
 )
