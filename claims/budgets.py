@@ -46,6 +46,7 @@ from claims.budget_schemas import (
     ClearingOut,
     LedgerEntryOut,
     PrepaymentOut,
+    QualityTermsIn,
     SchemeKind,
 )
 from engine import audit, outbox
@@ -122,6 +123,17 @@ async def require_provider(
 
 
 # --- quality withholding -------------------------------------------------------------------------
+
+
+def check_quality_terms(body: QualityTermsIn) -> None:
+    """The score that releases the whole withheld pool is above the one that releases none:
+    between them the release is linear, and with no gap it is not a rule."""
+    if body.quality_zero_score >= body.quality_full_score:
+        raise InvalidRequest(
+            "quality_zero_score must be below quality_full_score",
+            code="invalid_quality_scores",
+            field="quality_zero_score",
+        )
 
 
 def _fraction(amount: Money, numerator: Decimal, denominator: Decimal) -> Money:
@@ -497,6 +509,7 @@ async def create_budget(
     session: AsyncSession, principal: Principal, body: BudgetIn
 ) -> GlobalBudget:
     await require_provider(session, principal, body.admdvs, body.fixmedins_code)
+    check_quality_terms(body)
     if await repo.budget(session, body.fixmedins_code, body.year) is not None:
         raise Conflict(
             f"{body.fixmedins_code} already has a budget for {body.year}",

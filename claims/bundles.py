@@ -41,6 +41,7 @@ from claims.budgets import (
     Account,
     QualityRule,
     balance_of,
+    check_quality_terms,
     entry_out,
     local_date,
     month_bounds,
@@ -65,6 +66,7 @@ def bundle_account(row: Bundle) -> Account:
 
 async def create_bundle(session: AsyncSession, principal: Principal, body: BundleIn) -> Bundle:
     await require_provider(session, principal, body.admdvs, body.fixmedins_code)
+    check_quality_terms(body)
     if await repo.bundle(session, body.fixmedins_code, body.year) is not None:
         raise Conflict(
             f"{body.fixmedins_code} already holds a bundle for {body.year}",

@@ -17,13 +17,14 @@ realistic region. The same inputs always give the same value: no float, no clock
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import ROUND_DOWN, Decimal, localcontext
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import budget_repository as repo
-from claims.budget_models import DipGroup, DipGroupCode, DipScheme
+from claims.budget_models import ICD_CODE_LENGTH, DipGroup, DipGroupCode, DipScheme
 from claims.budget_schemas import (
     ClearingOut,
     DipFigures,
@@ -38,6 +39,7 @@ from claims.budgets import (
     Account,
     QualityRule,
     balance_of,
+    check_quality_terms,
     post_month,
     post_year_end,
     require_visible,
@@ -81,12 +83,29 @@ def _codes(group: DipGroupIn) -> list[tuple[str, str]]:
     ]
 
 
+#: A diagnosis code or prefix as the points table maps it: ICD-10, a letter and digits, with the
+#: national extension's dot and letters, upper-cased.
+_ICD = re.compile(rf"[A-Z][0-9A-Z.]{{0,{ICD_CODE_LENGTH - 1}}}")
+
+
+def _check_icd_codes(group: DipGroupIn, field: str) -> None:
+    for name, codes in (("icd_prefixes", group.icd_prefixes), ("icd_codes", group.icd_codes)):
+        for j, code in enumerate(codes):
+            if not _ICD.fullmatch(code.upper()):
+                raise InvalidRequest(
+                    f"{code[:ICD_CODE_LENGTH]!r} is not an ICD-10 code or prefix",
+                    code="invalid_icd_code",
+                    field=f"{field}.{name}.{j}",
+                )
+
+
 async def create_scheme(
     session: AsyncSession, principal: Principal, body: DipSchemeIn
 ) -> DipScheme:
     """Load a region's DIP year with its points table; it is not edited afterwards, so every
     case of the year is scored by the same table."""
     principal.require_region(body.admdvs)
+    check_quality_terms(body)
     if body.adjustment_reserve > body.regional_budget:
         raise InvalidRequest(
             "the adjustment reserve exceeds the regional budget", field="adjustment_reserve"
@@ -108,6 +127,7 @@ async def create_scheme(
             )
         seen_groups.add(group.dise_grp_code)
         codes = _codes(group)
+        _check_icd_codes(group, f"groups.{i}")
         if not codes:
             raise InvalidRequest(
                 f"disease group {group.dise_grp_code} maps no diagnosis",

@@ -12,12 +12,12 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import repository
+from claims import policies, repository
 from claims.models import Person
-from claims.schemas import OpeningBalancesIn, PersonIn, PersonOut
+from claims.schemas import CategoryOpening, OpeningBalancesIn, PersonIn, PersonOut
 from engine import audit
 from engine.auth import Principal
-from engine.errors import Conflict, NotFound
+from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import cny, to_fen, yuan
 from engine.settings import get_settings
 
@@ -48,6 +48,14 @@ def person_out(person: Person) -> PersonOut:
 
 async def enrol(session: AsyncSession, principal: Principal, body: PersonIn) -> Person:
     principal.require_region(body.admdvs)
+    if body.asst_type is not None and body.asst_type not in (
+        await policies.assistance_categories(session, body.admdvs)
+    ):
+        raise InvalidRequest(
+            "the region has no medical-assistance policy for this category",
+            code="unknown_asst_type",
+            field="asst_type",
+        )
     if await repository.person(session, body.psn_no) is not None:
         raise Conflict("psn_no is already enrolled", code="duplicate_person", field="psn_no")
     certno_hash = resident_id_hash(body.certno)
@@ -103,6 +111,7 @@ async def load_opening_balances(
 
     Refused once the person has a settlement in that year: from then on the accumulators are the
     engine's own record, and overwriting them would silently rewrite what settlements applied.
+    Each figure is bounded by the person's policy for that year (:func:`_check_caps`).
     """
     person = await repository.person(session, psn_no, lock=True)
     if person is None or person.admdvs != principal.admdvs:
@@ -113,9 +122,10 @@ async def load_opening_balances(
             code="opening_after_settlement",
             field="year",
         )
+    _check_caps(person, body, await policies.year_caps(session, person.admdvs, body.year))
     for category in body.categories:
         row = await repository.benefit_accumulator(
-            session, psn_no, body.year, f"{category.insutype}-{category.med_type}"
+            session, psn_no, body.year, _accumulator_category(category)
         )
         row.deductible_used = _fen(category.deductible_used)
         row.hifp_paid = _fen(category.hifp_paid)
@@ -140,3 +150,71 @@ async def load_opening_balances(
 
 def _fen(amount: Decimal) -> int:
     return to_fen(cny(amount))
+
+
+class OpeningAboveCap(InvalidRequest):
+    """An opening figure above what the person's policy lets that accumulator reach in the
+    year: a legacy system's figure no settlement here could have produced."""
+
+    default_code = "opening_above_cap"
+
+
+class OpeningWithoutPolicy(InvalidRequest):
+    """An opening figure for a benefit no policy of the region covers in that year."""
+
+    default_code = "opening_without_policy"
+
+
+def _check_caps(person: Person, body: OpeningBalancesIn, caps: policies.YearCaps) -> None:
+    """Deductible used up to the deductible, pooled fund paid up to the annual cap of its
+    category, critical illness and assistance paid up to their caps for the person's insutype
+    and assistance category; a category named twice is refused (the second would overwrite the
+    first)."""
+    seen: set[tuple[str, str]] = set()
+    for i, category in enumerate(body.categories):
+        key = (category.insutype, category.med_type)
+        if key in seen:
+            raise InvalidRequest(
+                "the category is given twice", code="duplicate_category", field=f"categories.{i}"
+            )
+        seen.add(key)
+        _check_category(category, caps.basic.get(key), f"categories.{i}")
+    _bound(body.critical_paid, caps.critical_illness.get(person.insutype), "critical_paid")
+    assistance_cap = None if person.asst_type is None else caps.assistance.get(person.asst_type)
+    _bound(body.assistance_paid, assistance_cap, "assistance_paid")
+
+
+def _check_category(category: CategoryOpening, caps: policies.BasicCaps | None, field: str) -> None:
+    """A category's figures within its caps, and only for a category that counts in its own
+    accumulator: one whose policy counts it in another's (pharmacy purchases, 41, in outpatient,
+    11) has its figures given there, where settlements read them."""
+    if caps is None:
+        raise OpeningWithoutPolicy(
+            f"no policy for insutype {category.insutype}, med_type {category.med_type} is in "
+            "force that year",
+            field=field,
+        )
+    own = _accumulator_category(category)
+    if caps.acc_categories != {own}:
+        shared = ", ".join(sorted(caps.acc_categories - {own}))
+        raise InvalidRequest(
+            f"{own} counts in the accumulator of {shared}: give its figures there",
+            code="shared_accumulator",
+            field=field,
+        )
+    _bound(category.deductible_used, caps.deductible, f"{field}.deductible_used")
+    _bound(category.hifp_paid, caps.annual_cap, f"{field}.hifp_paid")
+
+
+def _accumulator_category(category: CategoryOpening) -> str:
+    """The accumulator an opening category sets: ``<insutype>-<med_type>``."""
+    return f"{category.insutype}-{category.med_type}"
+
+
+def _bound(amount: Decimal, cap: int | None, field: str) -> None:
+    """``amount`` may be at most ``cap`` fen; with no cap (no policy in force) only zero."""
+    if cap is None:
+        if amount:
+            raise OpeningWithoutPolicy(f"no policy for {field} is in force that year", field=field)
+    elif _fen(amount) > cap:
+        raise OpeningAboveCap(f"{field} is above the policy's cap of {yuan(cap)}", field=field)

@@ -9,7 +9,7 @@ request anywhere re-reads them. The token lookup is the only query a warm settle
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -112,13 +112,29 @@ def _add_version(existing: Sequence[PolicyRow], new: PolicyRow, field: str) -> N
 async def load(
     session: AsyncSession, principal: Principal, admdvs: str, body: PolicyLoad
 ) -> PolicyLoadResult:
+    """Add the rows of ``body`` as new versions, all or none: each row coherent on its own
+    (:func:`_check_validity`, :func:`_check_bands`) and starting after every version of its key,
+    stored or earlier in the same load."""
     principal.require_region(admdvs)
-    current = await repository.region_policies(session, admdvs)
+    rows = len(body.basic) + len(body.critical_illness) + len(body.assistance)
+    if rows > MAX_LOAD_ROWS:
+        raise InvalidRequest(
+            f"{rows} policy rows in one load; at most {MAX_LOAD_ROWS}",
+            code="too_many_rows",
+        )
+    stored_basic, stored_critical, stored_assistance = await repository.region_policies(
+        session, admdvs
+    )
+    basic_rows, critical_rows = list(stored_basic), list(stored_critical)
+    assistance_rows = list(stored_assistance)
     for i, b in enumerate(body.basic):
+        _check_validity(b.valid_from, b.valid_to, f"basic.{i}")
         _check_bands(b.pool_bands, f"basic.{i}.pool_bands")
+        if b.retiree_pool_bands:
+            _check_bands(b.retiree_pool_bands, f"basic.{i}.retiree_pool_bands")
         same = [
             r
-            for r in current[0]
+            for r in basic_rows
             if (r.insutype, r.med_type, r.hosp_lv) == (b.insutype, b.med_type, b.hosp_lv)
         ]
         row = BasicPolicyRow(
@@ -140,8 +156,11 @@ async def load(
             acc_category=b.acc_category or f"{b.insutype}-{b.med_type}",
         )
         _add_version(same, row, f"basic.{i}.valid_from")
+        _check_one_accumulator(basic_rows, row, f"basic.{i}.acc_category")
+        basic_rows.append(row)
         session.add(row)
     for i, c in enumerate(body.critical_illness):
+        _check_validity(c.valid_from, c.valid_to, f"critical_illness.{i}")
         _check_bands(c.bands, f"critical_illness.{i}.bands")
         row_c = CriticalIllnessPolicyRow(
             admdvs=admdvs,
@@ -154,12 +173,14 @@ async def load(
             annual_cap=to_fen(cny(c.annual_cap)),
         )
         _add_version(
-            [r for r in current[1] if r.insutype == c.insutype],
+            [r for r in critical_rows if r.insutype == c.insutype],
             row_c,
             f"critical_illness.{i}.valid_from",
         )
+        critical_rows.append(row_c)
         session.add(row_c)
     for i, a in enumerate(body.assistance):
+        _check_validity(a.valid_from, a.valid_to, f"assistance.{i}")
         row_a = AssistancePolicyRow(
             admdvs=admdvs,
             category=a.category,
@@ -170,8 +191,11 @@ async def load(
             annual_cap=to_fen(cny(a.annual_cap)),
         )
         _add_version(
-            [r for r in current[2] if r.category == a.category], row_a, f"assistance.{i}.valid_from"
+            [r for r in assistance_rows if r.category == a.category],
+            row_a,
+            f"assistance.{i}.valid_from",
         )
+        assistance_rows.append(row_a)
         session.add(row_a)
     await session.flush()
     await repository.bump_policy_token(session, admdvs)
@@ -191,6 +215,48 @@ async def load(
     )
 
 
+#: The most rows one load may carry: a region's whole table is a few dozen, and each row is checked
+#: against the versions of its key, so the bound keeps a load's work small.
+MAX_LOAD_ROWS = 1_000
+
+#: The dates a policy version may name: the national insurance era, and dates whose day before
+#: still exists (closing a version computes it).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _check_validity(valid_from: date, valid_to: date | None, field: str) -> None:
+    """A version starts within :data:`FIRST_DATE`..:data:`LAST_DATE` and ends no earlier than it
+    starts."""
+    for name, day in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if day is not None and not FIRST_DATE <= day <= LAST_DATE:
+            raise InvalidRequest(
+                f"{name} is outside {FIRST_DATE}..{LAST_DATE}",
+                code="invalid_validity",
+                field=f"{field}.{name}",
+            )
+    if valid_to is not None and valid_to < valid_from:
+        raise InvalidRequest(
+            "valid_to is before valid_from", code="invalid_validity", field=f"{field}.valid_to"
+        )
+
+
+def _check_one_accumulator(rows: Sequence[BasicPolicyRow], new: BasicPolicyRow, field: str) -> None:
+    """While in force, every level's version of one (insutype, med_type) counts in the same
+    accumulator: otherwise its deductible and annual cap would apply once per level."""
+    for row in rows:
+        if (
+            (row.insutype, row.med_type) == (new.insutype, new.med_type)
+            and row.acc_category != new.acc_category
+            and (row.valid_to is None or row.valid_to >= new.valid_from)
+            and (new.valid_to is None or new.valid_to >= row.valid_from)
+        ):
+            raise Conflict(
+                f"versions in force at the same time count in {row.acc_category}",
+                code="split_accumulator",
+                field=field,
+            )
+
+
 def _check_bands(bands: Sequence[BandIn], field: str) -> None:
     uptos = [b.upto for b in bands]
     if uptos[-1] is not None or any(u is None for u in uptos[:-1]):
@@ -205,6 +271,11 @@ async def _region(
 ) -> tuple[str, _RegionPolicies]:
     if token is None:
         raise NoBenefitPolicy(f"no benefit policy is loaded for region {admdvs}")
+    return token, await _rows(session, admdvs, token)
+
+
+async def _rows(session: AsyncSession, admdvs: str, token: str) -> _RegionPolicies:
+    """The region's rows under ``token``, from the cache or read once."""
     cached = _cache.get((admdvs, token))
     if cached is None:
         basic, critical, assistance = await repository.region_policies(session, admdvs)
@@ -214,7 +285,68 @@ async def _region(
         if len(_cache) > 256:
             _cache.clear()
         _cache[(admdvs, token)] = cached
-    return token, cached
+    return cached
+
+
+async def _current_rows(session: AsyncSession, admdvs: str) -> _RegionPolicies:
+    """The region's rows as loaded now; none when no policy was ever loaded."""
+    token = await repository.policy_token(session, admdvs)
+    return _RegionPolicies((), (), ()) if token is None else await _rows(session, admdvs, token)
+
+
+async def assistance_categories(session: AsyncSession, admdvs: str) -> frozenset[str]:
+    """The medical-assistance categories (低保, 特困 ...) the region has a policy for: the code
+    list a person's ``asst_type`` is checked against."""
+    return frozenset(row.category for row in (await _current_rows(session, admdvs)).assistance)
+
+
+class BasicCaps(NamedTuple):
+    """What the basic policy of one (insutype, med_type) allows in a year, in fen, and the
+    accumulator categories its versions count in."""
+
+    deductible: int
+    annual_cap: int
+    acc_categories: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class YearCaps:
+    """The largest figures, in fen, a person's accumulators can reach in a year under the region's
+    policy versions in force on some day of it (where a version changes mid-year, the larger:
+    figures carried over may have been reached under either). A key that is missing has no
+    policy in force that year."""
+
+    #: (insutype, med_type) -> its caps over every level
+    basic: Mapping[tuple[str, str], BasicCaps]
+    #: the basic insutype the critical-illness insurance tops up -> its annual cap
+    critical_illness: Mapping[str, int]
+    #: assistance category -> its annual cap
+    assistance: Mapping[str, int]
+
+
+async def year_caps(session: AsyncSession, admdvs: str, year: int) -> YearCaps:
+    """The region's :class:`YearCaps` for ``year``, from the cached policy rows."""
+    region = await _current_rows(session, admdvs)
+    first, last = date(year, 1, 1), date(year, 12, 31)
+
+    def in_year(row: PolicyRow) -> bool:
+        return row.valid_from <= last and (row.valid_to is None or row.valid_to >= first)
+
+    basic: dict[tuple[str, str], BasicCaps] = {}
+    for row in filter(in_year, region.basic):
+        seen = basic.get((row.insutype, row.med_type), BasicCaps(0, 0, frozenset()))
+        basic[row.insutype, row.med_type] = BasicCaps(
+            max(seen.deductible, row.deductible),
+            max(seen.annual_cap, row.annual_cap),
+            seen.acc_categories | {row.acc_category},
+        )
+    critical: dict[str, int] = {}
+    for c in filter(in_year, region.critical_illness):
+        critical[c.insutype] = max(critical.get(c.insutype, 0), c.annual_cap)
+    assistance: dict[str, int] = {}
+    for a in filter(in_year, region.assistance):
+        assistance[a.category] = max(assistance.get(a.category, 0), a.annual_cap)
+    return YearCaps(basic, critical, assistance)
 
 
 async def resolve(

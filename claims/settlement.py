@@ -12,14 +12,13 @@ and moves the version on.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import funding, policies, repository, settlement_store
+from claims import funding, policies, presettle_token, repository, settlement_store
 from claims.adjudication import (
     SELF_PAID,
     AccountPolicy,
@@ -86,7 +85,7 @@ class _Claim:
     adjudication: Adjudication
     route: funding.Route
     settled_at: datetime
-    token: str
+    state_digest: str
     year: int
     category: str
 
@@ -138,7 +137,7 @@ def _adjudicated(state: _State, body: SettleIn) -> _Claim:
         adjudication=adjudication,
         route=funding.route_of(RouteLookup.of(visit), visit.med_type),
         settled_at=state.read_at,
-        token=_token(state.policy.token, accumulators, visit.acct_balc, lines),
+        state_digest=_state_digest(state.policy.token, accumulators, visit.acct_balc, lines),
         year=state.visit_date.year,
         category=state.policy.category,
     )
@@ -168,7 +167,7 @@ def _claim_input(
     )
 
 
-def _token(
+def _state_digest(
     policy_token: str, accumulators: Accumulators, balance: int, lines: Sequence[ClaimRow]
 ) -> str:
     """What a pre-settlement was computed on; settle compares it to say whether anything moved."""
@@ -180,7 +179,7 @@ def _token(
             *(f"{line.feedetl_sn}:{line.det_item_fee_sumamt}" for line in lines),
         ]
     )
-    return hashlib.sha256(state.encode()).hexdigest()[:32]
+    return presettle_token.state_digest(state)
 
 
 def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict[str, Any]:
@@ -287,7 +286,8 @@ async def presettle(
     """2206: the numbers settle would give now; writes nothing."""
     store = await settlement_store.store(session)
     claim = _adjudicated(await _read(store, principal, mdtrt_id, None, lock=False), body)
-    return settlement_out(_values(claim, principal, setl_id=None), presettle_token=claim.token)
+    token = presettle_token.issue(mdtrt_id, claim.state_digest)
+    return settlement_out(_values(claim, principal, setl_id=None), presettle_token=token)
 
 
 async def settle(
@@ -305,17 +305,27 @@ async def settle(
 
     First without a lock, where the store can (``SettlementStore.optimistic_attempt``); if the
     person's ledger moved between the read and the write, again under the person's row lock,
-    where it cannot move: settlements of one person arriving at once queue there."""
+    where it cannot move: settlements of one person arriving at once queue there.
+
+    A ``presettle_token`` the engine did not issue for this visit is refused before anything is
+    read (``presettle_token.issued_digest``)."""
+    presettled = (
+        None
+        if body.presettle_token is None
+        else presettle_token.issued_digest(mdtrt_id, body.presettle_token)
+    )
     store = await settlement_store.store(session)
     try:
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:
-                settled = await _settle_once(store, principal, mdtrt_id, body, idempotency_claim)
+                settled = await _settle_once(
+                    store, principal, mdtrt_id, body, presettled, idempotency_claim
+                )
             if settled is not None:
                 return settled
         async with store.serialized():
             settled = await _settle_once(
-                store, principal, mdtrt_id, body, idempotency_claim, lock=True
+                store, principal, mdtrt_id, body, presettled, idempotency_claim, lock=True
             )
     except idempotency.KeyTaken:
         assert idempotency_claim is not None
@@ -330,12 +340,14 @@ async def _settle_once(
     principal: Principal,
     mdtrt_id: str,
     body: SettleIn,
+    presettled: str | None,
     idempotency_claim: idempotency.Claim | None,
     *,
     lock: bool = False,
 ) -> SettlementOut | None:
     """Settle on one read of the claim: None, writing nothing, if the person's ledger moved
-    before the write."""
+    before the write. ``presettled`` is the state digest of the request's pre-settlement token,
+    compared with the state read to say whether the accumulators moved since."""
     state = await _read(store, principal, mdtrt_id, idempotency_claim, lock=lock)
     stored = state.visit
     if idempotency_claim is not None and stored.idem_request_hash is not None:
@@ -344,8 +356,11 @@ async def _settle_once(
         )
     claim = _adjudicated(state, body)
     values = _values(claim, principal, setl_id=new_id("S"))
-    changed = None if body.presettle_token is None else body.presettle_token != claim.token
-    out = settlement_out(values, presettle_token=claim.token, accumulators_changed=changed)
+    out = settlement_out(
+        values,
+        presettle_token=presettle_token.issue(mdtrt_id, claim.state_digest),
+        accumulators_changed=None if presettled is None else presettled != claim.state_digest,
+    )
     effects = settlement_store.Effects(
         settlement=values,
         accumulators={

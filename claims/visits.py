@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +24,7 @@ from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOu
 from claims.settlement_store import ClaimRow
 from engine import audit
 from engine.auth import Principal
+from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
@@ -32,6 +33,15 @@ from tariffs.registry import InstitutionInfo, get_institution, visible_practitio
 INTERNET = "02"
 CHRONIC_OUTPATIENT = "14"
 MIN_INTERNET_PRACTICE_YEARS = 3
+#: How far a client's clock may run ahead of the engine's: a visit or fee later than now by more
+#: is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+#: How long before the visit's ``begntime`` a fee line may have been incurred: care given before
+#: the registration was entered (a patient treated at night, registered in the morning).
+FEE_BEFORE_VISIT = timedelta(hours=24)
+#: The most a visit's fee lines may come to, in fen (1,000,000,000.00 yuan): far above any real
+#: stay, and low enough that every sum a settlement of it makes fits the wire's amounts.
+MAX_VISIT_FEN = 100_000_000_000
 
 
 class InsuranceRefused(InvalidRequest):
@@ -41,6 +51,26 @@ class InsuranceRefused(InvalidRequest):
 def new_id(prefix: str) -> str:
     """Random, non-sequential identifiers: ids must not let a client guess others' objects."""
     return prefix + secrets.token_hex(10).upper()
+
+
+def _check_not_future(when: datetime, field: str) -> None:
+    """A time the client reports must have happened: no later than now plus :data:`CLOCK_SKEW`."""
+    if when.tzinfo is None:
+        raise InvalidRequest("the time needs a UTC offset", code="time_without_offset", field=field)
+    if when > utcnow() + CLOCK_SKEW:
+        raise InvalidRequest("the time is in the future", code="time_in_future", field=field)
+
+
+def _check_fee_time(when: datetime, visit: Visit, field: str) -> None:
+    """A fee line falls within its visit: from :data:`FEE_BEFORE_VISIT` before ``begntime`` up to
+    now."""
+    _check_not_future(when, field)
+    if when < visit.begntime - FEE_BEFORE_VISIT:
+        raise InvalidRequest(
+            f"the fee is more than {FEE_BEFORE_VISIT} before the visit began",
+            code="fee_before_visit",
+            field=field,
+        )
 
 
 def _years_between(start: date, end: date) -> int:
@@ -141,6 +171,7 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
 
 async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
     principal.require_institution(body.fixmedins_code)
+    _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
     refusal, dr_title = await _check_insurance(session, principal, body, person, institution)
@@ -253,7 +284,8 @@ async def upload_fees(
         raise Conflict(
             "the visit is settled; revoke it first", code="visit_settled", field="mdtrt_id"
         )
-    existing = {line.feedetl_sn for line in await repository.fee_lines(session, mdtrt_id)}
+    stored = await repository.fee_lines(session, mdtrt_id)
+    existing = {line.feedetl_sn for line in stored}
     seen: set[str] = set()
     for i, line in enumerate(body.feedetail):
         if line.feedetl_sn in existing or line.feedetl_sn in seen:
@@ -263,6 +295,8 @@ async def upload_fees(
                 field=f"feedetail.{i}.feedetl_sn",
             )
         seen.add(line.feedetl_sn)
+        if line.fee_ocur_time is not None:
+            _check_fee_time(line.fee_ocur_time, visit, f"feedetail.{i}.fee_ocur_time")
     institution = await get_institution(session, visit.fixmedins_code)
     context = PricingContext(
         admdvs=visit.admdvs,
@@ -302,6 +336,12 @@ async def upload_fees(
         )
         for request, item in zip(body.feedetail, priced, strict=True)
     ]
+    if sum(line.det_item_fee_sumamt for line in (*stored, *rows)) > MAX_VISIT_FEN:
+        raise InvalidRequest(
+            f"the visit's fee lines would come to more than {yuan(MAX_VISIT_FEN)}",
+            code="visit_amount_too_large",
+            field="feedetail",
+        )
     session.add_all(rows)
     await session.flush()
     await audit.record(

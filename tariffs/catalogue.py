@@ -107,7 +107,10 @@ def plan_versions(
     existing: Sequence[CatalogueVersion], incoming: Sequence[tuple[int, CatalogueRow]]
 ) -> tuple[list[Closure], list[RowError]]:
     """The closures an import makes and the rows that overlap, by the rules in the module
-    docstring. Pure: ``existing`` is every stored version of the codes."""
+    docstring. Pure: ``existing`` is every stored version of the codes.
+
+    A row overlapping earlier rows of its key in the file names one of them, the one reaching
+    furthest: linear in the file's rows, and a short report, whatever the file repeats."""
     errors: list[RowError] = []
     stored: dict[VersionKey, list[CatalogueVersion]] = {}
     for version in existing:
@@ -127,16 +130,23 @@ def plan_versions(
                 closure = Closure(latest.version_id, key[0], start - timedelta(days=1))
                 closures.append(closure)
                 spans[latest.version_id] = (latest.valid_from, closure.valid_to)
-        for index, (line, row) in enumerate(rows):
+        reach: tuple[int, CatalogueRow] | None = None  # the earlier row ending last
+        for line, row in rows:
             clashes = [
                 f"version {version_id} ({_span(*span)})"
                 for version_id, span in spans.items()
                 if periods_overlap(row.valid_from, row.valid_to, *span)
-            ] + [
-                f"line {other_line} ({_span(other.valid_from, other.valid_to)})"
-                for other_line, other in rows[:index]
-                if periods_overlap(row.valid_from, row.valid_to, other.valid_from, other.valid_to)
             ]
+            if reach is not None:
+                other_line, other = reach
+                if periods_overlap(row.valid_from, row.valid_to, other.valid_from, other.valid_to):
+                    clashes.append(f"line {other_line} ({_span(other.valid_from, other.valid_to)})")
+                if other.valid_to is not None and (
+                    row.valid_to is None or row.valid_to > other.valid_to
+                ):
+                    reach = (line, row)
+            else:
+                reach = (line, row)
             if clashes:
                 errors.append(
                     RowError(

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.db import run_in_unit_of_work
 from engine.errors import SanyiError
-from tariffs import catalogue, registry
+from tariffs import catalogue, csv_format, registry
 from tariffs.catalogue import ImportResult, InvalidCatalogue, OverlappingVersions
 from tariffs.csv_format import write_catalogue
 
@@ -72,9 +72,10 @@ def import_command(
     ] = "utf-8",
 ) -> None:
     """Import a catalogue CSV, all rows or none; exit 1 listing every bad row."""
-    text = file.read_text(encoding=encoding)
+    body = file.read_bytes()
 
     async def work(session: AsyncSession) -> ImportResult:
+        text = csv_format.decode(body, encoding)
         return await catalogue.import_catalogue(
             session, admdvs=region, text=text, source=file.name, actor=None
         )

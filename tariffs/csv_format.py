@@ -4,23 +4,38 @@ Parsing never stops at the first problem: it returns every valid row and every p
 column, reason), so an import can refuse the whole file and still tell the bureau everything to
 fix at once (DOMAIN.md section 3: "a validation report that names each bad row and loads nothing
 from a bad file"). Headers may be the national field names or the usual Chinese ones; lines whose
-first cell starts with ``#`` are comments; a UTF-8 byte-order mark is ignored. Numbers are parsed
-as text into ``Decimal``, never through float.
+first cell starts with ``#`` are comments; a UTF-8 byte-order mark is ignored; a bare carriage
+return ends a line, as in files saved by old spreadsheet programs. Numbers are parsed as text into
+``Decimal``, never through float.
+
+Whatever the text, parsing answers rows and problems and never raises: a row that cannot be read
+(an unterminated quote, a NUL byte, a cell past the reader's size limit) is reported at its line and
+ends the parse there, since what follows it cannot be split into rows reliably.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from engine.errors import InvalidRequest
 from tariffs.codes import CLASS_B, SELF_PAID, ControlledClass, DrTitle, ItemKind
 from tariffs.versions import CatalogueRow, decimal_text
+
+#: The charsets a sheet may come in: UTF-8, and the GB family spreadsheets on Chinese systems
+#: export. Any other codec could decode to text no database column holds (lone surrogates).
+CHARSETS = frozenset({"utf-8", "utf-8-sig", "gb18030", "gbk", "gb2312"})
+#: The dates a version may name: a catalogue of the national insurance era, and dates whose day
+#: before and after still exist (closing a version computes them).
+FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class _Bad(ValueError):
@@ -47,15 +62,18 @@ class ParsedFile:
 
 # --- cell parsers --------------------------------------------------------------------------------
 
-_DECIMAL = re.compile(r"^\d{1,10}(\.\d{1,4})?$")
-_CODE = re.compile(r"^[A-Za-z0-9._\-]{1,50}$")
+_DECIMAL = re.compile(r"[0-9]{1,10}(\.[0-9]{1,4})?")
+_CODE = re.compile(r"[A-Za-z0-9._\-]{1,50}")
 
 
-def _text(limit: int, *, required: bool) -> Callable[[str], str | None]:
+def _shown(cell: str) -> str:
+    """A cell quoted in a problem's reason, cut short: the report must not echo a huge cell."""
+    return repr(cell if len(cell) <= 40 else cell[:40] + "…")
+
+
+def _text(limit: int) -> Callable[[str], str | None]:
     def parse(cell: str) -> str | None:
         if not cell:
-            if required:
-                raise _Bad("required")
             return None
         if len(cell) > limit:
             raise _Bad(f"longer than {limit} characters")
@@ -65,7 +83,7 @@ def _text(limit: int, *, required: bool) -> Callable[[str], str | None]:
 
 
 def _code(cell: str) -> str:
-    if not _CODE.match(cell):
+    if not _CODE.fullmatch(cell):
         raise _Bad("must be 1-50 letters, digits, '.', '_' or '-'")
     return cell
 
@@ -73,8 +91,8 @@ def _code(cell: str) -> str:
 def _decimal(cell: str) -> Decimal | None:
     if not cell:
         return None
-    if not _DECIMAL.match(cell):
-        raise _Bad(f"{cell!r} is not a non-negative number with at most four decimals")
+    if not _DECIMAL.fullmatch(cell):
+        raise _Bad(f"{_shown(cell)} is not a non-negative number with at most four decimals")
     return Decimal(cell)
 
 
@@ -87,7 +105,7 @@ def _ratio(cell: str) -> Decimal | None:
     if percent:
         value = value / 100
     if value > 1 or value != value.quantize(Decimal("0.0001")):
-        raise _Bad(f"{cell!r} is not a share between 0 and 1 with at most four decimals")
+        raise _Bad(f"{_shown(cell)} is not a share between 0 and 1 with at most four decimals")
     return value
 
 
@@ -98,7 +116,7 @@ def _choice(values: dict[str, Any], *, empty: Any = None) -> Callable[[str], Any
         try:
             return values[cell.lower()]
         except KeyError:
-            raise _Bad(f"{cell!r} is not one of {', '.join(_listed(values))}") from None
+            raise _Bad(f"{_shown(cell)} is not one of {', '.join(_listed(values))}") from None
 
     return parse
 
@@ -111,11 +129,17 @@ def _date(cell: str) -> date | None:
     if not cell:
         return None
     try:
-        if len(cell) == len("YYYY-MM-DD"):
-            return date.fromisoformat(cell)
+        day = date.fromisoformat(cell) if _DATE.fullmatch(cell) else None
     except ValueError:
-        pass
-    raise _Bad(f"{cell!r} is not a date YYYY-MM-DD")
+        day = None
+    if day is None:
+        raise _Bad(f"{_shown(cell)} is not a date YYYY-MM-DD")
+    if not FIRST_DATE <= day <= LAST_DATE:
+        raise _Bad(f"{cell} is outside {FIRST_DATE}..{LAST_DATE}")
+    return day
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 _BOOLEANS = {"1": True, "0": False, "true": True, "false": False, "y": True, "n": False}
@@ -146,7 +170,7 @@ COLUMNS: tuple[Column, ...] = (
         "name",
         ("项目名称", "药品名称", "通用名", "hilist_name"),
         True,
-        _text(200, required=True),
+        _text(200),
         "item name (generic name for drugs)",
     ),
     Column(
@@ -159,8 +183,8 @@ COLUMNS: tuple[Column, ...] = (
         ),
         "`service` (医疗服务), `drug` (药品) or `consumable` (医用耗材)",
     ),
-    Column("spec", ("规格",), False, _text(200, required=False), "specification, e.g. 5mg×28片"),
-    Column("unit", ("计价单位", "单位"), False, _text(20, required=False), "pricing unit (次, 盒)"),
+    Column("spec", ("规格",), False, _text(200), "specification, e.g. 5mg×28片"),
+    Column("unit", ("计价单位", "单位"), False, _text(20), "pricing unit (次, 盒)"),
     Column(
         "chrgitm_lv",
         ("收费项目等级", "甲乙类"),
@@ -296,6 +320,31 @@ _BY_HEADER: dict[str, Column] = {
 }
 
 
+def charset_of(content_type: str) -> str:
+    """The charset a Content-Type header names, UTF-8 when it names none."""
+    for param in content_type.split(";")[1:]:
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip('"')
+    return "utf-8"
+
+
+def decode(body: bytes, charset: str) -> str:
+    """The CSV text of a file's bytes in ``charset`` (GB18030 is common for spreadsheets exported
+    on Chinese systems); 400 ``invalid_encoding`` for a charset outside :data:`CHARSETS` or bytes
+    that are not text in it."""
+    try:
+        if codecs.lookup(charset).name in CHARSETS:
+            return body.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        pass
+    raise InvalidRequest(
+        f"the body is not valid {_shown(charset)} text; send UTF-8 or GB18030",
+        code="invalid_encoding",
+        field="body",
+    )
+
+
 # --- rows ----------------------------------------------------------------------------------------
 
 
@@ -357,16 +406,35 @@ def _catalogue_row(cells: dict[str, Any]) -> CatalogueRow:
     return CatalogueRow(**(cells | {"selfpay_prop": cells["selfpay_prop"] or Decimal(0)}))
 
 
-def _records(text: str) -> Iterable[tuple[int, list[str]]]:
-    """(first line number, cells) of each record that is not blank or a comment."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+def _records(text: str, parsed: ParsedFile) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, cells) of each record that is not blank or a comment; a record the
+    reader cannot split ends the records with a problem in ``parsed``."""
+    # newline="" hands the reader each line with its ending, so it tells a line break inside a
+    # quoted cell from the end of a record, and takes \r, \n and \r\n alike as line ends.
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), strict=True)
     line = 1
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as unreadable:
+            parsed.errors.append(RowError(line, None, f"unreadable row: {unreadable}"))
+            return
         start, line = line, reader.line_num + 1
         cells = [cell.strip() for cell in record]
         if not any(cells) or cells[0].startswith("#"):
             continue
         yield start, cells
+
+
+def _cell_problem(column: Column, cell: str) -> str | None:
+    """Why a cell is unusable whatever its column reads, if it is."""
+    if column.required and not cell:
+        return "required"
+    if any(unicodedata.category(char) == "Cc" for char in cell):
+        return "contains a control character"
+    return None
 
 
 def _header(line: int, cells: Sequence[str], parsed: ParsedFile) -> list[Column | None]:
@@ -377,7 +445,9 @@ def _header(line: int, cells: Sequence[str], parsed: ParsedFile) -> list[Column 
         if column is None:
             parsed.ignored_columns.append(cell)
         elif column.name in seen:
-            parsed.errors.append(RowError(line, column.name, f"column given twice ({cell!r})"))
+            parsed.errors.append(
+                RowError(line, column.name, f"column given twice ({_shown(cell)})")
+            )
         else:
             seen.add(column.name)
         columns.append(column)
@@ -390,10 +460,11 @@ def _header(line: int, cells: Sequence[str], parsed: ParsedFile) -> list[Column 
 def parse_catalogue(text: str) -> ParsedFile:
     """Read a catalogue CSV into rows and a list of every problem found."""
     parsed = ParsedFile()
-    records = iter(_records(text))
+    records = _records(text, parsed)
     first = next(records, None)
     if first is None:
-        parsed.errors.append(RowError(1, None, "the file has no header row"))
+        if not parsed.errors:
+            parsed.errors.append(RowError(1, None, "the file has no header row"))
         return parsed
     columns = _header(*first, parsed)
     if parsed.errors:
@@ -401,7 +472,8 @@ def parse_catalogue(text: str) -> ParsedFile:
     for line, cells in records:
         padded = [*cells, *[""] * len(columns)][: len(columns)]
         by_name = {c.name: cell for c, cell in zip(columns, padded, strict=True) if c is not None}
-        code = by_name.get("med_list_codg") or None
+        listed = by_name.get("med_list_codg", "")
+        code = listed if _CODE.fullmatch(listed) else None
         if any(cells[len(columns) :]):
             parsed.errors.append(
                 RowError(line, None, f"{len(cells)} cells, the header has {len(columns)}", code)
@@ -410,10 +482,15 @@ def parse_catalogue(text: str) -> ParsedFile:
         values: dict[str, Any] = {}
         problems: list[tuple[str, str]] = []
         for column in COLUMNS:
-            try:
-                values[column.name] = column.parse(by_name.get(column.name, ""))
-            except _Bad as bad:
-                problems.append((column.name, str(bad)))
+            cell = by_name.get(column.name, "")
+            problem = _cell_problem(column, cell)
+            if problem is None:
+                try:
+                    values[column.name] = column.parse(cell)
+                    continue
+                except _Bad as bad:
+                    problem = str(bad)
+            problems.append((column.name, problem))
         if not problems:
             problems = _row_rules(values)
         if problems:

@@ -8,11 +8,14 @@ prescriptions.
   is refused (``price_above_tariff``), one below it is what was charged.
 - An item without one (a drug or consumable) is sold at the institution's own price, which the
   line must carry (``pric_required``); the catalogue gives the payment standard
-  ``pric_uplmt_amt``, and the part above it is the patient's (section 5, step 2).
+  ``pric_uplmt_amt``, and the part above it is the patient's (section 5, step 2). That price is
+  above zero (``pric_not_positive``): a drug handed out free is not a fee line.
 - A non-medical item (a delivery fee, 医保发〔2020〕45号: not paid by insurance) takes the claimed
   price, or the catalogue's default price when none is claimed; it is always class 3.
 - ``det_item_fee_sumamt = pric × cnt`` half-up to the fen (:func:`engine.money.scale`); unit prices
-  carry up to four decimals (0.0325 × 90 = 2.93).
+  carry up to four decimals (0.0325 × 90 = 2.93). A line comes to at most
+  :data:`MAX_LINE_AMOUNT` (``line_amount_too_large``), so a visit's sums stay within the integer
+  fen columns and the wire's amounts.
 
 Every line of a call is resolved from one cache lookup (:mod:`tariffs.cache`): at most one query
 for the catalogue version and one for codes not cached yet, however many lines there are.
@@ -106,6 +109,11 @@ class DrugInfo:
     version_id: str
 
 
+#: The most one fee line may come to, in yuan: above the dearest single treatments on any
+#: catalogue (a CAR-T infusion is about 1.2 million).
+MAX_LINE_AMOUNT = Decimal("10000000.00")
+
+
 class PricingError(InvalidRequest):
     """A line that cannot be priced; ``line`` is its index in the request, so a caller can name
     its own line (e.g. ``feedetl_sn``)."""
@@ -171,6 +179,13 @@ def _charged_price(version: CatalogueVersion, line: LineRequest, index: int) -> 
         charged = version.pric if line.pric is None else line.pric
     else:
         charged = line.pric
+        if charged is not None and charged <= 0:
+            raise PricingError(
+                f"{line.med_list_codg} is sold at the institution's own price: it is above zero",
+                code="pric_not_positive",
+                field="pric",
+                line=index,
+            )
     if charged is None:
         raise PricingError(
             f"{line.med_list_codg} is sold at the institution's own price: send pric",
@@ -201,13 +216,21 @@ def _price_line(
         )
     version = max(covering, key=lambda v: v.specificity)
     pric = _charged_price(version, line, index)
+    amount = scale(pric, line.cnt)
+    if amount.amount > MAX_LINE_AMOUNT:
+        raise PricingError(
+            f"pric × cnt comes to {amount.amount}, above {MAX_LINE_AMOUNT}",
+            code="line_amount_too_large",
+            field="cnt",
+            line=index,
+        )
     return PricedItem(
         med_list_codg=line.med_list_codg,
         name=version.name,
         kind=version.kind,
         pric=pric,
         cnt=line.cnt,
-        det_item_fee_sumamt=scale(pric, line.cnt),
+        det_item_fee_sumamt=amount,
         chrgitm_lv=version.chrgitm_lv,
         pric_uplmt_amt=version.pric_uplmt_amt,
         selfpay_prop=version.selfpay_prop,
@@ -224,8 +247,9 @@ async def price_lines(
 ) -> list[PricedItem]:
     """Price every line for the visit, in order; the first line that cannot be priced raises
     :class:`PricingError` (400) with a stable code: ``unknown_item``, ``item_not_in_force``,
-    ``level_not_covered``, ``price_above_tariff``, ``pric_required``, ``invalid_cnt``,
-    ``invalid_pric``; an unregistered region is ``unknown_region`` (404)."""
+    ``level_not_covered``, ``price_above_tariff``, ``pric_required``, ``pric_not_positive``,
+    ``line_amount_too_large``, ``invalid_cnt``, ``invalid_pric``; an unregistered region is
+    ``unknown_region`` (404)."""
     if not lines:
         return []
     versions = await cache.versions_for(session, ctx.admdvs, {line.med_list_codg for line in lines})

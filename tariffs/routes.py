@@ -22,11 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
-from engine.errors import InvalidRequest
 from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
-from tariffs import catalogue, pricing, registry
+from tariffs import catalogue, csv_format, pricing, registry
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
-from tariffs.csv_format import write_catalogue
 from tariffs.schemas import (
     CatalogueOut,
     CatalogueVersionOut,
@@ -199,22 +197,6 @@ _CSV_BODY: dict[str, Any] = {
 }
 
 
-def _decode(body: bytes, content_type: str) -> str:
-    """The CSV text, in the charset the request names (UTF-8 by default; GB18030 is common for
-    spreadsheets exported on Chinese systems)."""
-    charset = "utf-8"
-    for param in content_type.split(";")[1:]:
-        name, _, value = param.strip().partition("=")
-        if name.lower() == "charset" and value:
-            charset = value.strip('"')
-    try:
-        return body.decode(charset)
-    except (LookupError, UnicodeDecodeError):
-        raise InvalidRequest(
-            f"the body is not valid {charset} text", code="invalid_encoding", field="body"
-        ) from None
-
-
 @tariffs_router.post(
     "/{admdvs}/imports",
     status_code=201,
@@ -232,7 +214,8 @@ async def import_catalogue(
     """Import a catalogue CSV: all rows or none. A refused file answers 400 ``invalid_rows`` (or
     409 ``overlapping_version``) with ``errors`` naming every bad row by line number."""
     principal.require_region(admdvs)
-    text = _decode(await request.body(), request.headers.get("content-type", ""))
+    charset = csv_format.charset_of(request.headers.get("content-type", ""))
+    text = csv_format.decode(await request.body(), charset)
     try:
         result = await catalogue.import_catalogue(
             session, admdvs=admdvs, text=text, source=source, actor=principal
@@ -273,7 +256,7 @@ async def get_catalogue(
     versions = await catalogue.catalogue_on(session, admdvs, on, kind)
     if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
         return Response(
-            write_catalogue(versions),
+            csv_format.write_catalogue(versions),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="catalogue-{admdvs}-{on}.csv"'},
         )

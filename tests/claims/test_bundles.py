@@ -50,6 +50,8 @@ async def _bundle(
     } | terms
     created = await client.post("/v1/funding/bundles", json=body, headers=headers)
     assert created.status_code == 201, created.text
+    for psn_no in (P1, P2, P3):
+        await insured(session, psn_no)
     members = [
         {"psn_no": P1, "sign_date": "2024-07-01"},
         {"psn_no": P2, "sign_date": "2025-01-01"},

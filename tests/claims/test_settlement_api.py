@@ -160,8 +160,9 @@ async def test_a_claim_counts_against_its_own_category_and_the_year_it_began_in_
     """The claim read brings every accumulator category of the person's year, and the year is the
     visit's in China Standard Time: a visit at 00:30 on 1 January (16:30 UTC the day before)
     settles on that year's figures of the category its policy names, whatever else is on file."""
-    spent = {"deductible_used": "600.00", "hifp_paid": "100.00"}
-    exhausted = {"deductible_used": "5000.00", "hifp_paid": "900000.00"}
+    spent = {"hifp_paid": "100.00"}
+    exhausted = {"hifp_paid": "800.00"}  # 390-11's annual cap, within the others'
+    # (a visit read in UTC would fall in 2025 and find no figures: `alone != without_opening`)
     amounts: list[dict[str, str]] = []
     for noise in (True, False, None):  # other categories and years on file, none, no opening
         psn_no, certno = await world.enrol(insutype="390")
@@ -171,7 +172,7 @@ async def test_a_claim_counts_against_its_own_category_and_the_year_it_began_in_
             other = [{"insutype": "310", "med_type": "11"}, {"insutype": "390", "med_type": "14"}]
             await world.opening(psn_no, categories=[o | exhausted for o in other])
             await world.opening(
-                psn_no, year=2025, categories=[{"insutype": "390", "med_type": "11"} | exhausted]
+                psn_no, year=2027, categories=[{"insutype": "390", "med_type": "11"} | exhausted]
             )
         visit = await world.visit(psn_no, certno, when=datetime(2026, 1, 1, 0, 30))
         await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "3000.00")])

@@ -84,6 +84,16 @@ def test_a_bad_file_loads_nothing_and_lists_its_bad_rows(migrated_url: str, tmp_
     assert _versions(migrated_url) == before
 
 
+def test_a_file_not_in_its_encoding_is_refused(migrated_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "gb.csv"
+    bad.write_text(catalogue_csv([drug_row("XCLIGB01", "1.00", name="二甲双胍")]), "gb18030")
+
+    refused = _sanyi(migrated_url, "tariffs", "import", str(bad), "--region", "230100")
+
+    assert refused.returncode == 1
+    assert "invalid_encoding" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_an_unknown_region_is_refused(migrated_url: str) -> None:
     refused = _sanyi(
         migrated_url, "tariffs", "import", str(DEMO_DATA / "drugs.csv"), "--region", "999999"

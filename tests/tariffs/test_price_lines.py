@@ -172,7 +172,7 @@ async def test_drug_facts_for_prescription_rules(session: AsyncSession) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    pric=st.decimals(min_value=0, max_value=10_000, places=4),
+    pric=st.decimals(min_value=Decimal("0.0001"), max_value=10_000, places=4),
     cnt=st.decimals(min_value=Decimal("0.01"), max_value=1000, places=2),
 )
 async def test_amount_is_price_times_count_half_up_to_the_fen(
