@@ -134,7 +134,8 @@ class Database:
             kwargs["poolclass"] = NullPool
         elif not url.startswith("sqlite"):
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
-        engine = create_async_engine(url, **kwargs)
+        # SQL parameters hold personal data: never rendered into an error (engine/logs.py).
+        engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine)
         return cls(engine, async_sessionmaker(engine, expire_on_commit=False))
