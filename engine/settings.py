@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,11 @@ class Settings(BaseSettings):
     # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK provider
     # configured. Off by default: while on, FastAPI looks for a provider on every request.
     otel: bool = Field(default=False, alias="SANYI_OTEL")
+    log_level: str = Field(default="INFO", alias="SANYI_LOG_LEVEL")
+    # json: one JSON object per line, for a log pipeline; console: readable lines for a terminal.
+    log_format: Literal["json", "console"] = Field(default="json", alias="SANYI_LOG_FORMAT")
+    # /readyz and /health answer 503 when the database does not answer within this bound.
+    probe_timeout_seconds: float = Field(default=1.0, alias="SANYI_PROBE_TIMEOUT", gt=0)
 
     @property
     def embedded(self) -> bool:
