@@ -9,6 +9,7 @@ role, the method and *route template* (``/v1/settlements/{setl_id}``: never the 
 can hold identifiers), the status, the error ``code`` of a refusal and the latency. No header,
 query or body is logged. Every error response carries the one error shape of engine/app.py, so
 the code is read off the response itself: each refusal is counted by code however it was raised.
+Probes and scrapes are logged only when they fail.
 """
 
 from __future__ import annotations
@@ -79,14 +80,14 @@ class AccessMiddleware:
         rid = _request_id(scope)
         # Each request runs in a task of its own, so the id stays with this request's lines.
         logs.request_id.set(rid)
-        state: dict[str, object] = scope.setdefault("state", {})
-        status = 500
-        error_body = b""
+        # Request.state lives in this dict: the principal is read from it afterwards.
+        scope.setdefault("state", {})
+        status, error_body, responded = 500, b"", False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, error_body
+            nonlocal status, error_body, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message["headers"] = [*message.get("headers", ()), (_HEADER_KEY, rid.encode())]
             elif message["type"] == "http.response.body" and status >= 400:
                 error_body += message.get("body", b"")
@@ -95,25 +96,34 @@ class AccessMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
-            status, error_body = 500, b""
+            if not responded:
+                status, error_body = 500, b""
             raise
         finally:
-            code = _error_code(error_body) if status >= 400 else None
-            if status >= 500 and code is None:
-                code = "internal_error"
-            if code is not None:
-                metrics.REFUSALS.labels(code=code).inc()
-            principal = state.get("principal")
-            caller = principal if isinstance(principal, Principal) else None
-            log.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "route": _route_template(scope),
-                    "status": status,
-                    "code": code,
-                    "org": str(caller.org_id) if caller else None,
-                    "role": caller.role.value if caller else None,
-                    "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
+            _account(scope, status, error_body, time.perf_counter() - started)
+
+
+def _account(scope: Scope, status: int, error_body: bytes, seconds: float) -> None:
+    """Count a refusal by its code and write the access line of a finished request."""
+    code = _error_code(error_body) if status >= 400 else None
+    if status >= 500 and code is None:
+        code = "internal_error"
+    if code is not None:
+        metrics.REFUSALS.labels(code=code).inc()
+    route = _route_template(scope)
+    if route in metrics.UNMEASURED_PATHS and status < 400:
+        return  # a load balancer probes every few seconds: only failures are news
+    principal = scope["state"].get("principal")
+    caller = principal if isinstance(principal, Principal) else None
+    log.info(
+        "request",
+        extra={
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "code": code,
+            "org": str(caller.org_id) if caller else None,
+            "role": caller.role.value if caller else None,
+            "latency_ms": round(seconds * 1000, 2),
+        },
+    )

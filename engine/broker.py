@@ -22,8 +22,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage
 
-from engine import metrics
-from engine.settings import Settings
+from engine import logs, metrics
+from engine.settings import Settings, get_settings
 
 log = logging.getLogger("sanyi.jobs")
 
@@ -35,7 +35,8 @@ def setup_broker(settings: Settings) -> dramatiq.Broker:
 
     ``CurrentMessage`` lets an actor read its own message id, which ``workers.runtime.run_once``
     records in the inbox (engine/inbox.py) so a redelivered message is done once;
-    :class:`JobObserver` logs and measures every run.
+    :class:`JobObserver` logs and measures every run, and :class:`WorkerLogs` makes a worker
+    process log like the API.
     """
     broker = _brokers.get(settings.broker_url)
     if broker is None:
@@ -46,6 +47,7 @@ def setup_broker(settings: Settings) -> dramatiq.Broker:
             broker.emit_after("process_boot")
         broker.add_middleware(CurrentMessage())
         broker.add_middleware(JobObserver())
+        broker.add_middleware(WorkerLogs())
         _brokers[settings.broker_url] = broker
     dramatiq.set_broker(broker)
     return broker
@@ -129,3 +131,14 @@ class JobObserver(dramatiq.Middleware):
                 "duration_ms": round(seconds * 1000, 2),
             },
         )
+
+
+class WorkerLogs(dramatiq.Middleware):
+    """A ``sanyi worker`` process logs through the redacting JSON handler (engine/logs.py), not
+    dramatiq's plain-text lines. ``process_boot`` is emitted by dramatiq's worker processes only
+    (the in-process broker emits it before this middleware is added), so the API's logging and
+    the tests' are left alone."""
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        settings = get_settings()
+        logs.configure(settings.log_level, console=settings.log_format == "console")

@@ -105,6 +105,14 @@ def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     return event
 
 
+def drop_formatted_fields(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """structlog processor: drop ``message`` and ``asctime``, which another handler's formatter
+    leaves on a shared record (``logging`` forbids them as ``extra``, so they are never data)."""
+    event.pop("message", None)
+    event.pop("asctime", None)
+    return event
+
+
 def _orjson(event: Any, **_kw: Any) -> str:
     # Non-ASCII text stays as it is (a leaked name would be greppable as written, not escaped).
     return orjson.dumps(event, default=str).decode()
@@ -126,6 +134,7 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
                 structlog.stdlib.add_logger_name,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.stdlib.ExtraAdder(),
+                drop_formatted_fields,
                 add_request_id,
             ],
             processors=[
@@ -144,6 +153,11 @@ def handler(stream: IO[str] | None = None, *, console: bool = False) -> logging.
     return out
 
 
+#: pika logs every failed connection attempt at ERROR with a traceback, several lines per attempt;
+#: the relay and the probes report a broker outage themselves, once, in their own words.
+QUIET_LOGGERS: Final = {"pika": "CRITICAL"}
+
+
 def configure(level: str = "INFO", *, console: bool = False) -> None:
     """Route every logger of this process through one redacting handler on the root logger."""
     root = logging.getLogger()
@@ -151,6 +165,8 @@ def configure(level: str = "INFO", *, console: bool = False) -> None:
         root.removeHandler(existing)
     root.addHandler(handler(console=console))
     root.setLevel(level.upper())
+    for name, quiet in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(quiet)
 
 
 def uvicorn_config(level: str = "INFO", *, console: bool = False) -> dict[str, Any]:
@@ -175,5 +191,6 @@ def uvicorn_config(level: str = "INFO", *, console: bool = False) -> dict[str, A
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False},
+            **{name: {"level": quiet} for name, quiet in QUIET_LOGGERS.items()},
         },
     }

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dramatiq
@@ -27,8 +31,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import workers
-from engine import logs
+from engine import logs, metrics
 from engine.access import HEADER
+from engine.broker import WorkerLogs
 from engine.db import Database
 from engine.relay import relay_pending
 from tests.claims.world import World, build_world, make_certno
@@ -226,6 +231,51 @@ async def test_a_request_id_that_could_forge_log_content_is_replaced(
     )
 
 
+async def test_an_unhandled_error_is_logged_once_with_its_request_id_and_counted(
+    app: FastAPI, client: httpx.AsyncClient, captured_log: io.StringIO
+) -> None:
+    async def boom() -> None:
+        raise RuntimeError(f"lost {NAME}'s claim")
+
+    app.add_api_route("/boom", boom)
+    errors = sample("sanyi_refusals_total", code="internal_error")
+
+    response = await client.get("/boom", headers={HEADER: "demo-fault-1"})
+
+    assert (response.status_code, response.json()["code"]) == (500, "internal_error")
+    assert sample("sanyi_refusals_total", code="internal_error") == errors + 1
+    mine = [line for line in lines(captured_log) if line.get("request_id") == "demo-fault-1"]
+    access = [line for line in mine if line["logger"] == "sanyi.access"]
+    assert [(line["route"], line["status"], line["code"]) for line in access] == [
+        ("/boom", 500, "internal_error")
+    ]
+    assert any("RuntimeError" in line.get("exception", "") for line in mine)
+
+
+async def test_probes_and_scrapes_are_logged_only_when_they_fail(
+    client: httpx.AsyncClient, captured_log: io.StringIO
+) -> None:
+    for path in ("/livez", "/readyz", "/health", "/metrics"):
+        assert (await client.get(path)).status_code == 200
+    assert (await client.get("/no-such-path")).status_code == 404
+    assert [(line["route"], line["code"]) for line in access_lines(captured_log)] == [
+        ("unmatched", "not_found")
+    ]
+
+
+def test_a_worker_process_logs_through_the_redacting_handler() -> None:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        WorkerLogs().after_process_boot(workers.broker)
+        (only,) = root.handlers
+        assert isinstance(only.formatter, logs.JsonFormatter)
+        assert logging.getLogger("pika").level == logging.CRITICAL
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
 # --- metrics ------------------------------------------------------------------------------------
 
 
@@ -328,3 +378,23 @@ async def test_relay_publish_failures_are_counted(tx_database: Database) -> None
     await relay_pending(tx_database.sessionmaker, FakePublisher(refuse={ids[0]: "nacked"}))
     assert sample("sanyi_relay_publish_failures_total") == failures + 1
     assert sample("sanyi_relay_published_events_total") >= published + 1
+
+
+def test_processes_sharing_a_multiprocess_dir_are_scraped_as_one(tmp_path: Path) -> None:
+    """What ``sanyi serve --workers 2`` does with ``PROMETHEUS_MULTIPROC_DIR`` set: each process
+    writes its own values and a scrape in any of them sums them."""
+    environment = os.environ | {metrics.MULTIPROC_ENV: str(tmp_path)}
+
+    def run(code: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", f"from engine import metrics\n{code}"],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    for _ in range(2):
+        run('metrics.SETTLEMENTS.labels(result="ok").inc()')
+    scraped = scrape_values(run("print(metrics.exposition().decode())"))
+    assert scraped[("sanyi_settlements_total", frozenset({("result", "ok")}))] == 2
