@@ -105,11 +105,16 @@ def add_request_id(_logger: WrappedLogger, _method: str, event: EventDict) -> Ev
     return event
 
 
-def drop_formatted_fields(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
-    """structlog processor: drop ``message`` and ``asctime``, which another handler's formatter
-    leaves on a shared record (``logging`` forbids them as ``extra``, so they are never data)."""
-    event.pop("message", None)
-    event.pop("asctime", None)
+#: Record attributes that are presentation, not data: ``message`` and ``asctime`` are left on a
+#: shared record by another handler's formatter (``logging`` forbids them as ``extra``), and
+#: uvicorn adds ``color_message``, its message with terminal colour codes.
+_PRESENTATION_FIELDS: Final = ("message", "asctime", "color_message")
+
+
+def drop_presentation_fields(_logger: WrappedLogger, _method: str, event: EventDict) -> EventDict:
+    """structlog processor: the event without :data:`_PRESENTATION_FIELDS`."""
+    for name in _PRESENTATION_FIELDS:
+        event.pop(name, None)
     return event
 
 
@@ -134,7 +139,7 @@ class JsonFormatter(structlog.stdlib.ProcessorFormatter):
                 structlog.stdlib.add_logger_name,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 structlog.stdlib.ExtraAdder(),
-                drop_formatted_fields,
+                drop_presentation_fields,
                 add_request_id,
             ],
             processors=[

@@ -18,7 +18,6 @@ import asyncio
 import functools
 import logging
 import os
-import shutil
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from time import perf_counter
@@ -49,6 +48,10 @@ MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 UNMEASURED_PATHS: Final = ("/livez", "/readyz", "/health", "/metrics")
 #: How long a scrape waits for the outbox figures before answering without fresh ones.
 COLLECT_TIMEOUT_SECONDS: Final = 2.0
+
+if MULTIPROC_ENV in os.environ:
+    # prometheus_client opens its value files there as each metric below is made.
+    Path(os.environ[MULTIPROC_ENV]).mkdir(parents=True, exist_ok=True)
 
 SETTLEMENTS = Counter(
     "sanyi_settlements",
@@ -204,12 +207,9 @@ def reset_multiprocess_dir() -> None:
     """Empty ``PROMETHEUS_MULTIPROC_DIR`` before the server's processes start, as
     prometheus_client requires: files of processes from an earlier run would be summed in."""
     directory = os.environ.get(MULTIPROC_ENV)
-    if not directory:
-        return
-    path = Path(directory)
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
+    if directory:
+        for values in Path(directory).glob("*.db"):
+            values.unlink()
 
 
 router = APIRouter(tags=["ops"])
