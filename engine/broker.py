@@ -95,6 +95,12 @@ class JobObserver(dramatiq.Middleware):
         # A worker thread runs one message at a time: its start time is per thread.
         self._started = threading.local()
 
+    @property
+    def actor_options(self) -> set[str]:
+        """``log_ok_runs=False`` keeps an actor's successful runs out of the log (the relay ticks
+        every second); they are still measured, and failures are always logged."""
+        return {"log_ok_runs"}
+
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         self._started.at = perf_counter()
 
@@ -106,10 +112,15 @@ class JobObserver(dramatiq.Middleware):
         result: Any | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        seconds = perf_counter() - self._started.at
+        # Unset when an earlier middleware refused the message before this one saw it.
+        started = getattr(self._started, "at", None)
+        self._started.at = None
+        seconds = 0.0 if started is None else perf_counter() - started
         metrics.JOB_SECONDS.labels(job=message.actor_name).observe(seconds)
         if exception is not None:
             metrics.JOB_FAILURES.labels(job=message.actor_name).inc()
+        elif not broker.get_actor(message.actor_name).options.get("log_ok_runs", True):
+            return
         self._log(message, "ok" if exception is None else "failed", seconds, exception)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:

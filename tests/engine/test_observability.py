@@ -345,6 +345,11 @@ def observed_job(fail: bool) -> None:
         raise ValueError(f"bad row for {NAME}")
 
 
+@dramatiq.actor(broker=workers.broker, queue_name=JOB_QUEUE, max_retries=0, log_ok_runs=False)
+def quiet_job() -> None:
+    """A tick-like actor: measured, but logged only when it fails."""
+
+
 async def test_each_job_run_is_logged_and_measured(
     stub_broker: StubBroker, captured_log: io.StringIO
 ) -> None:
@@ -353,11 +358,14 @@ async def test_each_job_run_is_logged_and_measured(
         sample("sanyi_job_seconds_count", job=name),
         sample("sanyi_job_failures_total", job=name),
     )
+    quiet_runs = sample("sanyi_job_seconds_count", job=quiet_job.actor_name)
     ok = observed_job.send(False)
     failed = observed_job.send(True)
+    quiet = quiet_job.send()
     await asyncio.to_thread(stub_broker.join, JOB_QUEUE, fail_fast=False)
 
     assert sample("sanyi_job_seconds_count", job=name) == runs + 2
+    assert sample("sanyi_job_seconds_count", job=quiet_job.actor_name) == quiet_runs + 1
     assert sample("sanyi_job_failures_total", job=name) == failures + 1
     jobs = {line["message_id"]: line for line in lines(captured_log) if line["event"] == "job"}
     assert (jobs[ok.message_id]["outcome"], jobs[ok.message_id]["error"]) == ("ok", None)
@@ -365,6 +373,7 @@ async def test_each_job_run_is_logged_and_measured(
         "failed",
         "ValueError",
     )
+    assert quiet.message_id not in jobs
     assert NAME not in captured_log.getvalue()
 
 
