@@ -151,5 +151,4 @@ class WorkerLogs(dramatiq.Middleware):
     the tests' are left alone."""
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
-        settings = get_settings()
-        logs.configure(settings.log_level, console=settings.log_format == "console")
+        logs.configure(get_settings(), force=True)  # replaces dramatiq's plain-text handler

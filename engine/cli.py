@@ -60,9 +60,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,
-        log_config=logs.uvicorn_config(
-            settings.log_level, console=settings.log_format == "console"
-        ),
+        log_config=logs.uvicorn_config(settings),
     )
 
 

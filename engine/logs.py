@@ -31,6 +31,8 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from engine.settings import Settings
+
 REDACTED: Final = "[redacted]"
 RESIDENT_ID_MASK: Final = "[resident-id]"
 
@@ -163,18 +165,25 @@ def handler(stream: IO[str] | None = None, *, console: bool = False) -> logging.
 QUIET_LOGGERS: Final = {"pika": "CRITICAL"}
 
 
-def configure(level: str = "INFO", *, console: bool = False) -> None:
-    """Route every logger of this process through one redacting handler on the root logger."""
+def configure(settings: Settings, *, force: bool = False) -> None:
+    """Route every logger of this process through one redacting handler on the root logger, at
+    ``SANYI_LOG_LEVEL`` in ``SANYI_LOG_FORMAT``.
+
+    Like ``logging.basicConfig``, it leaves a root logger that already has handlers alone (a host
+    that configured logging itself, such as a test runner) unless ``force`` replaces them.
+    """
     root = logging.getLogger()
+    if root.handlers and not force:
+        return
     for existing in list(root.handlers):
         root.removeHandler(existing)
-    root.addHandler(handler(console=console))
-    root.setLevel(level.upper())
+    root.addHandler(handler(console=settings.log_format == "console"))
+    root.setLevel(settings.log_level.upper())
     for name, quiet in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(quiet)
 
 
-def uvicorn_config(level: str = "INFO", *, console: bool = False) -> dict[str, Any]:
+def uvicorn_config(settings: Settings) -> dict[str, Any]:
     """``uvicorn.run(log_config=...)``: uvicorn applies it in each worker process it starts.
 
     uvicorn's own loggers propagate to the root handler, and its access log is off: the access
@@ -183,7 +192,7 @@ def uvicorn_config(level: str = "INFO", *, console: bool = False) -> dict[str, A
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"sanyi": {"()": JsonFormatter, "console": console}},
+        "formatters": {"sanyi": {"()": JsonFormatter, "console": settings.log_format == "console"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
@@ -191,7 +200,7 @@ def uvicorn_config(level: str = "INFO", *, console: bool = False) -> dict[str, A
                 "stream": "ext://sys.stderr",
             }
         },
-        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "root": {"handlers": ["stderr"], "level": settings.log_level.upper()},
         "loggers": {
             "uvicorn": {"handlers": [], "propagate": True},
             "uvicorn.error": {"handlers": [], "propagate": True},

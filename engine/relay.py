@@ -39,7 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engine import metrics
+from engine import logs, metrics
 from engine.db import Database, unit_of_work, utcnow
 from engine.outbox import OutboxEvent
 from engine.settings import Settings, get_settings
@@ -318,6 +318,7 @@ def relay_command(
     exit status is 1 when some events could not be published (they stay pending).
     """
     settings = get_settings()
+    logs.configure(settings)
     if not settings.broker_url:
         typer.echo("BROKER_URL is not set: there is no RabbitMQ to publish to.", err=True)
         raise typer.Exit(1)
