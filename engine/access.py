@@ -1,4 +1,4 @@
-"""The request id and the access line: one log line per request, and the refusal counter.
+"""The edge of every request: its id, its access line, its HTTP metrics and refusal count.
 
 A client may send ``X-Request-ID`` (letters, digits and ``._:-``, at most 64 characters; anything
 else is replaced) so its own logs join ours; otherwise one is made. The id is returned in the
@@ -9,7 +9,8 @@ role, the method and *route template* (``/v1/settlements/{setl_id}``: never the 
 can hold identifiers), the status, the error ``code`` of a refusal and the latency. No header,
 query or body is logged. Every error response carries the one error shape of engine/app.py, so
 the code is read off the response itself: each refusal is counted by code however it was raised.
-Probes and scrapes are logged only when they fail.
+Probes and scrapes are logged only when they fail. The same route template and status feed the
+HTTP metrics (engine/metrics.py), so one middleware does the work of two.
 """
 
 from __future__ import annotations
@@ -83,12 +84,14 @@ class AccessMiddleware:
         # Request.state lives in this dict: the principal is read from it afterwards.
         scope.setdefault("state", {})
         status, error_body, responded = 500, b"", False
+        headers: list[tuple[bytes, bytes]] = []
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, error_body, responded
+            nonlocal status, error_body, responded, headers
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
-                message["headers"] = [*message.get("headers", ()), (_HEADER_KEY, rid.encode())]
+                headers = [*message.get("headers", ()), (_HEADER_KEY, rid.encode())]
+                message["headers"] = headers
             elif message["type"] == "http.response.body" and status >= 400:
                 error_body += message.get("body", b"")
             await send(message)
@@ -100,17 +103,24 @@ class AccessMiddleware:
                 status, error_body = 500, b""
             raise
         finally:
-            _account(scope, status, error_body, time.perf_counter() - started)
+            _account(scope, status, headers, error_body, time.perf_counter() - started)
 
 
-def _account(scope: Scope, status: int, error_body: bytes, seconds: float) -> None:
-    """Count a refusal by its code and write the access line of a finished request."""
+def _account(
+    scope: Scope,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    error_body: bytes,
+    seconds: float,
+) -> None:
+    """Measure a finished request, count its refusal by code, and write its access line."""
+    route = _route_template(scope)
+    metrics.observe_http(scope, route, status, headers, seconds)
     code = _error_code(error_body) if status >= 400 else None
     if status >= 500 and code is None:
         code = "internal_error"
     if code is not None:
         metrics.REFUSALS.labels(code=code).inc()
-    route = _route_template(scope)
     if route in metrics.UNMEASURED_PATHS and status < 400:
         return  # a load balancer probes every few seconds: only failures are news
     principal = scope["state"].get("principal")

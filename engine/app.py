@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         v1.include_router(routes.router)
     app.include_router(v1)
     app.include_router(probes.router)
-    metrics.instrument(app)
+    app.include_router(metrics.router)
     app.add_middleware(AccessMiddleware)  # outermost: the request id covers the whole request
 
     return app
