@@ -10,10 +10,10 @@ thought of:
   ``mdtrt_cert_no``, ``signature``, ``sign_value``, ``authorization`` ...) are replaced;
 - anything shaped like a resident ID (17 digits and a check character) is masked in every string,
   messages and tracebacks included;
-- a database error's ``DETAIL`` line (PostgreSQL puts the offending row's values there), the
-  value PostgreSQL quotes in an "invalid input" message, and SQLAlchemy's ``[parameters: ...]``
-  are cut out of every string. Engines are also created with ``hide_parameters=True``
-  (engine/db.py), so SQL parameters are never rendered in the first place.
+- a database error's ``DETAIL`` and ``CONTEXT`` lines (PostgreSQL puts the offending row's
+  values there), the value PostgreSQL quotes in an "invalid input" message, and SQLAlchemy's
+  ``[parameters: ...]`` are cut out of every string. Engines are also created with
+  ``hide_parameters=True`` (engine/db.py), so SQL parameters are never rendered at all.
 
 A log line made inside a request carries that request's ``request_id`` (engine/access.py sets it).
 """
@@ -57,8 +57,9 @@ SENSITIVE_KEYS: Final = frozenset(
 #: GB 11643 shape: 17 digits and a check character (a digit or X), not inside a longer token.
 _RESIDENT_ID = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
 #: PostgreSQL's DETAIL line ("Key (certno_hash)=(...) already exists", "Failing row contains
-#: (...)") and SQLAlchemy's rendering of a statement's parameters.
-_DETAIL_LINE = re.compile(r"^\s*DETAIL:.*$\n?", re.MULTILINE)
+#: (...)") and CONTEXT line (a COPY error quotes the whole input row there), and SQLAlchemy's
+#: rendering of a statement's parameters.
+_DETAIL_LINE = re.compile(r"^[ \t]*(?:DETAIL|CONTEXT):.*$\n?", re.MULTILINE)
 _PARAMETERS = re.compile(r"\[parameters: .*?\](?=\n|$)", re.DOTALL)
 #: PostgreSQL quotes the rejected value in a data error: invalid input syntax for type x: "value".
 _INVALID_INPUT = re.compile(r'(invalid input [^:\n]*: )"[^"\n]*"')
@@ -67,8 +68,9 @@ request_id: ContextVar[str | None] = ContextVar("sanyi_request_id", default=None
 
 
 def redact_text(text: str) -> str:
-    """``text`` without DETAIL lines, SQL parameters, quoted invalid values or resident IDs."""
-    if "DETAIL:" in text:
+    """``text`` without DETAIL and CONTEXT lines, SQL parameters, quoted invalid values or
+    resident IDs."""
+    if "DETAIL:" in text or "CONTEXT:" in text:
         text = _DETAIL_LINE.sub("", text)
     if "[parameters:" in text:
         text = _PARAMETERS.sub("[parameters redacted]", text)
@@ -82,7 +84,9 @@ def _redacted(value: object) -> object:
         return redact_text(value)
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if str(key).lower() in SENSITIVE_KEYS else _redacted(item)
+            redact_text(str(key)): REDACTED
+            if str(key).lower() in SENSITIVE_KEYS
+            else _redacted(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set | frozenset):

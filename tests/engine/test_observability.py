@@ -98,11 +98,12 @@ def test_resident_ids_detail_lines_and_parameters_are_cut_from_text() -> None:
         f"DETAIL:  Key (psn_name, certno)=({NAME}, {certno}) already exists.\n"
         f"[SQL: INSERT INTO person VALUES (%s)]\n[parameters: ('{NAME}', '{certno}')]\n"
         f'invalid input syntax for type integer: "{NAME}"\n'
+        f'CONTEXT:  COPY recon_upload, line 2: "{NAME},{certno},12.00"\n'
         f"looked up {certno} and {certno[:17]}x"
     )
     redacted = logs.redact_text(message)
     assert NAME not in redacted and certno not in redacted.upper()
-    assert "DETAIL" not in redacted
+    assert "DETAIL" not in redacted and "CONTEXT" not in redacted
     assert "[SQL: INSERT INTO person VALUES (%s)]" in redacted
     assert f"looked up {logs.RESIDENT_ID_MASK} and {logs.RESIDENT_ID_MASK}" in redacted
     # An 18-digit run inside a longer identifier is not a resident ID.
