@@ -165,11 +165,14 @@ async def test_settle_refusals_and_dispense_log_no_personal_data(
             "mdtrt_cert_no": stranger,
             "fixmedins_code": code,
             "med_type": "11",
-            "psn_name": NAME,
+            "biz_type_code": "01",
+            "begntime": "2026-03-02T09:30:00+08:00",
+            "dr_code": claims.doctors["chief"],
+            "diseinfo": [{"diag_code": "I10.x00", "diag_name": NAME, "maindiag_flag": "1"}],
         },
         headers=headers | {HEADER: "demo-refused-1"},
     )
-    assert refused.status_code == 422
+    assert refused.json()["code"] == "certificate_mismatch", refused.text
     malformed = await client.post(
         "/v1/persons",
         content=f'{{"psn_name": "{NAME}", "certno": "{stranger}"'.encode(),
@@ -208,8 +211,8 @@ async def test_settle_refusals_and_dispense_log_no_personal_data(
     }
     assert by_id["demo-settle-1"]["org"]
     assert (by_id["demo-refused-1"]["status"], by_id["demo-refused-1"]["code"]) == (
-        422,
-        "validation_error",
+        400,
+        "certificate_mismatch",
     )
     assert any(line["route"] == "/v1/prescriptions/{hi_rxno}/dispensations" for line in access)
     # Requests without an id get one of their own, also returned to the caller.
