@@ -15,6 +15,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from engine.access import HEADER
 from engine.broker import WorkerLogs
 from engine.db import Database
 from engine.relay import relay_pending
+from tests.claims.recon_factories import detail_file, file_row, settled, today
 from tests.claims.world import World, build_world, make_certno
 from tests.engine.test_outbox_relay import FakePublisher, emit_committed
 from tests.factories import unique_code
@@ -338,6 +340,26 @@ async def test_prescription_transitions_are_counted(
     assert (await world.dispense(0, hi_rxno)).status_code == 201
     after = {t: sample("sanyi_prescription_transitions_total", transition=t) for t in transitions}
     assert {t: after[t] - before[t] for t in transitions} == dict.fromkeys(transitions, 1)
+
+
+async def test_reconciled_rows_are_counted(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    world = await build_world(client, session)
+    rows = [file_row(await settled(world)), file_row(await settled(world, price="55.55"))]
+    counted = sample("sanyi_reconciliation_rows_total")
+    response = await client.post(
+        "/v1/reconciliation/details",
+        params={
+            "stmt_begndate": (today() - timedelta(days=1)).isoformat(),
+            "stmt_enddate": (today() + timedelta(days=1)).isoformat(),
+        },
+        content=detail_file(rows),
+        headers=world.hospital(0)[1] | {"Content-Type": "text/csv"},
+    )
+    assert response.status_code == 201, response.text
+    assert sample("sanyi_reconciliation_rows_total") == counted + 2
+    assert sample("sanyi_reconciliation_rows_per_second") > 0
 
 
 # --- jobs ---------------------------------------------------------------------------------------
