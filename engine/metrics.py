@@ -216,8 +216,9 @@ async def collect_outbox(db: Database) -> None:
 
     try:
         backlog = await asyncio.wait_for(read(), COLLECT_TIMEOUT_SECONDS)
-    except Exception:
-        log.warning("metrics: outbox backlog not read", exc_info=True)
+    except Exception as exc:
+        # One line, no traceback: Prometheus scrapes every few seconds during an outage.
+        log.warning("metrics: outbox backlog not read: %s: %s", type(exc).__name__, exc)
         return
     OUTBOX_PENDING.set(backlog.pending)
     oldest = backlog.oldest_created_at
