@@ -34,9 +34,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import workers
 from engine import logs, metrics
 from engine.access import HEADER
+from engine.app import create_app
 from engine.broker import WorkerLogs
 from engine.db import Database
 from engine.relay import relay_pending
+from engine.settings import Settings
 from tests.claims.recon_factories import detail_file, file_row, settled, today
 from tests.claims.world import World, build_world, make_certno
 from tests.engine.test_outbox_relay import FakePublisher, emit_committed
@@ -327,6 +329,19 @@ async def test_metrics_count_settlements_refusals_and_the_outbox_backlog(
     assert new[("sanyi_outbox_pending_events", frozenset())] >= 1
     assert new[("sanyi_outbox_oldest_pending_age_seconds", frozenset())] >= 0
     assert not any(name.startswith("http_") and "/metrics" in str(labels) for name, labels in new)
+
+
+async def test_metrics_are_scraped_while_the_database_is_down() -> None:
+    database = Database.connect("postgresql+psycopg://postgres@127.0.0.1:9/sanyi", null_pool=True)
+    app = create_app(Settings(database_url="x"), db=database)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://sanyi.test") as client:
+            response = await client.get("/metrics")
+    finally:
+        await database.dispose()
+    assert response.status_code == 200
+    assert "sanyi_outbox_pending_events" in response.text
 
 
 async def test_prescription_transitions_are_counted(
