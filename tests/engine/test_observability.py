@@ -239,7 +239,7 @@ async def test_a_request_id_that_could_forge_log_content_is_replaced(
     )
 
 
-async def test_an_unhandled_error_is_logged_once_with_its_request_id_and_counted(
+async def test_an_unhandled_error_is_logged_with_its_request_id_and_counted(
     app: FastAPI, client: httpx.AsyncClient, captured_log: io.StringIO
 ) -> None:
     async def boom() -> None:
