@@ -54,7 +54,7 @@ from claims.recon_schemas import (
     TotalsOut,
 )
 from claims.scope import institution_filter, is_institution
-from engine import audit, outbox
+from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
@@ -318,6 +318,7 @@ async def _diff(
         setattr(run, name, value)
     run.stmt_rslt = "1" if any(sums.counts.values()) else "0"
     await session.flush()
+    metrics.reconciled(file.rows, sum(steps.seconds.values()))
     return await detail_out(session, run)
 
 

@@ -35,7 +35,7 @@ from claims.schemas import SettleIn, SettlementOut, SettlementPage
 from claims.scope import institution_filter, is_institution
 from claims.settlement_store import ClaimRow
 from claims.visits import new_id, priced_line
-from engine import audit, idempotency, outbox
+from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
@@ -290,6 +290,7 @@ async def presettle(
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=token)
 
 
+@metrics.Outcomes(metrics.SETTLEMENTS, metrics.SETTLE_SECONDS)
 async def settle(
     session: AsyncSession,
     principal: Principal,
@@ -386,6 +387,7 @@ async def _settle_once(
     return out if await store.write(effects) else None
 
 
+@metrics.Outcomes(metrics.REVOCATIONS)
 async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> SettlementOut:
     """2208: reverse every effect of the settlement exactly; the visit may then settle anew."""
     found = await repository.settlement(session, setl_id)

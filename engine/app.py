@@ -1,4 +1,5 @@
-"""The FastAPI application factory: every domain's routes under /v1, /health, one error shape."""
+"""The FastAPI application factory: every domain's routes under /v1, the probes and /metrics,
+one error shape, and a request id and access line for every request."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
-from engine import admin, migrate, scheduler
-from engine.broker import broker_status, setup_broker
+from engine import admin, metrics, migrate, probes, scheduler
+from engine.access import AccessMiddleware
+from engine.broker import setup_broker
 from engine.db import Database, DatabaseBounds
 from engine.domains import domain_modules
 from engine.edge import ControlCharacterGuard
@@ -24,17 +25,6 @@ from engine.server_errors import UnhandledErrors, error_response
 from engine.settings import Settings, get_settings
 
 log = logging.getLogger("sanyi")
-
-
-class ComponentHealth(BaseModel):
-    ok: bool
-    kind: str
-
-
-class Health(BaseModel):
-    status: str
-    database: ComponentHealth
-    broker: ComponentHealth
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
@@ -111,22 +101,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for routes in domain_modules("routes"):
         v1.include_router(routes.router)
     app.include_router(v1)
-
-    @app.get("/health", tags=["ops"])
-    async def health(request: Request) -> JSONResponse:
-        database: Database = request.app.state.db
-        try:
-            await database.ping(timeout=settings.db_ping_timeout)
-            db_ok = True
-        except Exception:
-            log.warning("health: database unreachable", exc_info=True)
-            db_ok = False
-        broker_ok, broker_kind = await broker_status(settings)
-        body = Health(
-            status="ok" if db_ok and broker_ok else "degraded",
-            database=ComponentHealth(ok=db_ok, kind=database.dialect),
-            broker=ComponentHealth(ok=broker_ok, kind=broker_kind),
-        )
-        return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+    app.include_router(probes.router)
+    app.include_router(metrics.router)
+    app.add_middleware(AccessMiddleware)  # outermost: the request id covers the whole request
 
     return app

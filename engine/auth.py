@@ -214,6 +214,7 @@ async def current_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthenticated("missing bearer API key", field="Authorization")
     principal: Principal = await authenticate(request.state.session, token.strip())
+    request.state.principal = principal  # for the access line (engine/access.py)
     return principal
 
 

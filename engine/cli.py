@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine import audit, migrate, relay, scheduler
+from engine import audit, logs, metrics, migrate, relay, scheduler
 from engine.auth import Role, create_api_key, create_organisation, find_organisation
 from engine.db import run_in_unit_of_work
 from engine.domains import domain_modules
@@ -46,10 +46,12 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
 ) -> None:
-    """Run the HTTP API with uvicorn (uvloop, httptools)."""
+    """Run the HTTP API with uvicorn (uvloop, httptools), logging redacted JSON lines (one access
+    line per request, engine/access.py) to standard error."""
     import uvicorn
 
     settings = get_settings()
+    metrics.reset_multiprocess_dir()
     uvicorn.run(
         "engine.app:create_app",
         factory=True,
@@ -59,6 +61,7 @@ def serve(
         loop="uvloop",
         http="httptools",
         access_log=False,
+        log_config=logs.uvicorn_config(settings),
     )
 
 

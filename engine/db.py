@@ -213,7 +213,8 @@ class Database:
             )
         if not url.startswith("sqlite"):
             kwargs["connect_args"] = bounds.postgresql_connect_args()
-        engine = create_async_engine(url, **kwargs)
+        # SQL parameters hold personal data: never rendered into an error (engine/logs.py).
+        engine = create_async_engine(url, hide_parameters=True, **kwargs)
         if engine.dialect.name == "sqlite":
             _prepare_sqlite(engine, busy_timeout=bounds.statement_timeout or 10.0)
         sessionmaker = async_sessionmaker(engine, expire_on_commit=False)

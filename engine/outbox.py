@@ -8,10 +8,11 @@ broker afterwards (:mod:`engine.relay`); the row id is the event id consumers de
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, delete
+from sqlalchemy import JSON, Index, Integer, String, Text, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -76,3 +77,23 @@ async def forget_published_before(session: AsyncSession, before: datetime) -> in
         )
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits to be published: the operator's signal that the relay or the broker is down."""
+
+    pending: int
+    oldest_created_at: datetime | None
+
+
+async def backlog(session: AsyncSession) -> Backlog:
+    """Count the pending events and find the oldest (the pending index serves it)."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(OutboxEvent.created_at)).where(
+                OutboxEvent.published_at.is_(None)
+            )
+        )
+    ).one()
+    return Backlog(pending=int(row[0]), oldest_created_at=row[1])

@@ -39,6 +39,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from engine import logs, metrics
 from engine.db import Database, unit_of_work, utcnow
 from engine.outbox import OutboxEvent
 from engine.settings import Settings, get_settings
@@ -267,6 +268,8 @@ async def relay_batch(
         event.last_error = error[:ERROR_MAX_CHARS]
         event.next_attempt_at = done + backoff(event.attempts)
     await session.flush()
+    metrics.RELAY_PUBLISHED.inc(len(confirmed))
+    metrics.RELAY_FAILURES.inc(len(failures))
     if failures:
         log.warning("relay: %d event(s) not published: %s", len(failures), failures[0][1])
     return RelayStats(published=len(confirmed), failed=len(failures))
@@ -315,6 +318,7 @@ def relay_command(
     exit status is 1 when some events could not be published (they stay pending).
     """
     settings = get_settings()
+    logs.configure(settings)
     if not settings.broker_url:
         typer.echo("BROKER_URL is not set: there is no RabbitMQ to publish to.", err=True)
         raise typer.Exit(1)

@@ -34,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from engine import logs
 from engine.settings import Settings, get_settings
 
 ActorT = TypeVar("ActorT", bound="dramatiq.Actor[[], Any]")
@@ -86,6 +87,7 @@ def schedule(scheduler: BaseScheduler) -> None:
 
 def scheduler_command() -> None:
     """Enqueue the periodic jobs on their triggers; run exactly one per deployment."""
+    logs.configure(get_settings())
     if not get_settings().broker_url:
         typer.echo("BROKER_URL is not set: periodic jobs run inside `sanyi serve`.", err=True)
         raise typer.Exit(1)

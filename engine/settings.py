@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +39,6 @@ class Settings(BaseSettings):
     db_statement_timeout: float = Field(default=5.0, gt=0, alias="SANYI_DB_STATEMENT_TIMEOUT")
     db_deadline: float = Field(default=8.0, gt=0, alias="SANYI_DB_DEADLINE")
     db_file_deadline: float = Field(default=120.0, gt=0, alias="SANYI_DB_FILE_DEADLINE")
-    db_ping_timeout: float = Field(default=1.0, gt=0, alias="SANYI_DB_PING_TIMEOUT")
     host: str = Field(default="127.0.0.1", alias="SANYI_HOST")
     port: int = Field(default=8000, alias="SANYI_PORT")
     # FastAPI's native OpenTelemetry spans and metrics, for a process with an OTel SDK provider
@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     rx_trace_code_max_failures: int = Field(
         default=5, ge=1, alias="SANYI_RX_TRACE_CODE_MAX_FAILURES"
     )
+    log_level: str = Field(default="INFO", alias="SANYI_LOG_LEVEL")
+    # json: one JSON object per line, for a log pipeline; console: readable lines for a terminal.
+    log_format: Literal["json", "console"] = Field(default="json", alias="SANYI_LOG_FORMAT")
+    # /readyz and /health answer 503 when the database does not answer within this bound.
+    probe_timeout_seconds: float = Field(default=1.0, alias="SANYI_PROBE_TIMEOUT", gt=0)
 
     @property
     def embedded(self) -> bool:

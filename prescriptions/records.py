@@ -25,7 +25,7 @@ from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine import audit, outbox
+from engine import audit, metrics, outbox
 from engine.auth import Principal
 from engine.errors import Conflict
 from prescriptions import repository
@@ -75,6 +75,7 @@ async def record(
 ) -> None:
     """Audit one transition of ``row`` (the caller holds its row lock), with the state it leaves
     the row in (status and dispense count), which `sanyi audit verify` holds the row to."""
+    metrics.PRESCRIPTION_TRANSITIONS.labels(transition=action).inc()
     await audit.record(
         session,
         actor=actor,

@@ -32,6 +32,8 @@ BATCHES_PER_TICK = 20
     # A tick older than this has been overtaken by newer ones (workers were down or busy).
     max_age=30_000,
     time_limit=300_000,
+    # A tick a second: only failures and ticks that published something are worth a line.
+    log_ok_runs=False,
 )
 def relay_outbox() -> None:
     """Publish every due outbox event to RabbitMQ.

@@ -111,7 +111,7 @@ async def api(proxy: TcpProxy, database_url: str) -> AsyncIterator[httpx.AsyncCl
         SANYI_DB_CONNECT_TIMEOUT=2,
         SANYI_DB_POOL_TIMEOUT=1,
         SANYI_DB_STATEMENT_TIMEOUT=DEADLINE / 2,
-        SANYI_DB_PING_TIMEOUT=PING_TIMEOUT,
+        SANYI_PROBE_TIMEOUT=PING_TIMEOUT,
     )
     db = Database.connect(
         settings.async_database_url, pool_size=4, bounds=DatabaseBounds.for_requests(settings)
