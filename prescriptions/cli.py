@@ -14,9 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.errors import SanyiError
-from prescriptions.signing import generate_key_pair, load_private_key, save_private_key, sign
-
 NAME = "rx"
 app = typer.Typer(
     help="E-prescriptions: doctors' signing keys and prescription signatures.",
@@ -60,6 +57,8 @@ def keygen(
     out: Annotated[Path, typer.Option(help="where to write the private key (PEM PKCS#8)")],
 ) -> None:
     """Make a doctor's signing key; print the base64 public key to register for the doctor."""
+    from prescriptions.signing import generate_key_pair, save_private_key
+
     private_key, public_key = generate_key_pair()
     try:
         save_private_key(private_key, out)
@@ -74,6 +73,9 @@ def sign_command(
     rx: Annotated[Path, typer.Option(help="the prescription document (JSON)")],
 ) -> None:
     """Sign a prescription; print the signature envelope JSON to upload with it."""
+    from engine.errors import SanyiError
+    from prescriptions.signing import load_private_key, sign
+
     try:
         private_key = load_private_key(key)
     except (OSError, ValueError, TypeError) as exc:

@@ -1,7 +1,8 @@
 """``sanyi tariffs``: load a price bureau's CSV, export the catalogue in force on a date.
 
 The same services as the API, in one committed unit of work (no acting key: the audit entry
-records no actor, as for other operator commands). A refusal prints its code and exits 1.
+records no actor, as for other operator commands). A refusal prints its code and exits 1; a
+refused file prints every bad row.
 """
 
 from __future__ import annotations
@@ -10,43 +11,37 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.db import run_in_unit_of_work
-from engine.errors import SanyiError
-from tariffs import catalogue, registry
-from tariffs.catalogue import ImportResult, InvalidCatalogue, OverlappingVersions
-from tariffs.csv_format import write_catalogue
+from engine.terminal import console, errors, run, step, table
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tariffs.catalogue import ImportResult
 
 NAME = "tariffs"
 app = typer.Typer(help="Tariffs and catalogues: CSV import and export.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
 T = TypeVar("T")
 
-Region = Annotated[str, typer.Option("--region", help="pooling region admdvs, e.g. 230100")]
+Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """:func:`engine.terminal.run`, with a refused file's rows as a table."""
+    from tariffs.catalogue import InvalidCatalogue, OverlappingVersions
+
     try:
-        return run_in_unit_of_work(work)
+        return run(work)
     except (InvalidCatalogue, OverlappingVersions) as refused:
-        table = Table(
-            "line", "code", "column", "reason", title=f"{refused.code}: {refused.message}"
-        )
+        rows = table("line", "code", "column", "reason", title=f"{refused.code}: {refused.message}")
         for error in refused.errors:
-            table.add_row(
+            rows.add_row(
                 str(error.line), error.med_list_codg or "", error.column or "", error.reason
             )
-        errors.print(table)
-        raise typer.Exit(1) from None
-    except SanyiError as refused:
-        errors.print(f"{refused.code}: {refused.message}")
+        errors.print(rows)
         raise typer.Exit(1) from None
 
 
@@ -56,6 +51,7 @@ def add_region(
     name: Annotated[str, typer.Option(help="region name")],
 ) -> None:
     """Register a pooling region (insurers do this through the API)."""
+    from tariffs import registry
 
     async def work(session: AsyncSession) -> str:
         return (await registry.create_region(session, None, admdvs=admdvs, name=name)).admdvs
@@ -72,17 +68,22 @@ def import_command(
     ] = "utf-8",
 ) -> None:
     """Import a catalogue CSV, all rows or none; exit 1 listing every bad row."""
-    text = file.read_text(encoding=encoding)
+    from tariffs import catalogue
+
+    with step(f"reading {file.name}"):
+        text = file.read_text(encoding=encoding)
+    lines = text.count("\n")
 
     async def work(session: AsyncSession) -> ImportResult:
         return await catalogue.import_catalogue(
             session, admdvs=region, text=text, source=file.name, actor=None
         )
 
-    result = _run(work)
+    with step(f"checking and importing {lines:,} line(s) into {region}"):
+        result = _run(work)
     console.print(
-        f"imported {result.rows} version(s) into {region} (import {result.import_id}); "
-        f"closed {len(result.closed)} open-ended version(s)"
+        f"imported {result.rows:,} version(s) into {region} (import {result.import_id}); "
+        f"closed {len(result.closed):,} open-ended version(s)"
     )
     if result.ignored_columns:
         console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
@@ -95,6 +96,9 @@ def export_command(
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """Export the catalogue in force on a date as CSV (the import format)."""
+    from tariffs import catalogue
+    from tariffs.csv_format import write_catalogue
+
     try:
         day = date.fromisoformat(on)
     except ValueError:

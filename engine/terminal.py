@@ -1,0 +1,101 @@
+"""What every ``sanyi`` command prints with: one money format, tables, progress, refusals.
+
+Kept free of the database and web stack so that ``sanyi --help`` stays fast: the commands import
+their services when they run. Results go to stdout, progress and refusals to stderr, so a
+command's output can be piped while a person still watches it move.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from moneyed import Money
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+#: Line width of output that is not a terminal (a file, a pipe): wide enough for every table.
+PIPED_WIDTH = 200
+
+console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
+errors = Console(stderr=True)
+
+
+def money(amount: Decimal | Money) -> str:
+    """Yuan with thousands separators and two decimals ("1,200,000.00"): the one format of
+    amounts in human output. Amounts are exact to the fen, so nothing is rounded here."""
+    value = amount if isinstance(amount, Decimal) else amount.amount
+    return f"{value:,.2f}"
+
+
+def table(*columns: str, title: str | None = None, amounts: tuple[str, ...] = ()) -> Table:
+    """A result table; the ``amounts`` columns (and counts) are right-aligned to line up, and
+    never wrapped: on a narrow terminal the text columns give way."""
+    result = Table(title=title)
+    for column in columns:
+        if column in amounts:
+            result.add_column(column, justify="right", no_wrap=True)
+        else:
+            result.add_column(column)
+    return result
+
+
+def progress(*, in_bytes: bool = False) -> Progress:
+    """A progress display on stderr: what is happening, how far along (items, or bytes with
+    ``in_bytes``), for how long."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn() if in_bytes else MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=errors,
+    )
+
+
+@contextmanager
+def step(description: str) -> Iterator[None]:
+    """A spinner with the elapsed time for one step whose length is not known in advance."""
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors
+    ) as bar:
+        task = bar.add_task(description, total=1)
+        yield
+        bar.update(task, completed=1)
+
+
+def refuse(message: str) -> typer.Exit:
+    """Print a refusal on stderr; raise the returned exit (status 1)."""
+    errors.print(f"[red]{message}[/red]")
+    return typer.Exit(1)
+
+
+def run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed unit of work; a refusal prints ``code: message (field)`` on
+    stderr and exits 1, and nothing is written."""
+    from engine.db import run_in_unit_of_work
+    from engine.errors import SanyiError
+
+    try:
+        return run_in_unit_of_work(work)
+    except SanyiError as refused:
+        where = f" ({refused.field})" if refused.field else ""
+        raise refuse(f"{refused.code}: {refused.message}{where}") from None
