@@ -13,7 +13,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO
 
@@ -115,7 +114,7 @@ def totals(
         ("fund_pay_sumamt", body.fund_pay_sumamt, result.here.fund_pay_sumamt),
         ("acct_pay", body.acct_pay, result.here.acct_pay),
     ):
-        figures.add_row(name, money(Decimal(declared)), money(here))
+        figures.add_row(name, money(declared), money(here))
     console.print(figures)
     if result.stmt_rslt != "0":
         raise typer.Exit(1)

@@ -102,9 +102,11 @@ CLI_OPERATOR = Principal(
 
 def cli_insurer(admdvs: str) -> Principal:
     """The operator doing by hand what a region's insurer does (reconcile, approve clearing),
-    with the insurer's scope: that region only."""
+    with the insurer's scope: that region only. Its org id, under which the audit log and
+    ``requested_by`` record it, is derived from the region, so that what the CLI asked in one
+    region is not its own in another."""
     return Principal(
-        org_id=CLI_OPERATOR.org_id,
+        org_id=uuid.uuid5(CLI_OPERATOR.org_id, admdvs),
         key_id=CLI_OPERATOR.key_id,
         role=Role.insurer,
         institution_code=None,
