@@ -180,6 +180,8 @@ def details(
                 )
 
             result = run(diff)
+        for task in bar.tasks:  # the comparison had no known length
+            bar.update(task.id, total=task.total or 1, completed=task.total or 1)
     if job:
         console.print(
             f"job {submitted.recon_id} {submitted.status}: "

@@ -288,30 +288,29 @@ def key_list(org: Org) -> None:
 
 @key_app.command("revoke")
 def key_revoke(
-    key_id: Annotated[str, typer.Argument(help="the key's id: sk_<key_id>_... (or the prefix)")],
+    key: Annotated[str, typer.Argument(help="the key's prefix sk_<key_id>_ (or its key_id)")],
 ) -> None:
     """Revoke a key; every API process refuses it within SANYI_KEY_CACHE_SECONDS (5 s)."""
     from engine import audit
     from engine.auth import revoke_api_key
     from engine.settings import get_settings
 
-    key_id = key_id.removeprefix("sk_").strip("_")
+    key_id = key.removeprefix("sk_").split("_", 1)[0]
 
-    async def work(session: AsyncSession) -> str:
-        key = await revoke_api_key(session, key_id)
+    async def work(session: AsyncSession) -> None:
+        revoked = await revoke_api_key(session, key_id)
         await audit.record(
             session,
             actor=None,
             action="api_key.revoked",
             object_type="organisation",
-            object_id=str(key.org_id),
-            payload={"key_id": key.key_id},
+            object_id=str(revoked.org_id),
+            payload={"key_id": revoked.key_id},
         )
-        return key.key_id
 
-    revoked = run(work)
+    run(work)
     bound = get_settings().key_cache_seconds
-    console.print(f"key sk_{revoked}_ revoked; refused everywhere within {bound:g} s")
+    console.print(f"key sk_{key_id}_ revoked; refused everywhere within {bound:g} s")
 
 
 @audit_app.command("verify")

@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="amqp://... for RabbitMQ")
     data_dir: Path = Field(default=Path("var"), alias="SANYI_DATA_DIR")
     # Keyed hash for resident-ID lookups and API-key hashing. The default is for the embedded demo
-    # only: outside it, require_secret_key() refuses it (docs/deployment.md "Secret key").
+    # only: outside it, require_secret_key() refuses it (docs/deployment.md "The secret key").
     secret_key: SecretStr = Field(default=SecretStr(DEMO_SECRET_KEY), alias="SANYI_SECRET_KEY")
     # How long an API process trusts a verified key before reading it again: the bound within
     # which a revoked key stops working on every process.
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
         raise InsecureSecretKey(
             f"SANYI_SECRET_KEY {problem}, and DATABASE_URL or BROKER_URL is set. Generate one "
             "with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` and set it in "
-            'the environment of every Sanyi process (docs/deployment.md, "Secret key").'
+            'the environment of every Sanyi process (docs/deployment.md, "The secret key").'
         )
 
     @property
