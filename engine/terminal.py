@@ -30,13 +30,15 @@ if TYPE_CHECKING:
     from moneyed import Money
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from engine.errors import SanyiError
+
 T = TypeVar("T")
 
 #: Line width of output that is not a terminal (a file, a pipe): wide enough for every table.
 PIPED_WIDTH = 200
 
 console = Console(width=None if sys.stdout.isatty() else PIPED_WIDTH)
-errors = Console(stderr=True)
+errors = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
 def money(amount: Decimal | Money) -> str:
@@ -88,14 +90,19 @@ def refuse(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+def refused(error: SanyiError) -> typer.Exit:
+    """Print a domain refusal as ``code: message (field)``; raise the returned exit."""
+    where = f" ({error.field})" if error.field else ""
+    return refuse(f"{error.code}: {error.message}{where}")
+
+
 def run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed unit of work; a refusal prints ``code: message (field)`` on
-    stderr and exits 1, and nothing is written."""
+    """Run ``work`` in one committed unit of work; a refusal is printed on stderr and exits 1,
+    and nothing is written."""
     from engine.db import run_in_unit_of_work
     from engine.errors import SanyiError
 
     try:
         return run_in_unit_of_work(work)
-    except SanyiError as refused:
-        where = f" ({refused.field})" if refused.field else ""
-        raise refuse(f"{refused.code}: {refused.message}{where}") from None
+    except SanyiError as error:
+        raise refused(error) from None

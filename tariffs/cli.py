@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from engine.terminal import console, errors, run, step, table
+from engine.terminal import console, errors, refused, step, table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,20 +30,24 @@ T = TypeVar("T")
 Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 
 
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """:func:`engine.terminal.run`, with a refused file's rows as a table."""
+def _run(work: Callable[[AsyncSession], Awaitable[T]], doing: str | None = None) -> T:
+    """:func:`engine.terminal.run` (under a spinner saying what it is ``doing``), with a refused
+    file's rows as a table."""
+    from engine.db import run_in_unit_of_work
+    from engine.errors import SanyiError
     from tariffs.catalogue import InvalidCatalogue, OverlappingVersions
 
     try:
-        return run(work)
-    except (InvalidCatalogue, OverlappingVersions) as refused:
-        rows = table("line", "code", "column", "reason", title=f"{refused.code}: {refused.message}")
-        for error in refused.errors:
-            rows.add_row(
-                str(error.line), error.med_list_codg or "", error.column or "", error.reason
-            )
+        with step(doing) if doing else nullcontext():
+            return run_in_unit_of_work(work)
+    except (InvalidCatalogue, OverlappingVersions) as error:
+        rows = table("line", "code", "column", "reason", title=f"{error.code}: {error.message}")
+        for row in error.errors:
+            rows.add_row(str(row.line), row.med_list_codg or "", row.column or "", row.reason)
         errors.print(rows)
         raise typer.Exit(1) from None
+    except SanyiError as error:
+        raise refused(error) from None
 
 
 @app.command("add-region")
@@ -79,8 +84,7 @@ def import_command(
             session, admdvs=region, text=text, source=file.name, actor=None
         )
 
-    with step(f"checking and importing {lines:,} line(s) into {region}"):
-        result = _run(work)
+    result = _run(work, f"checking and importing {lines:,} line(s) into {region}")
     console.print(
         f"imported {result.rows:,} version(s) into {region} (import {result.import_id}); "
         f"closed {len(result.closed):,} open-ended version(s)"
