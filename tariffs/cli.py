@@ -52,14 +52,14 @@ def _run(work: Callable[[AsyncSession], Awaitable[T]], doing: str | None = None)
 
 @app.command("add-region")
 def add_region(
-    admdvs: Annotated[str, typer.Argument(help="six-digit region code")],
+    region: Region,
     name: Annotated[str, typer.Option(help="region name")],
 ) -> None:
     """Register a pooling region (insurers do this through the API)."""
     from tariffs import registry
 
     async def work(session: AsyncSession) -> str:
-        return (await registry.create_region(session, None, admdvs=admdvs, name=name)).admdvs
+        return (await registry.create_region(session, None, admdvs=region, name=name)).admdvs
 
     console.print(f"region {_run(work)} registered")
 
