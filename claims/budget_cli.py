@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import console, money, progress, step, table
+from engine.terminal import Month, Region, Year, console, money, progress, step, table
 from engine.terminal import run as run_work
 
 if TYPE_CHECKING:
@@ -26,11 +26,7 @@ if TYPE_CHECKING:
         YearEndOut,
     )
 
-NAME = "funding"
-app = typer.Typer(help="Global budgets, DIP points and per-capita bundles.", no_args_is_help=True)
-
-Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
-Year = Annotated[int, typer.Option(help="budget year", min=2000, max=2099)]
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("setup")
@@ -76,7 +72,7 @@ def setup(
 def prepay(
     region: Region,
     year: Year,
-    month: Annotated[int, typer.Option(help="month to prepay", min=1, max=12)],
+    month: Month,
 ) -> None:
     """Run a month's prepayment for the region (records it once, however often it is run)."""
     from claims import funding

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import console, money, run, step, table
+from engine.terminal import Region, console, money, run, step, table
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -19,10 +19,8 @@ if TYPE_CHECKING:
 
     from claims.recon_schemas import ClearingBatchOut, ClearingBatchPage
 
-NAME = "clearing"
-app = typer.Typer(help="Clearing batches (3203).", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
-Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 BatchId = Annotated[str, typer.Argument(help="the batch's clr_appy_evt_id")]
 
 

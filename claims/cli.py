@@ -15,8 +15,7 @@ if TYPE_CHECKING:
 
     from claims.schemas import PolicyLoad, PolicyLoadResult
 
-NAME = "claims"
-app = typer.Typer(help="Benefit policies and claims.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 
 def read_policy_file(path: Path) -> PolicyLoad:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from engine.terminal import console, money, progress, run, step, table
+from engine.terminal import Region, console, money, progress, run, step, table
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -26,15 +26,13 @@ if TYPE_CHECKING:
 
     from claims.recon_schemas import DetailJobOut, DetailReconOut, TotalsOut
 
-NAME = "recon"
-app = typer.Typer(help="Reconciliation: 3201 totals and 3202 details.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 
 #: Bytes read from the detail file at a time (the service streams them to the database).
 CHUNK_BYTES = 1024 * 1024
 #: Seconds between two looks at a job's status with ``recon job --wait``.
 POLL_SECONDS = 1.0
 
-Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 Code = Annotated[str | None, typer.Option("--code", help="the institution's fixmedins_code")]
 Begin = Annotated[str, typer.Option("--from", help="stmt_begndate, YYYY-MM-DD")]
 End = Annotated[str, typer.Option("--to", help="stmt_enddate, YYYY-MM-DD (inclusive)")]

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class LazyGroup:
-    """A command group in another module: ``module:attribute`` names its ``typer.Typer``."""
+    """A command group in another module: ``module:attribute`` names its ``typer.Typer``, and
+    ``help`` is its help text, both in ``sanyi --help`` and in its own."""
 
     target: str
     help: str
@@ -45,7 +46,7 @@ class LazyGroup:
     def load(self) -> Command:
         module, _, attribute = self.target.partition(":")
         command = typer.main.get_group(getattr(importlib.import_module(module), attribute))
-        command.help = command.help or self.help
+        command.help = self.help
         return command
 
 
@@ -60,7 +61,9 @@ LAZY_GROUPS = {
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),
-    "events": LazyGroup("engine.relay:events_cli", "Domain events: the outbox relay to RabbitMQ."),
+    "events": LazyGroup(
+        "engine.relay:events_cli", "Domain events: the outbox relay to RabbitMQ (docs/events.md)."
+    ),
 }
 
 

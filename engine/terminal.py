@@ -1,4 +1,5 @@
-"""What every ``sanyi`` command prints with: one money format, tables, progress, refusals.
+"""What every ``sanyi`` command shares: the options it names alike, one money format, tables,
+progress and refusals.
 
 Kept free of the database and web stack so that ``sanyi --help`` stays fast: the commands import
 their services when they run. Results go to stdout, progress and refusals to stderr, so a
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
     from engine.errors import SanyiError
 
 T = TypeVar("T")
+
+#: The pooling region a command works in: ``--region`` everywhere.
+Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
+Year = Annotated[int, typer.Option(help="year", min=2000, max=2099)]
+Month = Annotated[int, typer.Option(help="month", min=1, max=12)]
 
 #: Line width of output that is not a terminal (a file, a pipe): wide enough for every table.
 PIPED_WIDTH = 200

@@ -14,11 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-NAME = "rx"
-app = typer.Typer(
-    help="E-prescriptions: doctors' signing keys and prescription signatures.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -16,18 +16,15 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from engine.terminal import console, errors, refused, step, table
+from engine.terminal import Region, console, errors, refused, step, table
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from tariffs.catalogue import ImportResult
 
-NAME = "tariffs"
-app = typer.Typer(help="Tariffs and catalogues: CSV import and export.", no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
-
-Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 
 
 def _run(work: Callable[[AsyncSession], Awaitable[T]], doing: str | None = None) -> T:
