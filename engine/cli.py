@@ -348,6 +348,7 @@ def demo(
     days: Annotated[int, typer.Option(help="days of activity to simulate", min=1)] = 30,
 ) -> None:
     """Run the demo region end to end through the real HTTP API and print a report."""
+    require_secret_key()
     from demo.run import run_demo
 
     run_demo(days=days)
