@@ -40,6 +40,8 @@ Region = Annotated[str, typer.Option(help="pooling region admdvs, e.g. 230100")]
 Year = Annotated[int, typer.Option(help="year", min=2000, max=2099)]
 Month = Annotated[int, typer.Option(help="month", min=1, max=12)]
 
+FEN = Decimal("0.01")
+
 #: Line width of output that is not a terminal (a file, a pipe): wide enough for every table.
 PIPED_WIDTH = 200
 
@@ -49,8 +51,11 @@ errors = Console(stderr=True, width=None if sys.stderr.isatty() else PIPED_WIDTH
 
 def money(amount: Decimal | Money) -> str:
     """Yuan with thousands separators and two decimals ("1,200,000.00"): the one format of
-    amounts in human output. Amounts are exact to the fen, so nothing is rounded here."""
+    amounts in human output. An amount finer than a fen is a bug upstream, refused rather than
+    rounded out of sight."""
     value = amount if isinstance(amount, Decimal) else amount.amount
+    if value != value.quantize(FEN):
+        raise ValueError(f"{value} is not a whole number of fen")
     return f"{value:,.2f}"
 
 

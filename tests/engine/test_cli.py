@@ -183,3 +183,5 @@ def test_money_has_one_format() -> None:
     assert money(Decimal("1200000")) == "1,200,000.00"
     assert money(Decimal("35093.15")) == "35,093.15"
     assert money(Decimal("-0.50")) == "-0.50"
+    with pytest.raises(ValueError, match="fen"):
+        money(Decimal("0.125"))
