@@ -6,11 +6,13 @@ same services as the API. Institutions apply through the API; approving freezes 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import Region, console, money, run, step, table
+from engine.terminal import Region, console, export_csv, money, run, step, table
 
 if TYPE_CHECKING:
     from decimal import Decimal
@@ -124,3 +126,21 @@ def approve(batch_id: BatchId, region: Region) -> None:
     with step(f"approving {batch_id}"):
         approved = run(work)
     _print_batch(approved)
+
+
+@app.command("lines")
+def lines(
+    batch_id: BatchId,
+    region: Region,
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Every settlement and adjustment of a batch as CSV (amounts in yuan, times in CST)."""
+    from claims import clearing
+    from engine.auth import cli_insurer
+
+    async def rows(session: AsyncSession) -> AsyncIterator[list[str]]:
+        await clearing.visible_batch(session, cli_insurer(region), batch_id)
+        async for cells in clearing.line_rows(session, batch_id):
+            yield cells
+
+    export_csv(clearing.LINE_CSV_HEADER, rows, out)

@@ -7,18 +7,16 @@ diffed row by row (here, or as a job for the workers), a job's status, every mis
 
 from __future__ import annotations
 
-import csv
-import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import Region, console, money, progress, run, step, table
+from engine.terminal import Region, console, export_csv, money, progress, run, step, table
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -266,22 +264,9 @@ def mismatches(
 
     wanted = _recon_id(recon_id)
 
-    def export(target: TextIO) -> int:
-        async def work(session: AsyncSession) -> int:
-            await reconciliation.visible_run(session, cli_insurer(region), wanted)
-            writer = csv.writer(target)
-            writer.writerow(reconciliation.MISMATCH_CSV_HEADER)
-            written = 0
-            async for cells in reconciliation.mismatch_rows(session, wanted):
-                writer.writerow(cells)
-                written += 1
-            return written
+    async def rows(session: AsyncSession) -> AsyncIterator[list[str]]:
+        await reconciliation.visible_run(session, cli_insurer(region), wanted)
+        async for cells in reconciliation.mismatch_rows(session, wanted):
+            yield cells
 
-        return run(work)
-
-    if out is None:
-        export(sys.stdout)
-        return
-    with out.open("w", encoding="utf-8", newline="") as target:
-        written = export(target)
-    console.print(f"{_count(written)} mismatch(es) written to {out}")
+    export_csv(reconciliation.MISMATCH_CSV_HEADER, rows, out)

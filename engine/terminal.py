@@ -8,11 +8,13 @@ command's output can be piped while a person still watches it move.
 
 from __future__ import annotations
 
+import csv
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 from rich.console import Console
@@ -117,3 +119,31 @@ def run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         return run_in_unit_of_work(work)
     except SanyiError as error:
         raise refused(error) from None
+
+
+def export_csv(
+    header: Sequence[str],
+    rows: Callable[[AsyncSession], AsyncIterator[list[str]]],
+    out: Path | None,
+) -> None:
+    """Write ``rows`` as CSV to ``out`` (or stdout) as they stream from the database, in one
+    unit of work; ``rows`` checks what the caller may see before its first row."""
+
+    def write(target: TextIO) -> int:
+        async def work(session: AsyncSession) -> int:
+            writer = csv.writer(target)
+            writer.writerow(header)
+            written = 0
+            async for cells in rows(session):
+                writer.writerow(cells)
+                written += 1
+            return written
+
+        return run(work)
+
+    if out is None:
+        write(sys.stdout)
+        return
+    with out.open("w", encoding="utf-8", newline="") as target:
+        written = write(target)
+    console.print(f"{written:,} row(s) written to {out}")

@@ -72,6 +72,13 @@ def test_details_list_every_mismatch(configured: None, region: str, tmp_path: Pa
     assert listed.exit_code == 0, listed.output
     rows = list(csv.DictReader(io.StringIO(listed.output)))
     assert [(row["setl_id"], row["kinds"]) for row in rows] == [(setl_id, "missing_here")]
+    to_file = tmp_path / "mismatches.csv"
+    written = runner.invoke(
+        app, ["recon", "mismatches", recon_id, "--region", region, "--out", str(to_file)]
+    )
+    assert written.exit_code == 0, written.output
+    assert "1 row(s) written" in written.output
+    assert to_file.read_text(encoding="utf-8") == listed.output
 
     elsewhere = runner.invoke(app, ["recon", "mismatches", recon_id, "--region", "110100"])
     assert elsewhere.exit_code == 1
@@ -100,6 +107,7 @@ def test_clearing_commands_stay_in_the_region(configured: None, region: str) -> 
     assert listed.exit_code == 0, listed.output
     assert f"clearing batches of {region}" in listed.output
 
-    unknown = runner.invoke(app, ["clearing", "approve", "C0000", "--region", region])
-    assert unknown.exit_code == 1
-    assert "unknown_batch" in unknown.output
+    for command in ("show", "approve", "lines"):
+        unknown = runner.invoke(app, ["clearing", command, "C0000", "--region", region])
+        assert unknown.exit_code == 1, (command, unknown.output)
+        assert "unknown_batch" in unknown.output
