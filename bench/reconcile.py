@@ -53,6 +53,8 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from settle import use_a_bench_secret_key  # noqa: E402  (bench/settle.py)
+
 from engine import migrate  # noqa: E402
 from engine.auth import Role, create_api_key, create_organisation  # noqa: E402
 from engine.db import Database, unit_of_work  # noqa: E402
@@ -334,6 +336,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    use_a_bench_secret_key()
 
     with scratch_database() as database, tempfile.TemporaryDirectory() as tmp:
         url = f"postgresql+psycopg://{PG_SERVER}/{database}"

@@ -41,7 +41,7 @@ from demo.client import Client
 from demo.reference import load_reference_data
 from demo.run import REGION, bootstrap_admin, setup_region
 from engine import migrate
-from engine.settings import Settings
+from engine.settings import Settings, get_settings
 
 PG_SERVER = os.environ.get("SANYI_BENCH_PG", "postgres@127.0.0.1:5432")
 # As in production, the API runs with RabbitMQ configured, so the outbox relay and periodic jobs
@@ -55,6 +55,13 @@ def recreate_database(name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://{PG_SERVER}/{name}"
+
+
+def use_a_bench_secret_key() -> None:
+    """Give this process and the servers it starts a secret key of their own (unless one is
+    set): on PostgreSQL the engine refuses the embedded demo key."""
+    os.environ.setdefault("SANYI_SECRET_KEY", secrets.token_urlsafe(48))
+    get_settings.cache_clear()
 
 
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -311,6 +318,7 @@ def main() -> None:
     parser.add_argument("--database", default="sanyi_bench")
     args = parser.parse_args()
 
+    use_a_bench_secret_key()
     url = recreate_database(args.database)
     migrate.upgrade(url)
     admin_token = bootstrap_admin(Settings(database_url=url))

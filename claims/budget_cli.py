@@ -4,32 +4,29 @@ year end, as the API does (each command one unit of work, acting as the operator
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import bundles, dip, funding
-from claims.budget_schemas import (
-    BundleIn,
-    FundingSetupIn,
-    MembersIn,
-    MonthRunOut,
-    QualityScoreIn,
-    RegionSummaryOut,
-    YearEndOut,
-)
-from claims.budgets import create_budget
-from engine.auth import CLI_OPERATOR
-from engine.db import run_in_unit_of_work
+from engine.terminal import Month, Region, Year, console, money, progress, step, table
+from engine.terminal import run as run_work
 
-NAME = "funding"
-app = typer.Typer(help="Global budgets, DIP points and per-capita bundles.", no_args_is_help=True)
-console = Console()
+if TYPE_CHECKING:
+    from rich.table import Table
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from claims.budget_schemas import (
+        Balance,
+        MonthRunOut,
+        PrepaymentOut,
+        QualityScoreIn,
+        RegionSummaryOut,
+        YearEndOut,
+    )
+
+app = typer.Typer(no_args_is_help=True)
 
 
 @app.command("setup")
@@ -37,6 +34,11 @@ def setup(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="set-up JSON")],
 ) -> None:
     """Create the budgets, DIP schemes and bundles (with members) of a JSON document."""
+    from claims import bundles, dip
+    from claims.budget_schemas import BundleIn, FundingSetupIn, MembersIn
+    from claims.budgets import create_budget
+    from engine.auth import CLI_OPERATOR
+
     doc = FundingSetupIn.model_validate(json.loads(file.read_text(encoding="utf-8")))
 
     async def work(session: AsyncSession) -> None:
@@ -59,7 +61,7 @@ def setup(
                     MembersIn(members=bundle.members),
                 )
 
-    run_in_unit_of_work(work)
+    run_work(work)
     console.print(
         f"{len(doc.budgets)} budget(s), {len(doc.dip_schemes)} DIP scheme(s) and "
         f"{len(doc.bundles)} bundle(s) set up"
@@ -68,76 +70,157 @@ def setup(
 
 @app.command("prepay")
 def prepay(
-    region: Annotated[str, typer.Argument(help="pooling region admdvs")],
-    year: Annotated[int, typer.Argument()],
-    month: Annotated[int, typer.Argument(min=1, max=12)],
+    region: Region,
+    year: Year,
+    month: Month,
 ) -> None:
     """Run a month's prepayment for the region (records it once, however often it is run)."""
+    from claims import funding
+    from claims.budget_schemas import MonthRunOut
+    from engine.auth import CLI_OPERATOR
 
-    async def work(session: AsyncSession) -> MonthRunOut:
-        return await funding.run_month(session, CLI_OPERATOR, region, year, month)
+    with progress() as bar:
 
-    run = run_in_unit_of_work(work)
-    table = Table("scheme", "provider", "gross", "prepaid", "withheld", title=f"{year}-{month:02d}")
+        async def work(session: AsyncSession) -> MonthRunOut:
+            # funding.run_month's steps, one by one, so that the bar follows them.
+            steps = await funding.month_steps(session, CLI_OPERATOR, region, year, month)
+            task = bar.add_task(f"prepaying {year}-{month:02d} (schemes)", total=len(steps))
+            prepayments: list[PrepaymentOut] = []
+            for month_step in steps:
+                prepayments += await month_step(session)
+                bar.advance(task)
+            return MonthRunOut(admdvs=region, year=year, month=month, prepayments=prepayments)
+
+        console.print(_month_table(run_work(work)))
+
+
+def _month_table(run: MonthRunOut) -> Table:
+    result = table(
+        "scheme",
+        "provider",
+        "gross",
+        "prepaid",
+        "withheld",
+        title=f"{run.admdvs} {run.year}-{run.month:02d} prepayment",
+        amounts=("gross", "prepaid", "withheld"),
+    )
     for p in run.prepayments:
-        table.add_row(
-            p.scheme, p.fixmedins_code, f"{p.gross:.2f}", f"{p.prepaid:.2f}", f"{p.withheld:.2f}"
+        result.add_row(
+            p.scheme, p.fixmedins_code, money(p.gross), money(p.prepaid), money(p.withheld)
         )
-    console.print(table)
+    return result
 
 
 def _score(text: str) -> QualityScoreIn:
+    from claims.budget_schemas import QualityScoreIn
+
     code, sep, score = text.partition("=")
-    if not sep:
-        raise typer.BadParameter(f"{text!r} is not CODE=SCORE", param_hint="--score")
-    return QualityScoreIn(fixmedins_code=code, quality_score=Decimal(score))
+    try:
+        if not sep:
+            raise InvalidOperation
+        return QualityScoreIn(fixmedins_code=code, quality_score=Decimal(score))
+    except (InvalidOperation, ValueError):
+        raise typer.BadParameter(f"{text!r} is not CODE=SCORE", param_hint="--score") from None
 
 
 @app.command("clear")
 def clear(
-    region: Annotated[str, typer.Argument(help="pooling region admdvs")],
-    year: Annotated[int, typer.Argument()],
+    region: Region,
+    year: Year,
     score: Annotated[list[str], typer.Option(help="fixmedins_code=quality score, per provider")],
 ) -> None:
     """Run the year-end clearing of every budget, DIP provider and bundle of the region."""
+    from claims import funding
+    from engine.auth import CLI_OPERATOR
+
     scores = [_score(s) for s in score]
 
     async def work(session: AsyncSession) -> YearEndOut:
         return await funding.clear_year(session, CLI_OPERATOR, region, year, scores)
 
-    result = run_in_unit_of_work(work)
-    table = Table(
-        "scheme",
-        "provider",
-        "q",
-        "entitlement",
-        "prepaid",
-        "forfeited",
-        "clearing",
-        title=f"{region} {year} year-end",
+    with step(f"clearing {region} {year}"):
+        result = run_work(work)
+    amounts = ("q", "entitlement", "prepaid", "forfeited", "clearing")
+    cleared = table(
+        "scheme", "provider", *amounts, title=f"{region} {year} year-end", amounts=amounts
     )
     for c in result.clearings:
-        table.add_row(
+        cleared.add_row(
             c.scheme,
             c.fixmedins_code,
             str(c.quality_score),
-            f"{c.entitlement:.2f}",
-            f"{c.prepaid:.2f}",
-            f"{c.forfeited:.2f}",
-            f"{c.final_clearing:.2f}",
+            money(c.entitlement),
+            money(c.prepaid),
+            money(c.forfeited),
+            money(c.final_clearing),
         )
-    console.print(table)
+    console.print(cleared)
+
+
+def _balance(totals: Balance) -> tuple[str, str, str]:
+    return money(totals.paid_out), money(totals.withheld_pending), money(totals.balance)
+
+
+BALANCE = ("paid out", "withheld", "balance")
 
 
 @app.command("summary")
-def summary(
-    region: Annotated[str, typer.Argument(help="pooling region admdvs")],
-    year: Annotated[int, typer.Argument()],
-) -> None:
+def summary(region: Region, year: Year) -> None:
     """Budget burn, DIP points and bundle balances of a region's year, with what was paid."""
+    from claims import funding
+    from engine.auth import CLI_OPERATOR
 
     async def work(session: AsyncSession) -> RegionSummaryOut:
         return await funding.region_summary(session, CLI_OPERATOR, region, year)
 
-    result = run_in_unit_of_work(work)
-    console.print_json(result.model_dump_json())
+    result = run_work(work)
+    budget_amounts = ("budget", "fund share", "burn", *BALANCE)
+    budgets = table(
+        "provider",
+        *budget_amounts,
+        "cleared",
+        title=f"{region} {year} global budgets",
+        amounts=budget_amounts,
+    )
+    for b in result.budgets:
+        budgets.add_row(
+            b.fixmedins_code,
+            money(b.budget_amt),
+            money(b.fund_share),
+            f"{b.burn_ratio:.2%}",
+            *_balance(b.totals),
+            "yes" if b.cleared else "no",
+        )
+    console.print(budgets)
+    if result.dip is not None:
+        value = "not set" if result.dip.point_value is None else f"{result.dip.point_value}"
+        dip_amounts = ("points", "fund share", *BALANCE)
+        dip = table(
+            "provider",
+            *dip_amounts,
+            title=f"DIP: {result.dip.total_points} points, point value {value}",
+            amounts=dip_amounts,
+        )
+        for d in result.dip.providers:
+            dip.add_row(d.fixmedins_code, str(d.points), money(d.fund_share), *_balance(d.totals))
+        console.print(dip)
+    bundle_amounts = ("capitation", "care", "bundle balance", *BALANCE)
+    bundles = table(
+        "provider",
+        *bundle_amounts,
+        "cleared",
+        title=f"{region} {year} bundles",
+        amounts=bundle_amounts,
+    )
+    for u in result.bundles:
+        bundles.add_row(
+            u.fixmedins_code,
+            money(u.capitation),
+            money(u.care),
+            money(u.bundle_balance),
+            *_balance(u.totals),
+            "yes" if u.cleared else "no",
+        )
+    console.print(bundles)
+    paid, withheld, balance = _balance(result.totals)
+    console.print(f"region total: paid out {paid}, withheld {withheld}, balance {balance}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -20,6 +21,7 @@ from rich.table import Table
 import claims
 from demo.client import ApiError, Client
 from demo.reference import ReferenceData
+from engine.terminal import money
 
 POLICY_FILE = Path(claims.__file__).parent / "demo_data" / "policy_230100.json"
 CHRONIC = {
@@ -65,7 +67,7 @@ class ClaimsReport:
         table.add_row("settlements (live / revoked)", f"{len(live)} / {self.revoked}")
         table.add_row("internet follow-ups settled", str(self.internet_visits))
         for name in AMOUNTS:
-            table.add_row(name, f"{totals[name]:,.2f}")
+            table.add_row(name, money(totals[name]))
         for code, count in sorted(self.refused.items()):
             table.add_row(f"refused: {code}", str(count))
         by_way = Counter(s["clr_way"] for s in live)
@@ -88,7 +90,10 @@ def load_policy(insurer: Client, admdvs: str) -> None:
     )
 
 
-def enrol_population(insurer: Client, admdvs: str, rng: random.Random, size: int) -> list[Insured]:
+def enrol_population(
+    insurer: Client, admdvs: str, rng: random.Random, size: int, *, enrolled: Callable[[], None]
+) -> list[Insured]:
+    """Enrol ``size`` people, calling ``enrolled`` after each."""
     people = []
     for i in range(size):
         insutype = "310" if rng.random() < 0.6 else "390"
@@ -107,6 +112,7 @@ def enrol_population(insurer: Client, admdvs: str, rng: random.Random, size: int
             body["asst_type"] = rng.choice(["dibao", "dibao", "tekun"])
         insurer.post("/v1/persons", json=body, expect=201)
         people.append(Insured(body["psn_no"], body["certno"], insutype, condition))
+        enrolled()
     return people
 
 
@@ -213,8 +219,11 @@ def run_claims(
     start: date,
     days: int,
     rng: random.Random,
+    day_done: Callable[[], None],
     visits_per_day: int = 10,
 ) -> ClaimsReport:
+    """``visits_per_day`` visits on each of ``days`` days from ``start``, calling ``day_done``
+    after each day."""
     report = ClaimsReport(people=people)
     day = _Day(hospitals, ref, _drug_prices(insurer, ref.admdvs, start, rng), rng, report)
     doctors = {
@@ -235,4 +244,5 @@ def run_claims(
                 hospital = rng.choice(sorted(person.seen_in_person))
                 doctor = rng.choice(doctors[hospital])
             _visit(day, person, hospital, when, internet=internet, dr_code=doctor.dr_code)
+        day_done()
     return report

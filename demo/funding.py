@@ -16,6 +16,7 @@ from typing import Any
 from rich.table import Table
 
 from demo.client import Client
+from engine.terminal import money, table
 
 BUNDLE_HOLDER = "H23010000002"
 DEMO_BUDGETS = {"H23010000001": "1200000.00", BUNDLE_HOLDER: "360000.00"}
@@ -75,6 +76,11 @@ def _percent(ratio: str) -> str:
     return f"{Decimal(ratio) * 100:.1f}%"
 
 
+def _yuan(wire: str | None) -> str:
+    """An amount off the wire in the report's money format; "-" for none."""
+    return "-" if wire is None else money(Decimal(wire))
+
+
 def report_funding(insurer: Client, *, admdvs: str, year: int, month: int) -> Table:
     """Run the month's prepayment (once: a rerun pays nothing) and tabulate budget burn and the
     bundle's balance."""
@@ -83,37 +89,41 @@ def report_funding(insurer: Client, *, admdvs: str, year: int, month: int) -> Ta
         (p["scheme"], p["fixmedins_code"]): p for p in run["prepayments"]
     }
     summary = insurer.get(f"/v1/funding/regions/{admdvs}/{year}/summary")
-    table = Table(
-        "provider",
-        "payment",
+    amounts = (
         "budget / capitation",
         "fund share / care",
         "burn / balance",
         f"prepaid {year}-{month:02d}",
         "withheld",
+    )
+    report = table(
+        "provider",
+        "payment",
+        *amounts,
         title=f"Funding {admdvs}: budget burn and bundle balance",
+        amounts=amounts,
     )
     for line in summary["budgets"]:
         month_paid = paid.get(("global_budget", line["fixmedins_code"]), {})
-        table.add_row(
+        report.add_row(
             line["fixmedins_code"],
             "global budget",
-            line["budget_amt"],
-            line["fund_share"],
+            _yuan(line["budget_amt"]),
+            _yuan(line["fund_share"]),
             _percent(line["burn_ratio"]),
-            month_paid.get("prepaid", "-"),
-            month_paid.get("withheld", "-"),
+            _yuan(month_paid.get("prepaid")),
+            _yuan(month_paid.get("withheld")),
         )
     for line in summary["bundles"]:
         month_paid = paid.get(("bundle", line["fixmedins_code"]), {})
         members = month_paid.get("basis", {}).get("members", "-")
-        table.add_row(
+        report.add_row(
             line["fixmedins_code"],
             f"bundle ({members} members)",
-            line["capitation"],
-            line["care"],
-            line["bundle_balance"],
-            month_paid.get("prepaid", "-"),
-            month_paid.get("withheld", "-"),
+            _yuan(line["capitation"]),
+            _yuan(line["care"]),
+            _yuan(line["bundle_balance"]),
+            _yuan(month_paid.get("prepaid")),
+            _yuan(month_paid.get("withheld")),
         )
-    return table
+    return report

@@ -16,6 +16,7 @@ import random
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,6 +27,7 @@ from rich.table import Table
 from demo.claims import CHRONIC, ClaimsReport, Insured
 from demo.client import Client
 from demo.reference import DemoPractitioner, ReferenceData
+from engine.terminal import money
 from prescriptions.rules import CHINA_TZ
 from prescriptions.signing import sign
 
@@ -69,8 +71,8 @@ class PrescriptionReport:
         )
         table.add_row("revoked by the doctor (3)", str(self.revoked))
         table.add_row("expired, never picked up (2)", str(self.expired))
-        table.add_row("pharmacy medfee_sumamt", f"{self.medfee_sumamt:,.2f}")
-        table.add_row("pharmacy fund_pay_sumamt", f"{self.fund_pay_sumamt:,.2f}")
+        table.add_row("pharmacy medfee_sumamt", money(self.medfee_sumamt))
+        table.add_row("pharmacy fund_pay_sumamt", money(self.fund_pay_sumamt))
         return table
 
 
@@ -255,10 +257,12 @@ def run_prescriptions(
     claims: ClaimsReport,
     *,
     rng: random.Random,
+    prescribed: Callable[[], None],
     count: int = 16,
 ) -> PrescriptionReport:
     """Prescriptions from up to ``count`` settled visits of chronic patients, through review,
-    routing or presentation, lock and dispense; returns what happened, for the demo's report."""
+    routing or presentation, lock and dispense, calling ``prescribed`` after each; returns what
+    happened, for the demo's report. Waiting for the short-validity ones to expire comes last."""
     people = {p.psn_no: p for p in claims.people if p.condition in FORMULARY}
     visits = [
         s
@@ -282,9 +286,10 @@ def run_prescriptions(
         if plan.outcome == "refuse":
             refused = hospital.post("/v1/prescriptions", json=body, expect=400)
             run.report.refused[refused["code"]] += 1
-            continue
-        uploaded = hospital.post("/v1/prescriptions", json=body, expect=201)
-        run.report.uploaded += 1
-        _circulate(run, uploaded, person, doctor, plan, pharmacy_code)
+        else:
+            uploaded = hospital.post("/v1/prescriptions", json=body, expect=201)
+            run.report.uploaded += 1
+            _circulate(run, uploaded, person, doctor, plan, pharmacy_code)
+        prescribed()
     _count_expired(run)
     return run.report

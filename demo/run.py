@@ -10,11 +10,13 @@ import asyncio
 import os
 import random
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,9 +30,10 @@ from engine import migrate
 from engine.auth import Role, create_api_key, create_organisation
 from engine.db import Database, unit_of_work
 from engine.settings import Settings, get_settings
+from engine.terminal import console, progress
 
 REGION = "230100"
-console = Console(width=140)
+PRESCRIPTIONS = 16
 
 
 @dataclass
@@ -106,43 +109,73 @@ def setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
     return region
 
 
+@contextmanager
+def _phase(bar: Progress, description: str, total: int = 1) -> Iterator[Callable[[], None]]:
+    """A line of the demo's progress: yields the callback that advances it by one."""
+    task = bar.add_task(description, total=total)
+    yield lambda: bar.advance(task)
+    bar.update(task, completed=total)
+
+
 def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026) -> None:
-    settings = _demo_settings()
-    migrate.upgrade(settings.sync_database_url)
-    admin_token = bootstrap_admin(settings)
+    """Simulate the region with its progress on stderr, then print the report on stdout."""
     rng = random.Random(seed)
     today = datetime.now(UTC).date()
     start = today - timedelta(days=days)
-    with running_server(settings) as base_url, httpx.Client(base_url=base_url, timeout=60) as http:
-        health = http.get("/health").json()
-        region = setup_region(http, admin_token)
-        reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
-        load_policy(region.insurer, REGION)
-        population = enrol_population(region.insurer, REGION, rng, people)
-        residents = [p.psn_no for p in population if p.insutype == "390"]
-        setup_funding(
-            region.insurer,
-            admdvs=REGION,
-            year=today.year,
-            bundle_members=residents[: len(residents) // 3],
-            sign_date=start,
-        )
-        report = run_claims(
-            region.insurer, region.hospitals, reference, population, start=start, days=days, rng=rng
-        )
-        table = Table(title=f"Sanyi demo region {REGION}", show_header=False)
-        table.add_row("API", base_url)
-        table.add_row("database", f"{health['database']['kind']} (ok={health['database']['ok']})")
-        table.add_row("broker", f"{health['broker']['kind']} (ok={health['broker']['ok']})")
-        table.add_row("hospitals", ", ".join(region.hospitals))
-        table.add_row("pharmacies", ", ".join(region.pharmacies))
-        table.add_row("period", f"{start} .. {today - timedelta(days=1)} ({days} days)")
-        console.print(table)
-        console.print(report.table())
-        prescriptions = run_prescriptions(
-            region.hospitals, region.pharmacies, reference, report, rng=rng
-        )
-        console.print(prescriptions.table())
-        console.print(
-            report_funding(region.insurer, admdvs=REGION, year=today.year, month=today.month)
-        )
+    with progress() as bar, ExitStack() as stack:
+        with _phase(bar, "preparing the database and starting the API"):
+            settings = _demo_settings()
+            migrate.upgrade(settings.sync_database_url)
+            admin_token = bootstrap_admin(settings)
+            base_url = stack.enter_context(running_server(settings))
+            http = stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
+        with _phase(bar, "organisations, reference data and benefit policy"):
+            health = http.get("/health").json()
+            region = setup_region(http, admin_token)
+            reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
+            load_policy(region.insurer, REGION)
+        with _phase(bar, "enrolling the insured", people) as enrolled:
+            population = enrol_population(region.insurer, REGION, rng, people, enrolled=enrolled)
+        with _phase(bar, "budgets and bundles"):
+            residents = [p.psn_no for p in population if p.insutype == "390"]
+            setup_funding(
+                region.insurer,
+                admdvs=REGION,
+                year=today.year,
+                bundle_members=residents[: len(residents) // 3],
+                sign_date=start,
+            )
+        with _phase(bar, "days of visits, settled", days) as day_done:
+            claims = run_claims(
+                region.insurer,
+                region.hospitals,
+                reference,
+                population,
+                start=start,
+                days=days,
+                rng=rng,
+                day_done=day_done,
+            )
+        with _phase(bar, "e-prescriptions, then their expiry", PRESCRIPTIONS) as prescribed:
+            prescriptions = run_prescriptions(
+                region.hospitals,
+                region.pharmacies,
+                reference,
+                claims,
+                rng=rng,
+                prescribed=prescribed,
+                count=PRESCRIPTIONS,
+            )
+        with _phase(bar, "the month's prepayment"):
+            funding = report_funding(
+                region.insurer, admdvs=REGION, year=today.year, month=today.month
+            )
+    overview = Table(title=f"Sanyi demo region {REGION}", show_header=False)
+    overview.add_row("API", base_url)
+    overview.add_row("database", f"{health['database']['kind']} (ok={health['database']['ok']})")
+    overview.add_row("broker", f"{health['broker']['kind']} (ok={health['broker']['ok']})")
+    overview.add_row("hospitals", ", ".join(region.hospitals))
+    overview.add_row("pharmacies", ", ".join(region.pharmacies))
+    overview.add_row("period", f"{start} .. {today - timedelta(days=1)} ({days} days)")
+    for part in (overview, claims.table(), prescriptions.table(), funding):
+        console.print(part)

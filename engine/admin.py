@@ -1,22 +1,31 @@
-"""Operator endpoints: organisations and their API keys (role ``admin``)."""
+"""Operator endpoints: organisations and their API keys (role ``admin``).
+
+A revoked key is refused by every API process within ``SANYI_KEY_CACHE_SECONDS`` (5 s by
+default), the time a process trusts a key it has verified.
+"""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import audit
 from engine.auth import (
+    ApiKey,
     Organisation,
     Principal,
     Role,
     create_api_key,
     create_organisation,
+    list_api_keys,
+    list_organisations,
     require_role,
+    revoke_api_key,
 )
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
@@ -49,6 +58,43 @@ class ApiKeyIn(WireModel):
 class ApiKeyOut(BaseModel):
     org_id: uuid.UUID
     api_key: str = Field(description="shown once; only a hash is stored")
+
+
+class OrganisationPage(BaseModel):
+    items: list[OrganisationOut]
+
+
+class ApiKeyInfo(BaseModel):
+    """A key as an operator sees it: never the token, which is not stored."""
+
+    key_id: str = Field(description="the public part of the token: sk_<key_id>_...")
+    org_id: uuid.UUID
+    label: str | None
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="to the minute; null if never used")
+    revoked_at: datetime | None
+
+
+class ApiKeyPage(BaseModel):
+    items: list[ApiKeyInfo]
+
+
+def _key_info(key: ApiKey) -> ApiKeyInfo:
+    return ApiKeyInfo(
+        key_id=key.key_id,
+        org_id=key.org_id,
+        label=key.label,
+        created_at=key.created_at,
+        last_used_at=key.last_used_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+async def _organisation(session: AsyncSession, org_id: uuid.UUID) -> Organisation:
+    org = await session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("no such organisation", field="org_id")
+    return org
 
 
 def _org_out(org: Organisation) -> OrganisationOut:
@@ -87,9 +133,7 @@ async def create_organisation_endpoint(
 async def create_key_endpoint(
     org_id: uuid.UUID, body: ApiKeyIn, principal: Admin, session: Session
 ) -> ApiKeyOut:
-    org = await session.get(Organisation, org_id)
-    if org is None:
-        raise NotFound("no such organisation", field="org_id")
+    org = await _organisation(session, org_id)
     token = await create_api_key(session, org, label=body.label)
     await audit.record(
         session,
@@ -100,3 +144,43 @@ async def create_key_endpoint(
         payload={"label": body.label},
     )
     return ApiKeyOut(org_id=org.id, api_key=token)
+
+
+@router.get("/organisations")
+async def list_organisations_endpoint(_: Admin, session: Session) -> OrganisationPage:
+    """Every organisation, by role then name."""
+    return OrganisationPage(items=[_org_out(org) for org in await list_organisations(session)])
+
+
+@router.get(
+    "/organisations/{org_id}/keys",
+    responses={404: {"description": "`not_found`: no such organisation"}},
+)
+async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> ApiKeyPage:
+    """The organisation's keys, revoked ones included, oldest first."""
+    org = await _organisation(session, org_id)
+    return ApiKeyPage(items=[_key_info(key) for key in await list_api_keys(session, org)])
+
+
+@router.post(
+    "/keys/{key_id}/revoke",
+    responses={
+        404: {"description": "`unknown_api_key`: no key with that id"},
+        409: {"description": "`already_revoked`: the key was revoked before"},
+    },
+)
+async def revoke_key_endpoint(
+    key_id: Annotated[str, Path(min_length=1, max_length=16)], principal: Admin, session: Session
+) -> ApiKeyInfo:
+    """Revoke a key: every API process refuses it within ``SANYI_KEY_CACHE_SECONDS`` (5 s by
+    default)."""
+    key = await revoke_api_key(session, key_id)
+    await audit.record(
+        session,
+        actor=principal,
+        action="api_key.revoked",
+        object_type="organisation",
+        object_id=str(key.org_id),
+        payload={"key_id": key.key_id},
+    )
+    return _key_info(key)

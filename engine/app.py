@@ -63,8 +63,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
-    """Build the app. Tests pass their own ``db`` (bound to a rolled-back transaction)."""
+    """Build the app. Tests pass their own ``db`` (bound to a rolled-back transaction).
+
+    Raises :class:`~engine.settings.InsecureSecretKey` outside the embedded default without a
+    real ``SANYI_SECRET_KEY``, however the app is started (``sanyi serve`` or uvicorn directly).
+    """
     settings = settings or get_settings()
+    settings.require_secret_key()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,6 +4,11 @@ Every request carries ``Authorization: Bearer <key>``. A key belongs to one orga
 organisation has one role (DOMAIN.md section 1): a hospital acts only for its own institution code,
 a pharmacy only for its own, an insurer only for its pooling region. Keys are shown once and stored
 as a keyed hash (HMAC-SHA256 with ``SANYI_SECRET_KEY``), so a database leak does not leak keys.
+
+Each API process trusts a verified key for ``SANYI_KEY_CACHE_SECONDS`` (5 by default) before
+reading it again, so a revoked key stops working on every process within that bound. The key's
+``last_used_at`` is written on such a read only when it is more than :data:`LAST_USED_GRANULARITY`
+old: at most one write per key per minute, however busy the key.
 """
 
 from __future__ import annotations
@@ -14,21 +19,22 @@ import hmac
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, Request
-from sqlalchemy import CheckConstraint, ForeignKey, String, select
+from sqlalchemy import CheckConstraint, ForeignKey, String, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UuidPrimaryKey, utcnow
-from engine.errors import Forbidden, InvalidRequest, Unauthenticated
+from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound, Unauthenticated
 from engine.settings import get_settings
 
 KEY_PREFIX = "sk"
-_CACHE_TTL_SECONDS = 30.0
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 class Role(enum.StrEnum):
@@ -62,6 +68,8 @@ class ApiKey(UuidPrimaryKey, Base):
     label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+    # To the minute (LAST_USED_GRANULARITY): when a request last authenticated with the key.
+    last_used_at: Mapped[datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +116,20 @@ CLI_OPERATOR = Principal(
     admdvs=None,
     on_server=True,
 )
+
+
+def cli_insurer(admdvs: str) -> Principal:
+    """The operator doing by hand what a region's insurer does (reconcile, approve clearing),
+    with the insurer's scope: that region only. Its org id, under which the audit log and
+    ``requested_by`` record it, is derived from the region, so that what the CLI asked in one
+    region is not its own in another."""
+    return Principal(
+        org_id=uuid.uuid5(CLI_OPERATOR.org_id, admdvs),
+        key_id=CLI_OPERATOR.key_id,
+        role=Role.insurer,
+        institution_code=None,
+        admdvs=admdvs,
+    )
 
 
 def _hash_key(token: str) -> str:
@@ -173,9 +195,55 @@ async def find_organisation(session: AsyncSession, ref: str) -> Organisation | N
     return org
 
 
-# Verified keys are cached briefly so the hot path does not pay a round trip per request for
-# authentication; a revoked key stops working within _CACHE_TTL_SECONDS.
+async def list_organisations(session: AsyncSession) -> Sequence[Organisation]:
+    """Every organisation, by role then name."""
+    return (
+        await session.scalars(select(Organisation).order_by(Organisation.role, Organisation.name))
+    ).all()
+
+
+async def list_api_keys(session: AsyncSession, org: Organisation) -> Sequence[ApiKey]:
+    """An organisation's keys, revoked ones included, oldest first."""
+    return (
+        await session.scalars(
+            select(ApiKey).where(ApiKey.org_id == org.id).order_by(ApiKey.created_at)
+        )
+    ).all()
+
+
+async def revoke_api_key(session: AsyncSession, key_id: str) -> ApiKey:
+    """Revoke a key by its public id (the part after ``sk_``); every API process refuses it
+    within ``SANYI_KEY_CACHE_SECONDS``. Revoking twice is a conflict, not a silent success, so
+    an operator learns the key was already dead."""
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_id == key_id).with_for_update())
+    if key is None:
+        raise NotFound("no such API key", code="unknown_api_key", field="key_id")
+    if key.revoked_at is not None:
+        raise Conflict("the API key is already revoked", code="already_revoked", field="key_id")
+    key.revoked_at = utcnow()
+    await session.flush()
+    return key
+
+
+# Verified keys, by hash, with the monotonic time until which this process trusts them.
 _principal_cache: dict[str, tuple[float, Principal]] = {}
+
+
+async def _touch(session: AsyncSession, key: ApiKey) -> None:
+    """Record the key as used now, unless it was within the last minute (by any process)."""
+    now = utcnow()
+    stale = now - LAST_USED_GRANULARITY
+    if key.last_used_at is not None and key.last_used_at > stale:
+        return
+    await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key.id,
+            or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at <= stale),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def authenticate(session: AsyncSession, token: str) -> Principal:
@@ -203,7 +271,9 @@ async def authenticate(session: AsyncSession, token: str) -> Principal:
         institution_code=org.institution_code,
         admdvs=org.admdvs,
     )
-    _principal_cache[digest] = (time.monotonic() + _CACHE_TTL_SECONDS, principal)
+    await _touch(session, row.ApiKey)
+    ttl = get_settings().key_cache_seconds
+    _principal_cache[digest] = (time.monotonic() + ttl, principal)
     return principal
 
 

@@ -1,7 +1,8 @@
 """Assembly of the domain packages: the one place ``engine`` knows they exist.
 
-Each domain may provide ``models`` (tables, for Alembic), ``routes.router`` (mounted under /v1),
-``cli.app`` (a typer sub-command) and ``tasks`` (dramatiq actors).
+Each domain may provide ``models`` (tables, for Alembic), ``routes.router`` (mounted under /v1)
+and ``tasks`` (dramatiq actors). Its command groups are named in ``engine.cli.LAZY_GROUPS``
+instead, so that ``sanyi --help`` imports no domain.
 """
 
 from __future__ import annotations

@@ -13,6 +13,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEMO_SECRET_KEY = "sanyi-embedded-demo-secret"
+MIN_SECRET_KEY_CHARS = 32
+
+
+class InsecureSecretKey(RuntimeError):
+    """The process is about to serve real data keyed by the demo (or a guessable) secret."""
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
@@ -21,10 +28,11 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(default=None, description="amqp://... for RabbitMQ")
     data_dir: Path = Field(default=Path("var"), alias="SANYI_DATA_DIR")
     # Keyed hash for resident-ID lookups and API-key hashing. The default is for the embedded demo
-    # only; production sets its own secret (docs/deployment.md).
-    secret_key: SecretStr = Field(
-        default=SecretStr("sanyi-embedded-demo-secret"), alias="SANYI_SECRET_KEY"
-    )
+    # only: outside it, require_secret_key() refuses it (docs/deployment.md "The secret key").
+    secret_key: SecretStr = Field(default=SecretStr(DEMO_SECRET_KEY), alias="SANYI_SECRET_KEY")
+    # How long an API process trusts a verified key before reading it again: the bound within
+    # which a revoked key stops working on every process.
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=60, alias="SANYI_KEY_CACHE_SECONDS")
     # Keys of the audit log's HMAC (docs/audit.md), comma-separated, newest first: the first signs
     # new entries and seals, the others still verify what they signed. Unset, one key is derived
     # from SANYI_SECRET_KEY. Kept out of the database, so write access to it cannot forge entries.
@@ -66,6 +74,28 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         """True when running on the embedded default (SQLite, in-process broker)."""
         return self.database_url is None and self.broker_url is None
+
+    def require_secret_key(self) -> None:
+        """Refuse to go on outside the embedded default without a real ``SANYI_SECRET_KEY``.
+
+        The secret keys every API-key hash and resident-ID lookup: on the public demo value
+        anyone could recompute them from a database copy, and a key made on it stops working
+        once a real secret is set.
+        """
+        if self.embedded:
+            return
+        secret = self.secret_key.get_secret_value()
+        if secret == DEMO_SECRET_KEY:
+            problem = "is not set (or is the embedded demo value)"
+        elif len(secret) < MIN_SECRET_KEY_CHARS:
+            problem = f"is shorter than {MIN_SECRET_KEY_CHARS} characters"
+        else:
+            return
+        raise InsecureSecretKey(
+            f"SANYI_SECRET_KEY {problem}, and DATABASE_URL or BROKER_URL is set. Generate one "
+            "with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` and set it in "
+            'the environment of every Sanyi process (docs/deployment.md, "The secret key").'
+        )
 
     @property
     def sync_database_url(self) -> str:

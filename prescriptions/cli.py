@@ -14,14 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from engine.errors import SanyiError
-from prescriptions.signing import generate_key_pair, load_private_key, save_private_key, sign
-
-NAME = "rx"
-app = typer.Typer(
-    help="E-prescriptions: doctors' signing keys and prescription signatures.",
-    no_args_is_help=True,
-)
+app = typer.Typer(no_args_is_help=True)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -60,6 +53,8 @@ def keygen(
     out: Annotated[Path, typer.Option(help="where to write the private key (PEM PKCS#8)")],
 ) -> None:
     """Make a doctor's signing key; print the base64 public key to register for the doctor."""
+    from prescriptions.signing import generate_key_pair, save_private_key
+
     private_key, public_key = generate_key_pair()
     try:
         save_private_key(private_key, out)
@@ -74,6 +69,9 @@ def sign_command(
     rx: Annotated[Path, typer.Option(help="the prescription document (JSON)")],
 ) -> None:
     """Sign a prescription; print the signature envelope JSON to upload with it."""
+    from engine.errors import SanyiError
+    from prescriptions.signing import load_private_key, sign
+
     try:
         private_key = load_private_key(key)
     except (OSError, ValueError, TypeError) as exc:

@@ -1,64 +1,62 @@
 """``sanyi tariffs``: load a price bureau's CSV, export the catalogue in force on a date.
 
 The same services as the API, in one committed unit of work (no acting key: the audit entry
-records no actor, as for other operator commands). A refusal prints its code and exits 1.
+records no actor, as for other operator commands). A refusal prints its code and exits 1; a
+refused file prints every bad row.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
 from datetime import date
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from engine.db import run_in_unit_of_work
-from engine.errors import SanyiError
-from tariffs import catalogue, csv_format, registry
-from tariffs.catalogue import ImportResult, InvalidCatalogue, OverlappingVersions
-from tariffs.csv_format import write_catalogue
+from engine.terminal import Region, console, errors, refused, step, table
 
-NAME = "tariffs"
-app = typer.Typer(help="Tariffs and catalogues: CSV import and export.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from tariffs.catalogue import ImportResult
+
+app = typer.Typer(no_args_is_help=True)
 T = TypeVar("T")
 
-Region = Annotated[str, typer.Option("--region", help="pooling region admdvs, e.g. 230100")]
 
+def _run(work: Callable[[AsyncSession], Awaitable[T]], doing: str | None = None) -> T:
+    """:func:`engine.terminal.run` (under a spinner saying what it is ``doing``), with a refused
+    file's rows as a table."""
+    from engine.db import run_in_unit_of_work
+    from engine.errors import SanyiError
+    from tariffs.catalogue import InvalidCatalogue, OverlappingVersions
 
-def _run(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
     try:
-        return run_in_unit_of_work(work)
-    except (InvalidCatalogue, OverlappingVersions) as refused:
-        table = Table(
-            "line", "code", "column", "reason", title=f"{refused.code}: {refused.message}"
-        )
-        for error in refused.errors:
-            table.add_row(
-                str(error.line), error.med_list_codg or "", error.column or "", error.reason
-            )
-        errors.print(table)
+        with step(doing) if doing else nullcontext():
+            return run_in_unit_of_work(work)
+    except (InvalidCatalogue, OverlappingVersions) as error:
+        rows = table("line", "code", "column", "reason", title=f"{error.code}: {error.message}")
+        for row in error.errors:
+            rows.add_row(str(row.line), row.med_list_codg or "", row.column or "", row.reason)
+        errors.print(rows)
         raise typer.Exit(1) from None
-    except SanyiError as refused:
-        errors.print(f"{refused.code}: {refused.message}")
-        raise typer.Exit(1) from None
+    except SanyiError as error:
+        raise refused(error) from None
 
 
 @app.command("add-region")
 def add_region(
-    admdvs: Annotated[str, typer.Argument(help="six-digit region code")],
+    region: Region,
     name: Annotated[str, typer.Option(help="region name")],
 ) -> None:
     """Register a pooling region (insurers do this through the API)."""
+    from tariffs import registry
 
     async def work(session: AsyncSession) -> str:
-        return (await registry.create_region(session, None, admdvs=admdvs, name=name)).admdvs
+        return (await registry.create_region(session, None, admdvs=region, name=name)).admdvs
 
     console.print(f"region {_run(work)} registered")
 
@@ -72,7 +70,11 @@ def import_command(
     ] = "utf-8",
 ) -> None:
     """Import a catalogue CSV, all rows or none; exit 1 listing every bad row."""
-    body = file.read_bytes()
+    from tariffs import catalogue, csv_format
+
+    with step(f"reading {file.name}"):
+        body = file.read_bytes()
+    lines = body.count(b"\n")
 
     async def work(session: AsyncSession) -> ImportResult:
         text = csv_format.decode(body, encoding)
@@ -80,10 +82,10 @@ def import_command(
             session, admdvs=region, text=text, source=file.name, actor=None
         )
 
-    result = _run(work)
+    result = _run(work, f"checking and importing {lines:,} line(s) into {region}")
     console.print(
-        f"imported {result.rows} version(s) into {region} (import {result.import_id}); "
-        f"closed {len(result.closed)} open-ended version(s)"
+        f"imported {result.rows:,} version(s) into {region} (import {result.import_id}); "
+        f"closed {len(result.closed):,} open-ended version(s)"
     )
     if result.ignored_columns:
         console.print(f"ignored columns: {', '.join(result.ignored_columns)}")
@@ -96,6 +98,9 @@ def export_command(
     out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
 ) -> None:
     """Export the catalogue in force on a date as CSV (the import format)."""
+    from tariffs import catalogue
+    from tariffs.csv_format import write_catalogue
+
     try:
         day = date.fromisoformat(on)
     except ValueError:

@@ -29,6 +29,9 @@ from engine.settings import Settings, get_settings, to_async_url
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")
 BROKER_URL = os.environ.get("SANYI_TEST_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
+# Outside the embedded default the engine refuses the demo secret key: the apps the tests build on
+# PostgreSQL settings, and the CLI processes they start, use this one.
+os.environ.setdefault("SANYI_SECRET_KEY", "sanyi-tests-only-secret-key-0123456789")
 
 
 def pytest_report_header() -> str:

@@ -33,7 +33,7 @@ def migrated_url() -> Iterator[str]:
     with scratch_database_url() as url:
         result = _sanyi(url, "migrate")
         assert result.returncode == 0, result.stderr
-        added = _sanyi(url, "tariffs", "add-region", "230100", "--name", "Harbin")
+        added = _sanyi(url, "tariffs", "add-region", "--region", "230100", "--name", "Harbin")
         assert added.returncode == 0, added.stderr
         yield url
 
