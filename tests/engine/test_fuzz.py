@@ -106,6 +106,7 @@ def fuzz_world() -> Iterator[FuzzWorld]:
                 start=start,
                 days=2,
                 rng=rng,
+                day_done=_quiet,
             )
             keys = {
                 "anonymous": None,
