@@ -63,7 +63,8 @@ LAZY_GROUPS = {
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),
     "events": LazyGroup(
-        "engine.relay:events_cli", "Domain events: the outbox relay to RabbitMQ (docs/events.md)."
+        "engine.relay_cli:events_cli",
+        "Domain events: the outbox relay to RabbitMQ (docs/events.md).",
     ),
 }
 

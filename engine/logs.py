@@ -165,8 +165,10 @@ def handler(stream: IO[str] | None = None, *, console: bool = False) -> logging.
 
 
 #: pika logs every failed connection attempt at ERROR with a traceback, several lines per attempt;
-#: the relay and the probes report a broker outage themselves, once, in their own words.
-QUIET_LOGGERS: Final = {"pika": "CRITICAL"}
+#: the relay and the probes report a broker outage themselves, once, in their own words. The
+#: embedded scheduler (apscheduler) logs every run of every second-by-second job at INFO; the job
+#: observer already writes one line per run that matters.
+QUIET_LOGGERS: Final = {"pika": "CRITICAL", "apscheduler": "WARNING"}
 
 
 def configure(settings: Settings, *, force: bool = False) -> None:

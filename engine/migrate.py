@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -19,9 +20,16 @@ def alembic_config(sync_url: str) -> Config:
 
 
 def upgrade(sync_url: str, revision: str = "head") -> None:
-    if sync_url.startswith("sqlite:///"):
-        Path(sync_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(alembic_config(sync_url), revision)
+    if not sync_url.startswith("sqlite:///"):
+        command.upgrade(alembic_config(sync_url), revision)
+        return
+    database = Path(sync_url.removeprefix("sqlite:///"))
+    database.parent.mkdir(parents=True, exist_ok=True)
+    # Every process of `sanyi serve --workers N` migrates the embedded file as it starts: one at a
+    # time, or two would create the same tables at once.
+    with open(database.with_name(database.name + ".migrate.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        command.upgrade(alembic_config(sync_url), revision)
 
 
 def downgrade(sync_url: str, revision: str = "base") -> None:

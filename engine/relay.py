@@ -27,11 +27,10 @@ from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 import orjson
 import pika
-import typer
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.exceptions import AMQPError
 from pika.spec import Basic
@@ -39,10 +38,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from engine import logs, metrics
+from engine import metrics
 from engine.db import Database, unit_of_work, utcnow
 from engine.outbox import OutboxEvent
-from engine.settings import Settings, get_settings
+from engine.settings import Settings
 
 log = logging.getLogger("sanyi.relay")
 
@@ -298,30 +297,8 @@ async def relay_pending(
             return total
 
 
-events_cli = typer.Typer(no_args_is_help=True)
-
-
-@events_cli.callback()
-def events() -> None:
-    """Domain events: the outbox relay to RabbitMQ (docs/events.md)."""
-
-
-@events_cli.command("relay")
-def relay_command(
-    once: Annotated[bool, typer.Option(help="publish what is due, then exit")] = False,
-    interval: Annotated[float, typer.Option(help="seconds between runs")] = 1.0,
-    batch_size: Annotated[int, typer.Option(help="events per transaction", min=1)] = BATCH_SIZE,
-) -> None:
-    """Publish pending outbox events to the events exchange (needs BROKER_URL).
-
-    Safe to run next to the workers' periodic relay and next to other relays. With ``--once`` the
-    exit status is 1 when some events could not be published (they stay pending).
-    """
-    settings = get_settings()
-    logs.configure(settings)
-    if not settings.broker_url:
-        typer.echo("BROKER_URL is not set: there is no RabbitMQ to publish to.", err=True)
-        raise typer.Exit(1)
+def run_relay(settings: Settings, *, once: bool, interval: float, batch_size: int) -> RelayStats:
+    """Publish pending outbox events until interrupted (or, with ``once``, what is due now)."""
     publisher = AmqpPublisher.from_settings(settings)
 
     async def main() -> RelayStats:
@@ -343,10 +320,4 @@ def relay_command(
         finally:
             await db.dispose()
 
-    try:
-        stats = asyncio.run(main())
-    except KeyboardInterrupt:
-        return
-    typer.echo(f"published {stats.published}, failed {stats.failed}")
-    if stats.failed:
-        raise typer.Exit(1)
+    return asyncio.run(main())

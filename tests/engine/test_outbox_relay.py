@@ -30,9 +30,9 @@ from engine.relay import (
     Confirms,
     EventMessage,
     backoff,
-    events_cli,
     relay_pending,
 )
+from engine.relay_cli import events_cli
 from engine.settings import get_settings
 from tests.conftest import BROKER_URL
 from tests.factories import unique_code
