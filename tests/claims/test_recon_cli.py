@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
 from engine.cli import app
+from engine.db import run_in_unit_of_work
 from engine.settings import get_settings
-from tests.factories import unique_code
+from tests.tariffs.factories import make_institution, make_region
 
 DETAIL_HEADER = "setl_id,mdtrt_id,psn_no,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag"
 PERIOD = ["--from", "2025-01-01", "--to", "2025-01-31"]
@@ -35,9 +37,21 @@ def region() -> str:
     return f"6{secrets.randbelow(10**5):05d}"
 
 
-def test_totals_balance_or_name_what_differs(configured: None, region: str) -> None:
+@pytest.fixture
+def code(configured: None, region: str) -> str:
+    """A hospital registered in ``region``, committed where the CLI reads it: an institution
+    nobody registered is as unknown to reconciliation as one outside the caller's region."""
+
+    async def work(session: AsyncSession) -> str:
+        await make_region(session, region)
+        info, _ = await make_institution(session, admdvs=region)
+        return info.fixmedins_code
+
+    return run_in_unit_of_work(work)
+
+
+def test_totals_balance_or_name_what_differs(configured: None, region: str, code: str) -> None:
     runner = CliRunner()
-    code = unique_code("H")
     declared = ["--region", region, "--code", code, *PERIOD, "--insutype", "310"]
     declared += ["--clr-type", "11", "--fund-pay", "0.00", "--acct-pay", "0.00"]
     balanced = runner.invoke(app, ["recon", "totals", *declared, "--count", "0", "--medfee", "0"])
@@ -54,9 +68,10 @@ def test_totals_balance_or_name_what_differs(configured: None, region: str) -> N
     assert "medfee_sumamt" in bad.output
 
 
-def test_details_list_every_mismatch(configured: None, region: str, tmp_path: Path) -> None:
+def test_details_list_every_mismatch(
+    configured: None, region: str, code: str, tmp_path: Path
+) -> None:
     runner = CliRunner()
-    code = unique_code("H")
     setl_id = f"S{secrets.token_hex(10).upper()}"
     detail = tmp_path / "3202.csv"
     detail.write_text(f"{DETAIL_HEADER}\n{setl_id},M1,P1,211.40,58.00,100.00,0\n")

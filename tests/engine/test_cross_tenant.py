@@ -62,6 +62,7 @@ class Ids:
     hi_rxno: str
     rx_trace_code: str
     org_id: str
+    key_id: str
     prescription: dict[str, Any] = field(default_factory=dict)
 
 
@@ -81,6 +82,7 @@ def nowhere() -> Ids:
         hi_rxno="R" + "0" * 20,
         rx_trace_code="T" + "0" * 20,
         org_id=str(uuid.uuid4()),
+        key_id="0" * 12,
     )
 
 
@@ -224,6 +226,13 @@ CASES: dict[str, Case] = {
     ),
     "POST /v1/admin/organisations/{org_id}/keys": Case(
         _call(path={"org_id": "org_id"}, json={}), operator_only=True
+    ),
+    "GET /v1/admin/organisations": Case(_call(), names_ids=False, operator_only=True),
+    "GET /v1/admin/organisations/{org_id}/keys": Case(
+        _call(path={"org_id": "org_id"}), operator_only=True
+    ),
+    "POST /v1/admin/keys/{key_id}/revoke": Case(
+        _call(path={"key_id": "key_id"}), operator_only=True
     ),
     # --- registry ---------------------------------------------------------------------------
     "GET /v1/registry/regions": Case(_call(), names_ids=False),
@@ -470,6 +479,9 @@ CASES: dict[str, Case] = {
     ),
     # --- public -----------------------------------------------------------------------------
     "GET /health": Case(_call(), names_ids=False),
+    "GET /livez": Case(_call(), names_ids=False),
+    "GET /readyz": Case(_call(), names_ids=False),
+    "GET /metrics": Case(_call(), names_ids=False),
 }
 
 
@@ -579,6 +591,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         mode="json", exclude_none=True
     )
     org = await make_org(session, role=Role.insurer, admdvs=REGION_A)
+    key = await make_key(session, org)
     return Ids(
         admdvs=REGION_A,
         fixmedins_code=hospital,
@@ -593,6 +606,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         hi_rxno=hi_rxno,
         rx_trace_code=trace,
         org_id=str(org.id),
+        key_id=key["Authorization"].split("_")[1],
         prescription=document | {"signature": signature},
     )
 
