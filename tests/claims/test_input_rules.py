@@ -43,8 +43,15 @@ async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
     return await build_world(client, session)
 
 
-async def _settlements(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Settlement)) or 0)
+async def _settlements(session: AsyncSession, mdtrt_id: str) -> int:
+    """The visit's settlements (the database also holds other tests' committed worlds)."""
+    query = select(func.count()).select_from(Settlement).where(Settlement.mdtrt_id == mdtrt_id)
+    return int(await session.scalar(query) or 0)
+
+
+async def _fee_lines(session: AsyncSession, mdtrt_id: str) -> int:
+    query = select(func.count()).select_from(FeeLine).where(FeeLine.mdtrt_id == mdtrt_id)
+    return int(await session.scalar(query) or 0)
 
 
 def _refusal(response: httpx.Response) -> tuple[int, str, str | None]:
@@ -83,7 +90,7 @@ async def test_a_token_the_engine_did_not_issue_is_refused(
     # An empty token is not text at all: the wire types refuse it before the engine looks.
     status, code = EDGE if forged == "" else (400, "unknown_presettle_token")
     assert _refusal(refused) == (status, code, "presettle_token")
-    assert await _settlements(session) == 0
+    assert await _settlements(session, mdtrt_id) == 0
 
 
 async def test_a_token_issued_for_another_visit_is_refused(
@@ -95,7 +102,7 @@ async def test_a_token_issued_for_another_visit_is_refused(
     refused = await world.settle(second, presettle_token=token)
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
-    assert await _settlements(session) == 0
+    assert await _settlements(session, second) == 0
     settled = await world.settle(first, presettle_token=token)
     assert settled.status_code == 201, settled.text
     assert settled.json()["accumulators_changed"] is False
@@ -108,7 +115,7 @@ async def test_a_tampered_state_digest_is_refused(world: World, session: AsyncSe
     refused = await world.settle(mdtrt_id, presettle_token=flipped)
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
-    assert await _settlements(session) == 0
+    assert await _settlements(session, mdtrt_id) == 0
 
 
 @given(st.text(max_size=80))
@@ -280,7 +287,8 @@ async def test_a_visit_that_has_not_begun_is_refused(
     refused = await world.visit(psn_no, certno, begntime=begntime.isoformat(), expect=status)
 
     assert (refused["code"], refused["field"]) == (code, "begntime")
-    assert await session.scalar(select(func.count()).select_from(Visit)) == 0
+    visits = select(func.count()).select_from(Visit).where(Visit.psn_no == psn_no)
+    assert await session.scalar(visits) == 0
 
 
 @pytest.mark.parametrize(
@@ -308,7 +316,7 @@ async def test_a_fee_line_outside_its_visit_is_refused(
     )
 
     assert _refusal(refused) == (*code, "feedetail.1.fee_ocur_time")
-    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 0
+    assert await _fee_lines(session, visit["mdtrt_id"]) == 0
     early = line | {"fee_ocur_time": "2026-03-01T09:31:00+08:00"}
     accepted = await world.client.post(url, json={"feedetail": [early]}, headers=headers)
     assert accepted.status_code == 201, accepted.text
@@ -344,7 +352,7 @@ async def test_a_fee_line_without_a_real_price_is_refused(
 
     status, code, field = refusal
     assert _refusal(refused) == (status, code, f"feedetail.0.{field}")
-    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 0
+    assert await _fee_lines(session, visit["mdtrt_id"]) == 0
 
 
 # --- policy loads --------------------------------------------------------------------------------
@@ -500,6 +508,7 @@ async def test_quality_scores_that_release_nothing_linearly_are_refused_by_every
         "withhold_ratio": "0.05",
         "surplus_retention_ratio": "0.50",
     }
+    before = await _schemes(session)
     for url, body in (
         ("/v1/funding/budgets", budget_body(code, 2025, "1000.00", **terms)),
         ("/v1/funding/dip-schemes", scheme_body(**terms)),
@@ -507,7 +516,7 @@ async def test_quality_scores_that_release_nothing_linearly_are_refused_by_every
     ):
         refused = await client.post(url, json=body, headers=headers)
         assert _refusal(refused) == (400, "invalid_quality_scores", "quality_zero_score"), url
-    assert await _schemes(session) == 0
+    assert await _schemes(session) == before
 
 
 @pytest.mark.parametrize(
@@ -528,13 +537,14 @@ async def test_a_points_table_mapping_no_icd_code_is_refused(
 ) -> None:
     headers = await insurer_headers(session)
     group = {"dise_grp_code": "A", "dise_grp_name": "a", "points": "1"} | codes
+    before = await _schemes(session)
 
     refused = await client.post(
         "/v1/funding/dip-schemes", json=scheme_body(groups=[group]), headers=headers
     )
 
     assert _refusal(refused) == refusal
-    assert await _schemes(session) == 0
+    assert await _schemes(session) == before
 
 
 async def test_a_bundle_signs_only_people_insured_in_its_region(
@@ -567,7 +577,8 @@ async def test_a_bundle_signs_only_people_insured_in_its_region(
         members.append({"psn_no": stranger, "sign_date": "2025-01-01"})
         refused = await client.post(url, json={"members": members}, headers=headers)
         assert _refusal(refused) == (400, "unknown_person", "members.1.psn_no")
-        assert await session.scalar(select(func.count()).select_from(BundleMember)) == 0
+        signed = select(func.count()).select_from(BundleMember)
+        assert await session.scalar(signed.where(BundleMember.psn_no == local)) == 0
 
 
 async def test_a_visit_whose_fees_would_pass_a_billion_is_refused(
@@ -585,4 +596,4 @@ async def test_a_visit_whose_fees_would_pass_a_billion_is_refused(
     )
 
     assert _refusal(refused) == (400, "visit_amount_too_large", "feedetail")
-    assert await session.scalar(select(func.count()).select_from(FeeLine)) == 100
+    assert await _fee_lines(session, visit["mdtrt_id"]) == 100

@@ -176,7 +176,7 @@ async def test_settle_refusals_and_dispense_log_no_personal_data(
         },
         headers=headers | {HEADER: "demo-refused-1"},
     )
-    assert refused.json()["code"] == "certificate_mismatch", refused.text
+    assert refused.json()["code"] == "unknown_person", refused.text
     malformed = await client.post(
         "/v1/persons",
         content=f'{{"psn_name": "{NAME}", "certno": "{stranger}"'.encode(),
@@ -215,8 +215,8 @@ async def test_settle_refusals_and_dispense_log_no_personal_data(
     }
     assert by_id["demo-settle-1"]["org"]
     assert (by_id["demo-refused-1"]["status"], by_id["demo-refused-1"]["code"]) == (
-        400,
-        "certificate_mismatch",
+        404,
+        "unknown_person",
     )
     assert any(line["route"] == "/v1/prescriptions/{hi_rxno}/dispensations" for line in access)
     # Requests without an id get one of their own, also returned to the caller.
