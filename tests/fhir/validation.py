@@ -1,10 +1,9 @@
 """Reading the FHIR answers back: the media type, exact decimals, and validation of every
 resource by the R4 models of ``fhir.resources``.
 
-``fhir.resources`` ships FHIR R5 as its default models and R4B (4.3.0) as a subpackage; no plain
-R4 (4.0.1). R4B is R4 with fixes to resources outside the export (medicinal products,
-evidence), so ClaimResponse, MedicationRequest, MedicationDispense, PaymentReconciliation and
-Bundle are validated against the same elements and cardinalities R4 defines.
+``fhir.resources`` ships FHIR R5 as its default models and the R4 line as its ``R4B`` package
+(FHIR 4.3.0), with no 4.0.1 models; R4B's changes to R4 are in resources this export does not
+produce (medicinal product definitions, evidence, subscriptions).
 """
 
 from __future__ import annotations
