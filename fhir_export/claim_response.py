@@ -89,7 +89,7 @@ def claim_response(out: SettlementOut) -> Resource:
         "id": out.setl_id,
         "identifier": [identifier("setl_id", out.setl_id), identifier("mdtrt_id", out.mdtrt_id)],
         "status": "cancelled" if out.status == "revoked" else "active",
-        "type": concept(CLAIM_TYPE, CLAIM_TYPE_BY_MED_TYPE.get(out.med_type, "professional")),
+        "type": concept(CLAIM_TYPE, CLAIM_TYPE_BY_MED_TYPE[out.med_type]),
         "subType": national("med_type", out.med_type),
         "use": "claim",
         "patient": reference("Patient", "psn_no", out.psn_no),

@@ -23,7 +23,7 @@ from fhir_export.payment_reconciliation import payment_reconciliation
 from fhir_export.rendering import MEDIA_TYPE, FhirResponse
 from fhir_export.terms import collection
 from prescriptions import circulation
-from prescriptions.routes import Now
+from prescriptions.routes import Now  # the request clock /v1 reads prescriptions at
 
 router = APIRouter(
     prefix="/fhir", tags=["fhir"], route_class=UnitOfWorkRoute, default_response_class=FhirResponse
