@@ -4,7 +4,8 @@ answered together as a Bundle (``terms.collection``).
 
 Everything clinical comes from the signed document the pharmacy dispenses against (verified on
 the way out by the prescriptions read); the status is the engine's state of the prescription,
-with the national ``rx_stas_codg`` as the status reason.
+with the national ``rx_stas_codg`` as the status reason. ``hosp_rxno`` is the hospital's own
+number, unique only within it, so its identifier names the hospital as assigner.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ def _request(rx: PrescriptionRead, line_no: int, line: Mapping[str, Any]) -> Res
     return {
         "resourceType": "MedicationRequest",
         "id": request_id(rx.hi_rxno, line_no),
-        "identifier": [identifier("hosp_rxno", rx.hosp_rxno)],
+        "identifier": [
+            identifier("hosp_rxno", rx.hosp_rxno)
+            | {"assigner": reference("Organization", "fixmedins_code", rx.fixmedins_code)}
+        ],
         "groupIdentifier": identifier("hi_rxno", rx.hi_rxno),
         "status": STATUS[rx.status],
         "statusReason": national("rx_stas_codg", rx.rx_stas_codg),

@@ -86,6 +86,8 @@ async def test_a_prescription_is_a_medication_request_per_drug_line(world: RxWor
     for request in (amlodipine, metformin):
         assert request["groupIdentifier"]["value"] == hi_rxno
         assert identifier_value(request["identifier"], "hosp_rxno") == doc["hosp_rxno"]
+        assigner = request["identifier"][0]["assigner"]["identifier"]["value"]
+        assert assigner == doc["fixmedins_code"]
         assert (request["status"], request["intent"]) == ("active", "order")
         assert request["statusReason"]["coding"][0]["code"] == "1"
         assert request["subject"]["identifier"]["value"] == doc["psn_no"]
