@@ -477,6 +477,17 @@ CASES: dict[str, Case] = {
             },
         )
     ),
+    # --- FHIR -------------------------------------------------------------------------------
+    "GET /v1/fhir/ClaimResponse/{setl_id}": Case(
+        _call(path={"setl_id": "setl_id"}), institution_owned=True
+    ),
+    "GET /v1/fhir/MedicationRequest/{hi_rxno}": Case(_call(path={"hi_rxno": "hi_rxno"})),
+    "GET /v1/fhir/MedicationDispense/{id}": Case(
+        lambda ids, c: Call(path={"id": f"{ids.hi_rxno}-1"})
+    ),
+    "GET /v1/fhir/PaymentReconciliation/{clr_appy_evt_id}": Case(
+        _call(path={"clr_appy_evt_id": "clr_appy_evt_id"}), institution_owned=True
+    ),
     # --- public -----------------------------------------------------------------------------
     "GET /health": Case(_call(), names_ids=False),
     "GET /livez": Case(_call(), names_ids=False),
