@@ -10,10 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.budgets import local_date
-from claims.models import Settlement, Visit
+from claims.models import FeeLine, Settlement, Visit
 from engine.db import utcnow
 from tests.claims.world import DELIVERY, DRUG_X, DRUG_Y, DRUG_Z, FOLLOWUP, World, build_world
 from tests.nhsa.his import His, fee_line, registration, settle_data
@@ -190,3 +191,193 @@ async def test_a_visit_through_the_envelope_settles_as_through_v1(
     )
     row = await session.get_one(Settlement, setl_id)
     assert row.status == "revoked"
+
+
+async def _count(
+    session: AsyncSession, model: type[Visit] | type[FeeLine] | type[Settlement], **where: str
+) -> int:
+    query = select(func.count()).select_from(model).filter_by(**where)
+    return int(await session.scalar(query) or 0)
+
+
+async def test_a_resent_message_is_answered_alike_and_another_under_its_msgid_refused(
+    world: World, his: His, session: AsyncSession
+) -> None:
+    psn_no, certno = await _person(world)
+    message = his.message(
+        "2201", registration(psn_no, certno, world.doctors["chief"], begntime=BEGNTIME)
+    )
+    first = await his.post(message)
+    again = await his.post(message)
+    assert first["infcode"] == 0
+    assert again == first
+    assert await _count(session, Visit, psn_no=psn_no) == 1
+
+    mdtrt_id = first["output"]["data"]["mdtrt_id"]
+    lines = his.message("2204", _lines(mdtrt_id, psn_no))
+    assert (await his.post(lines))["infcode"] == 0
+    assert (await his.post(lines))["infcode"] == 0
+    assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == len(EXAMPLE_A)
+
+    settle = his.message("2207", settle_data(mdtrt_id, psn_no, certno, "211.40"))
+    settled = await his.post(settle)
+    assert await his.post(settle) == settled
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 1
+
+    other = his.message(
+        "2207", settle_data(mdtrt_id, psn_no, certno, "211.40", acct_used_flag="0"),
+        msgid=settle["msgid"],
+    )  # fmt: skip
+    reused = await his.post(other)
+    assert reused["infcode"] == -1
+    assert reused["err_code"] == "idempotency_key_reused"
+    assert reused["inf_refmsgid"] == settle["msgid"]
+
+
+async def test_the_his_figures_are_refused_on_a_mismatch_before_anything_settles(
+    world: World, his: His, session: AsyncSession
+) -> None:
+    psn_no, certno = await _person(world)
+    mdtrt_id = await _visit(his, psn_no, certno)
+    await his.call("2204", _lines(mdtrt_id, psn_no))
+
+    cases = [
+        (settle_data(mdtrt_id, psn_no, certno, "211.39"), "medfee_sumamt_mismatch",
+         "input.data.medfee_sumamt"),
+        (settle_data(mdtrt_id, psn_no, certno, "211.40", psn_setlway="02"),
+         "psn_setlway_unsupported", "input.data.psn_setlway"),
+        (settle_data(mdtrt_id, psn_no, certno, "211.40", insutype="390"), "insutype_mismatch",
+         "input.data.insutype"),
+        (settle_data(mdtrt_id, psn_no, certno, "211.40", med_type="14"), "med_type_mismatch",
+         "input.data.med_type"),
+        (settle_data(mdtrt_id, psn_no, certno, "211.40", fulamt_ownpay_amt="24.00"),
+         "fulamt_ownpay_amt_mismatch", "input.data.fulamt_ownpay_amt"),
+        (settle_data(mdtrt_id, "P" + "0" * 16, certno, "211.40"), "psn_no_mismatch",
+         "input.data.psn_no"),
+    ]  # fmt: skip
+    for infno in ("2206", "2207"):
+        for body, code, field in cases:
+            refused = await his.refused(infno, body)
+            assert (refused["err_code"], refused["err_field"]) == (code, field), refused
+            assert refused["err_msg"].startswith(f"{code}: ")
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 0
+
+    wrong_line = _lines(mdtrt_id, psn_no)
+    wrong_line["feedetail"] = [fee_line(mdtrt_id, psn_no, "9", DRUG_X, "1", "25.50", "25.00")]
+    refused = await his.refused("2204", wrong_line)
+    assert refused["err_code"] == "det_item_fee_sumamt_mismatch"
+    assert refused["err_field"] == "input.feedetail.0.det_item_fee_sumamt"
+    assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == len(EXAMPLE_A)
+
+
+async def test_fee_lines_and_visits_are_cancelled_until_settled(
+    world: World, his: His, session: AsyncSession
+) -> None:
+    psn_no, certno = await _person(world)
+    mdtrt_id = await _visit(his, psn_no, certno)
+    await his.call("2204", _lines(mdtrt_id, psn_no))
+
+    await his.call("2205", {"data": {"feedetl_sn": "5", "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
+    presettled = await his.call("2206", settle_data(mdtrt_id, psn_no, certno, "201.40"))
+    assert presettled["setlinfo"]["medfee_sumamt"] == "201.40"
+    unknown = await his.refused(
+        "2205", {"data": {"feedetl_sn": "5", "mdtrt_id": mdtrt_id, "psn_no": psn_no}}
+    )
+    assert (unknown["err_code"], unknown["err_field"]) == (
+        "unknown_fee_line", "input.data.feedetl_sn",
+    )  # fmt: skip
+    await his.call("2205", {"data": {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
+    assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == 0
+
+    await his.call("2204", _lines(mdtrt_id, psn_no))
+    settled = await his.call("2207", settle_data(mdtrt_id, psn_no, certno, "211.40"))
+    for infno, data in (
+        ("2202", {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "ipt_otp_no": "MZ1"}),
+        ("2205", {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}),
+    ):
+        refused = await his.refused(infno, {"data": data})
+        assert refused["err_code"] == "visit_settled"
+    await his.call(
+        "2208",
+        {"data": {"setl_id": settled["setlinfo"]["setl_id"], "mdtrt_id": mdtrt_id,
+                  "psn_no": psn_no}},
+    )  # fmt: skip
+    kept = await his.refused("2202", {"data": {"psn_no": psn_no, "mdtrt_id": mdtrt_id}})
+    assert kept["err_code"] == "visit_has_settlements"
+
+    fresh = await _visit(his, psn_no, certno)
+    await his.call("2204", _lines(fresh, psn_no))
+    other_person = await his.refused("2202", {"data": {"psn_no": "P1", "mdtrt_id": fresh}})
+    assert other_person["err_code"] == "unknown_visit"
+    await his.call("2202", {"data": {"psn_no": psn_no, "mdtrt_id": fresh, "ipt_otp_no": ""}})
+    assert await _count(session, Visit, mdtrt_id=fresh) == 0
+    gone = await his.refused("2204", _lines(fresh, psn_no))
+    assert (gone["err_code"], gone["err_field"]) == ("unknown_visit", "input.feedetail.0.mdtrt_id")
+
+
+async def test_refusals_are_national_envelopes_that_change_nothing(
+    world: World, his: His, client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    psn_no, certno = await _person(world)
+    good = his.message(
+        "2201", registration(psn_no, certno, world.doctors["chief"], begntime=BEGNTIME)
+    )
+    headers = world.hospital(0)[1]
+
+    async def refused(body: Any, *, path: str = "/nhsa", send: dict[str, str] = headers) -> Any:
+        response = await client.post(path, content=body, headers=send)
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert answer["infcode"] == -1 and answer["output"] is None, answer
+        return answer
+
+    malformed = await refused(b'{"infno": "2201", "msgid": ')
+    assert malformed["err_code"] == "malformed_json"
+    assert malformed["inf_refmsgid"] is None
+
+    def sent(message: dict[str, Any]) -> bytes:
+        return httpx.Request("POST", "/", json=message).content
+
+    nobody = await refused(sent(good), send={})
+    assert (nobody["err_code"], nobody["inf_refmsgid"]) == ("unauthenticated", good["msgid"])
+    insurer = await refused(sent(good), send=world.insurer)
+    assert insurer["err_code"] == "forbidden"
+    someone_else = await refused(sent(good | {"fixmedins_code": "H" + "0" * 10}))
+    assert (someone_else["err_code"], someone_else["err_field"]) == ("forbidden", "fixmedins_code")
+    elsewhere = await refused(sent(good | {"mdtrtarea_admvs": "230200"}))
+    assert elsewhere["err_field"] == "mdtrtarea_admvs"
+    mismatch = await refused(sent(good), path="/nhsa/2207")
+    assert (mismatch["err_code"], mismatch["err_field"]) == ("infno_mismatch", "infno")
+    unknown = await refused(sent(good | {"infno": "9999"}))
+    assert (unknown["err_code"], unknown["err_field"]) == ("unknown_infno", "infno")
+    no_time = await refused(sent(good | {"inf_time": "2026-03-02"}))
+    assert (no_time["err_code"], no_time["err_field"]) == ("validation_error", "inf_time")
+    extra = await refused(sent(good | {"input": good["input"] | {"extra": "1"}}))
+    assert (extra["err_code"], extra["err_field"]) == ("validation_error", "input.extra")
+    two_mains = good["input"] | {"diseinfo": good["input"]["diseinfo"] * 2}
+    mains = await refused(sent(good | {"input": two_mains}))
+    assert (mains["err_code"], mains["err_field"]) == ("validation_error", "input.diseinfo")
+    assert await _count(session, Visit, psn_no=psn_no) == 0
+
+    # The refused message's msgid was not used up: the same message now succeeds.
+    assert (await his.post(good))["infcode"] == 0
+
+
+async def test_another_institution_cannot_tell_a_visit_from_none(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    world = await build_world(client, session, hospital_levels=(3, 3))
+    psn_no, certno = await _person(world)
+    mdtrt_id = await _visit(His(world), psn_no, certno)
+    stranger = His(world, hospital=1)
+    answers = []
+    for visit in (mdtrt_id, "M" + "0" * 20):
+        refused = await stranger.refused("2207", settle_data(visit, psn_no, certno, "0"))
+        answers.append((refused["err_code"], refused["err_field"], refused["err_msg"]))
+    assert answers[0] == answers[1] == (
+        "unknown_visit", "input.data.mdtrt_id", "unknown_visit: no such visit",
+    )  # fmt: skip
+    person = await stranger.refused(
+        "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token", "certno": ""}}
+    )
+    assert person["err_code"] == "certno_required"
