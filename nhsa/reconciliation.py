@@ -1,7 +1,11 @@
-"""3201 reconcile totals and 3203 apply for clearing: the national shapes mapped onto the /v1
-reconciliation and clearing services."""
+"""3201 reconcile totals, 3202 reconcile details and 3203 apply for clearing: the national
+shapes mapped onto the /v1 reconciliation and clearing services."""
 
 from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
 
 from claims import clearing, reconciliation
 from claims.recon_schemas import ClearingApplyIn
@@ -11,6 +15,10 @@ from nhsa.schemas import (
     ClearingApplied,
     ClearingIn,
     ClearingOut,
+    DetailIn,
+    DetailMismatch,
+    DetailOut,
+    DetailRow,
     StmtInfo,
     TotalsIn,
     TotalsOut,
@@ -33,6 +41,43 @@ async def totals(call: Call, body: TotalsIn) -> TotalsOut:
             stmt_rslt=out.stmt_rslt,
             stmt_rslt_dscr=out.stmt_rslt_dscr,
         )
+    )
+
+
+async def _detail_file(rows: list[DetailRow]) -> AsyncIterator[bytes]:
+    """The inline rows as the detail file /v1 takes: CSV under a header of the same names."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(DetailRow.model_fields)
+    for row in rows:
+        writer.writerow(str(value) for value in row.model_dump(mode="json").values())
+    yield buffer.getvalue().encode()
+
+
+async def details(call: Call, body: DetailIn) -> DetailOut:
+    """3202: the HIS's settlements of the period, one by one, against the engine's."""
+    data = body.data
+    asked = reconciliation.ScopeRequest(
+        reconciliation.Period(data.stmt_begndate, data.stmt_enddate),
+        None,
+        data.insutype,
+        data.clr_type,
+    )
+    with fields_under("input.data"):
+        out = await reconciliation.reconcile_details(
+            call.session, call.principal, asked, _detail_file(body.detail)
+        )
+    differences = {kind: n for kind, n in out.counts.model_dump().items() if n}
+    return DetailOut(
+        stmtinfo=StmtInfo(
+            setl_optins=data.setl_optins,
+            stmt_rslt=out.stmt_rslt,
+            stmt_rslt_dscr=", ".join(f"{kind} {n}" for kind, n in differences.items())
+            or "balanced",
+        ),
+        recon_id=str(out.recon_id),
+        mismatches=[DetailMismatch(setl_id=m.setl_id, kinds=list(m.kinds)) for m in out.mismatches],
+        mismatches_truncated=out.mismatches_truncated,
     )
 
 

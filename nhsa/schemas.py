@@ -398,7 +398,10 @@ class RevokeIn(WireModel):
     data: RevokeRef
 
 
-# --- 3201 reconcile totals, 3203 apply for clearing ----------------------------------------------
+# --- 3201 reconcile totals, 3202 reconcile details, 3203 apply for clearing -----------------------
+
+#: The most rows a 3202 envelope carries inline.
+MAX_INLINE_DETAIL = 5000
 
 
 class TotalsData(WireModel):
@@ -426,6 +429,54 @@ class StmtInfo(BaseModel):
 
 class TotalsOut(BaseModel):
     stmtinfo: StmtInfo
+
+
+class DetailRow(WireModel):
+    """One settlement of the HIS's 3202 detail file: the file's columns, as members."""
+
+    setl_id: Code
+    mdtrt_id: Code
+    psn_no: Code
+    medfee_sumamt: Yuan
+    fund_pay_sumamt: Yuan
+    acct_pay: Yuan
+    refd_setl_flag: Flag
+
+
+class DetailScopeData(WireModel):
+    """3202's ``data``: the period (and optionally insutype and clr_type) the detail covers."""
+
+    setl_optins: Omittable[Region] = Field(default=None, description="the clearing region")
+    file_qury_no: Note = None
+    stmt_begndate: CalendarDate
+    stmt_enddate: CalendarDate
+    insutype: Omittable[Insutype] = None
+    clr_type: Omittable[ClrType] = None
+    medfee_sumamt: Omittable[Yuan] = None
+    fund_pay_sumamt: Omittable[Yuan] = None
+    cash_payamt: Omittable[Yuan] = None
+    fixmedins_setl_cnt: Omittable[ParameterInt] = None
+    refd_setl_flag: Omittable[Flag] = None
+
+
+class DetailIn(WireModel):
+    """3202 with its detail file inline: the rows the national platform takes as an uploaded
+    file (``file_qury_no``) come in ``detail``; a larger file goes to the /v1 CSV upload."""
+
+    data: DetailScopeData
+    detail: list[DetailRow] = Field(max_length=MAX_INLINE_DETAIL)
+
+
+class DetailMismatch(BaseModel):
+    setl_id: str
+    kinds: list[str]
+
+
+class DetailOut(BaseModel):
+    stmtinfo: StmtInfo
+    recon_id: str = Field(description="the reconciliation, readable at /v1")
+    mismatches: list[DetailMismatch]
+    mismatches_truncated: bool
 
 
 class ClearingData(WireModel):

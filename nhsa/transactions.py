@@ -16,6 +16,7 @@ from nhsa.schemas import (
     CancelFeesIn,
     CancelVisitIn,
     ClearingIn,
+    DetailIn,
     FeeUploadIn,
     PersonInfoIn,
     RegistrationIn,
@@ -56,5 +57,6 @@ TRANSACTIONS = _table(
     Transaction("2207", "settle", SettleIn, settlement.settle, True),
     Transaction("2208", "revoke a settlement", RevokeIn, settlement.revoke, True),
     Transaction("3201", "reconcile totals", TotalsIn, reconciliation.totals, False),
+    Transaction("3202", "reconcile details", DetailIn, reconciliation.details, True),
     Transaction("3203", "apply for clearing", ClearingIn, reconciliation.apply_for_clearing, True),
 )

@@ -1,7 +1,7 @@
 """The national envelope driven by HIS-shaped messages: a whole visit through 1101 → 2201 →
-2204 → 2206 → 2207 → 3201 → 2208, every amount compared with the same visit through /v1; replay
-by msgid; the HIS's figures refused on a mismatch; 2202 and 2205; refusals in the national
-shape that change nothing."""
+2204 → 2206 → 2207 → 3201 → 3202 → 2208, every amount compared with the same visit through
+/v1; replay by msgid; the HIS's figures refused on a mismatch; 2202 and 2205; refusals in the
+national shape that change nothing."""
 
 from __future__ import annotations
 
@@ -160,6 +160,10 @@ async def test_a_visit_through_the_envelope_settles_as_through_v1(
     ]
 
     today = local_date(utcnow())
+    reconciled_period = (
+        (today - timedelta(days=1)).isoformat(),
+        (today + timedelta(days=1)).isoformat(),
+    )
     reconciled = await his.call(
         "3201",
         {
@@ -167,8 +171,8 @@ async def test_a_visit_through_the_envelope_settles_as_through_v1(
                 "insutype": "310",
                 "clr_type": "11",
                 "setl_optins": world.admdvs,
-                "stmt_begndate": (today - timedelta(days=1)).isoformat(),
-                "stmt_enddate": (today + timedelta(days=1)).isoformat(),
+                "stmt_begndate": reconciled_period[0],
+                "stmt_enddate": reconciled_period[1],
                 "medfee_sumamt": "422.80",
                 "fund_pay_sumamt": "116.00",
                 "acct_pay": "200.00",
@@ -178,6 +182,29 @@ async def test_a_visit_through_the_envelope_settles_as_through_v1(
         },
     )
     assert reconciled["stmtinfo"]["stmt_rslt"] == "0", reconciled
+    rows = [
+        {
+            "setl_id": body["setl_id"],
+            "mdtrt_id": body["mdtrt_id"],
+            "psn_no": body["psn_no"],
+            "medfee_sumamt": "211.40",
+            "fund_pay_sumamt": "58.00",
+            "acct_pay": "100.00",
+            "refd_setl_flag": "0",
+        }
+        for body in (settled["setlinfo"], v1)
+    ]
+    period = {"stmt_begndate": reconciled_period[0], "stmt_enddate": reconciled_period[1]}
+    detailed = await his.call("3202", {"data": period | {"file_qury_no": ""}, "detail": rows})
+    assert detailed["stmtinfo"]["stmt_rslt"] == "0", detailed
+    rows[1]["acct_pay"] = "99.00"
+    differs = await his.call("3202", {"data": period, "detail": rows})
+    assert differs["stmtinfo"] == {
+        "setl_optins": None,
+        "stmt_rslt": "1",
+        "stmt_rslt_dscr": "amount_differs 1",
+    }
+    assert differs["mismatches"] == [{"setl_id": v1["setl_id"], "kinds": ["amount_differs"]}]
 
     setl_id = settled["setlinfo"]["setl_id"]
     revoked = await his.call(
