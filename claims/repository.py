@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.models import (
@@ -249,8 +249,7 @@ async def delete_fee_lines(session: AsyncSession, mdtrt_id: str, feedetl_sn: str
     statement = delete(FeeLine).where(FeeLine.mdtrt_id == mdtrt_id)
     if feedetl_sn is not None:
         statement = statement.where(FeeLine.feedetl_sn == feedetl_sn)
-    result = await session.execute(statement)
-    return int(getattr(result, "rowcount", 0) or 0)
+    return cast(CursorResult[Any], await session.execute(statement)).rowcount
 
 
 async def delete_visit(session: AsyncSession, mdtrt_id: str) -> None:

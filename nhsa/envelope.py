@@ -43,11 +43,13 @@ class Call:
 @contextmanager
 def fields_under(prefix: str) -> Iterator[None]:
     """Name the field of a refusal raised inside by its place in the envelope: a /v1 service
-    says ``mdtrt_id`` where the HIS sent ``input.data.mdtrt_id``."""
+    says ``mdtrt_id`` where the HIS sent ``input.data.mdtrt_id``. A refusal that names no
+    field (the database unavailable) still names none."""
     try:
         yield
     except SanyiError as error:
-        error.field = f"{prefix}.{error.field}" if error.field else prefix
+        if error.field:
+            error.field = f"{prefix}.{error.field}"
         raise
 
 
@@ -103,7 +105,7 @@ def msgid_of(body: bytes) -> str | None:
     names the message it answers where it can."""
     try:
         document: Any = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's depth
         return None
     msgid = document.get("msgid") if isinstance(document, dict) else None
     if isinstance(msgid, str) and re.fullmatch(MSGID_PATTERN, msgid):
@@ -113,7 +115,12 @@ def msgid_of(body: bytes) -> str | None:
 
 class EnvelopeRoute(UnitOfWorkRoute):
     """A unit-of-work route whose refusals are answered as national refusal envelopes (HTTP
-    200, ``infcode`` -1) once the unit of work has rolled back."""
+    200, ``infcode`` -1) once the unit of work has rolled back. Its only documented answer is
+    the 200 envelope: the refusal statuses of /v1 routes do not apply."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.responses.pop(503, None)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
