@@ -16,7 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from claims.budgets import local_date
 from claims.models import FeeLine, Settlement, Visit
 from engine.db import utcnow
-from tests.claims.world import DELIVERY, DRUG_X, DRUG_Y, DRUG_Z, FOLLOWUP, World, build_world
+from tests.claims.world import (
+    DELIVERY,
+    DRUG_X,
+    DRUG_Y,
+    DRUG_Z,
+    FOLLOWUP,
+    World,
+    build_world,
+    make_certno,
+)
 from tests.nhsa.his import His, fee_line, registration, settle_data
 
 BEGNTIME = "2026-03-02 09:30:00"
@@ -408,3 +417,38 @@ async def test_another_institution_cannot_tell_a_visit_from_none(
         "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token", "certno": ""}}
     )
     assert person["err_code"] == "certno_required"
+
+
+async def test_clearing_is_applied_for_once_a_month(world: World, his: His) -> None:
+    application = {"data": {"clr_type": "11", "clr_way": "1", "setlym": "202603", "psntime": ""}}
+    message = his.message("3203", application)
+    applied = await his.post(message)
+    assert applied["infcode"] == 0, applied
+    assert applied["output"]["data"]["clr_stas"] == "applied"
+    assert applied["output"]["data"]["clr_appy_evt_id"].startswith("C")
+    assert await his.post(message) == applied
+    again = await his.refused("3203", application)
+    assert (again["err_code"], again["err_field"]) == ("already_applied", "input.data.setlym")
+    ahead = await his.refused("3203", {"data": {"clr_type": "11", "setlym": "209901"}})
+    assert (ahead["err_code"], ahead["err_field"]) == ("period_not_over", "input.data.setlym")
+
+
+async def test_a_person_is_found_only_by_their_own_resident_id(world: World, his: His) -> None:
+    psn_no, certno = await _person(world)
+    by_voucher = await his.call(
+        "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "ecToken", "certno": certno}}
+    )
+    assert by_voucher["baseinfo"]["psn_no"] == psn_no
+    assert by_voucher["baseinfo"]["certno"] == certno[:6] + "********" + certno[-4:]
+    nobody = await his.refused(
+        "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": make_certno()}}
+    )
+    assert (nobody["err_code"], nobody["err_field"]) == (
+        "unknown_person", "input.data.mdtrt_cert_no",
+    )  # fmt: skip
+    broken = await his.refused(
+        "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno[:17] + "Y"}}
+    )
+    assert (broken["err_code"], broken["err_field"]) == (
+        "invalid_certno", "input.data.mdtrt_cert_no",
+    )  # fmt: skip
