@@ -4,6 +4,10 @@ A hospital registers a visit or uploads a fee line by mistake and takes it back 
 visit settles. Only what no settlement has used may go: a visit with a live settlement is
 refused (revoke it first, 2208), and a visit that was ever settled stays on record, since its
 revoked settlement names it; its fee lines may still be cancelled and uploaded anew.
+
+A cancellation takes the person's row lock, where settlements of the person queue, and moves
+the person's ledger version on: a settlement of the visit adjudicated before the cancellation
+then finds the ledger moved and runs again under the lock, after it, on what is left.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ ALL_LINES = "0000"
 async def _cancellable_visit(
     session: AsyncSession, principal: Principal, mdtrt_id: str, psn_no: str
 ) -> Visit:
-    """The caller's own visit of person ``psn_no``, not settled; a visit of another person reads
-    as an unknown one."""
-    visit = await owned_visit(session, principal, mdtrt_id)
-    if visit.psn_no != psn_no:
+    """The caller's own visit of person ``psn_no``, not settled, under the person's row lock; a
+    visit of another person reads as an unknown one."""
+    person = await repository.person(session, psn_no, lock=True)
+    visit = await owned_visit(session, principal, mdtrt_id)  # read under the lock
+    if person is None or visit.psn_no != psn_no:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
+    person.ledger_version += 1
     if await repository.live_settlement(session, mdtrt_id) is not None:
         raise Conflict(
             "the visit is settled; revoke it first", code="visit_settled", field="mdtrt_id"
