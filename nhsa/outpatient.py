@@ -13,7 +13,7 @@ from claims import cancellation, identification, persons, visits
 from claims.budgets import local_date
 from claims.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
 from engine.db import utcnow
-from engine.errors import InvalidRequest
+from engine.errors import InvalidRequest, SanyiError
 from engine.wire import ResidentId
 from nhsa.envelope import Call, fields_under, parse
 from nhsa.figures import agree
@@ -171,8 +171,15 @@ async def upload_fees(call: Call, body: FeeUploadIn) -> FeeUploadOut:
             for i, line in enumerate(body.feedetail)
         ]
     )
-    with fields_under("input"):
+    try:
         priced = await visits.upload_fees(call.session, call.principal, first.mdtrt_id, upload)
+    except SanyiError as error:
+        # /v1 names the path's mdtrt_id or a line (feedetail.<i>.<member>) of the body.
+        if error.field == "mdtrt_id":
+            error.field = "input.feedetail.0.mdtrt_id"
+        elif error.field:
+            error.field = f"input.{error.field}"
+        raise
     for i, (sent, fee) in enumerate(zip(body.feedetail, priced.feedetail, strict=True)):
         agree(
             "det_item_fee_sumamt",

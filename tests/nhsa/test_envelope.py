@@ -303,6 +303,10 @@ async def test_the_his_figures_are_refused_on_a_mismatch_before_anything_settles
     refused = await his.refused("2204", wrong_line)
     assert refused["err_code"] == "det_item_fee_sumamt_mismatch"
     assert refused["err_field"] == "input.feedetail.0.det_item_fee_sumamt"
+    unpriced = await his.refused(
+        "2204", {"feedetail": [fee_line(mdtrt_id, psn_no, "9", "NOSUCHCODE0001", "1", "1.00", "")]}
+    )
+    assert unpriced["err_field"] == "input.feedetail.0.med_list_codg", unpriced
     assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == len(EXAMPLE_A)
 
 
@@ -333,6 +337,8 @@ async def test_fee_lines_and_visits_are_cancelled_until_settled(
     ):
         refused = await his.refused(infno, {"data": data})
         assert refused["err_code"] == "visit_settled"
+    more = await his.refused("2204", _lines(mdtrt_id, psn_no))
+    assert (more["err_code"], more["err_field"]) == ("visit_settled", "input.feedetail.0.mdtrt_id")
     await his.call(
         "2208",
         {"data": {"setl_id": settled["setlinfo"]["setl_id"], "mdtrt_id": mdtrt_id,
