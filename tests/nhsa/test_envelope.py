@@ -80,10 +80,13 @@ def _without_ids(setlinfo: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _v1_visit(world: World, psn_no: str, certno: str) -> str:
+async def _v1_visit(world: World, psn_no: str, certno: str) -> tuple[str, list[dict[str, Any]]]:
+    """The same visit through /v1: its mdtrt_id and its priced fee lines."""
     visit = await world.visit(psn_no, certno, when=None, dr="chief")
-    await world.fees(visit["mdtrt_id"], [(code, cnt, pric) for code, cnt, pric, _ in EXAMPLE_A])
-    return str(visit["mdtrt_id"])
+    fees = await world.fees(
+        visit["mdtrt_id"], [(code, cnt, pric) for code, cnt, pric, _ in EXAMPLE_A]
+    )
+    return str(visit["mdtrt_id"]), list(fees["feedetail"])
 
 
 async def test_a_visit_through_the_envelope_settles_as_through_v1(
@@ -133,18 +136,13 @@ async def test_a_visit_through_the_envelope_settles_as_through_v1(
     assert visit.begntime == datetime(2026, 3, 2, 1, 30, tzinfo=UTC)  # 09:30 in UTC+8
 
     uploaded = await his.call("2204", _lines(mdtrt_id, psn_no))
-    v1_mdtrt_id = await _v1_visit(world, v1_psn_no, v1_certno)
-    v1_lines = (
-        await world.client.post(
-            f"/v1/visits/{v1_mdtrt_id}/pre-settlement",
-            json={"acct_used_flag": True},
-            headers=world.hospital(0)[1],
-        )
-    ).json()["lines"]
-    assert [line["det_item_fee_sumamt"] for line in uploaded["result"]] == [
-        line["det_item_fee_sumamt"] for line in v1_lines
+    v1_mdtrt_id, v1_lines = await _v1_visit(world, v1_psn_no, v1_certno)
+    assert [
+        {k: v for k, v in line.items() if k != "chrgitm_lv"} for line in uploaded["result"]
+    ] == [{k: line[k] for k in uploaded["result"][0] if k != "chrgitm_lv"} for line in v1_lines]
+    assert [line["chrgitm_lv"] for line in uploaded["result"]] == [
+        f"0{line['chrgitm_lv']}" for line in v1_lines
     ]
-    assert uploaded["result"][2]["chrgitm_lv"] == "02"
     assert uploaded["result"][2]["overlmt_amt"] == "8.40"
 
     presettled = await his.call("2206", settle_data(mdtrt_id, psn_no, certno, "211.40"))
