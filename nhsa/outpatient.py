@@ -208,9 +208,27 @@ async def upload_fees(call: Call, body: FeeUploadIn) -> FeeUploadOut:
 
 
 async def cancel_fees(call: Call, body: CancelFeesIn) -> None:
-    """2205: cancel one fee line of an unsettled visit, or all of them with ``"0000"``."""
+    """2205: cancel every unsettled line of the visit (``chrg_bchno`` "0000") or one line
+    (``feedetl_sn``). The engine keeps no charge batches, so another ``chrg_bchno`` is refused
+    rather than read as all lines."""
     data = body.data
+    if (data.chrg_bchno is None) == (data.feedetl_sn is None):
+        raise InvalidRequest(
+            'name the lines: chrg_bchno "0000" for all of them, or the feedetl_sn of one',
+            code="fee_lines_unnamed",
+            field="input.data.chrg_bchno",
+        )
+    if data.chrg_bchno not in (None, cancellation.ALL_LINES):
+        raise InvalidRequest(
+            'only chrg_bchno "0000" (every line) is offered; cancel one line by feedetl_sn',
+            code="chrg_bchno_unsupported",
+            field="input.data.chrg_bchno",
+        )
     with fields_under("input.data"):
         await cancellation.cancel_fee_lines(
-            call.session, call.principal, data.mdtrt_id, data.psn_no, data.feedetl_sn
+            call.session,
+            call.principal,
+            data.mdtrt_id,
+            data.psn_no,
+            data.feedetl_sn or cancellation.ALL_LINES,
         )

@@ -189,6 +189,8 @@ class RegistrationData(WireModel):
     certno: Note = None
     psn_type: Note = None
     psn_name: Note = None
+    hcard_basinfo: Omittable[Annotated[Text, Field(max_length=2000)]] = None
+    hcard_chkinfo: Omittable[Annotated[Text, Field(max_length=2000)]] = None
     med_type: MedType = "11"
     biz_type_code: BizTypeCode = "01"
 
@@ -248,6 +250,7 @@ class NationalFeeLine(WireModel):
     fee_ocur_time: Omittable[LocalTime] = None
     med_list_codg: Annotated[Identifier, Field(max_length=50)]
     medins_list_codg: Note = None
+    medins_list_name: Note = None
     det_item_fee_sumamt: Omittable[Yuan] = None
     cnt: Quantity
     pric: Omittable[PositivePrice] = None
@@ -273,6 +276,8 @@ class NationalFeeLine(WireModel):
     chrg_bchno: Note = None
     dise_codg: Note = None
     rxno: Note = None
+    unchk_flag: Note = None
+    unchk_memo: Note = None
 
 
 class FeeUploadIn(WireModel):
@@ -298,9 +303,13 @@ class FeeUploadOut(BaseModel):
 
 
 class FeeLineRef(WireModel):
-    feedetl_sn: Code = Field(description='one line, or "0000" for every line of the visit')
+    """2205's ``data``: the national ``chrg_bchno`` "0000" cancels every unsettled line of the
+    visit; the engine's ``feedetl_sn`` cancels one line."""
+
     mdtrt_id: Code
     psn_no: Code
+    chrg_bchno: Omittable[Code] = Field(default=None, description='"0000": every line')
+    feedetl_sn: Omittable[Code] = Field(default=None, description="one line")
 
 
 class CancelFeesIn(WireModel):

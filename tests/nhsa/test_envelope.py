@@ -324,14 +324,24 @@ async def test_fee_lines_and_visits_are_cancelled_until_settled(
     assert (unknown["err_code"], unknown["err_field"]) == (
         "unknown_fee_line", "input.data.feedetl_sn",
     )  # fmt: skip
-    await his.call("2205", {"data": {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
+    for data, code in (
+        ({"chrg_bchno": "B0001"}, "chrg_bchno_unsupported"),
+        ({}, "fee_lines_unnamed"),
+        ({"chrg_bchno": "0000", "feedetl_sn": "1"}, "fee_lines_unnamed"),
+    ):
+        unnamed = await his.refused(
+            "2205", {"data": {"mdtrt_id": mdtrt_id, "psn_no": psn_no} | data}
+        )
+        assert (unnamed["err_code"], unnamed["err_field"]) == (code, "input.data.chrg_bchno")
+    assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == len(EXAMPLE_A) - 1
+    await his.call("2205", {"data": {"chrg_bchno": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}})
     assert await _count(session, FeeLine, mdtrt_id=mdtrt_id) == 0
 
     await his.call("2204", _lines(mdtrt_id, psn_no))
     settled = await his.call("2207", settle_data(mdtrt_id, psn_no, certno, "211.40"))
     for infno, data in (
         ("2202", {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "ipt_otp_no": "MZ1"}),
-        ("2205", {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}),
+        ("2205", {"chrg_bchno": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}),
     ):
         refused = await his.refused(infno, {"data": data})
         assert refused["err_code"] == "visit_settled"

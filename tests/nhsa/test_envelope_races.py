@@ -61,7 +61,7 @@ async def test_a_settle_racing_a_cancellation_ends_as_one_of_them(
             his.post(
                 his.message(
                     "2205",
-                    {"data": {"feedetl_sn": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}},
+                    {"data": {"chrg_bchno": "0000", "mdtrt_id": mdtrt_id, "psn_no": psn_no}},
                 )
             ),
         )
