@@ -57,6 +57,9 @@ async def transaction(
 async def _serve(
     request: Request, principal: Principal, session: AsyncSession, infno: str | None
 ) -> EnvelopeOut:
+    """Read the envelope, check it is the caller's to send, and answer it by its transaction:
+    once per msgid when the transaction writes (the claim, the write and the stored answer in
+    the request's one unit of work, so a refusal leaves the msgid unused)."""
     sent = parse(Envelope, await request.body())
     if infno is not None and infno != sent.infno:
         raise InvalidRequest(
