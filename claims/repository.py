@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.models import (
@@ -233,3 +233,24 @@ async def has_settlement_in_year(session: AsyncSession, psn_no: str, year: int) 
         .limit(1)
     )
     return found is not None
+
+
+# --- cancellation (2202, 2205) --------------------------------------------------------------------
+
+
+async def has_settlement(session: AsyncSession, mdtrt_id: str) -> bool:
+    """Whether the visit was ever settled (a revoked settlement counts: it stays on record)."""
+    found = await session.scalar(select(Settlement.setl_id).where(Settlement.mdtrt_id == mdtrt_id))
+    return found is not None
+
+
+async def delete_fee_lines(session: AsyncSession, mdtrt_id: str, feedetl_sn: str | None) -> int:
+    """Delete one fee line of the visit (``feedetl_sn``) or all of them (None); how many went."""
+    statement = delete(FeeLine).where(FeeLine.mdtrt_id == mdtrt_id)
+    if feedetl_sn is not None:
+        statement = statement.where(FeeLine.feedetl_sn == feedetl_sn)
+    return cast(CursorResult[Any], await session.execute(statement)).rowcount
+
+
+async def delete_visit(session: AsyncSession, mdtrt_id: str) -> None:
+    await session.execute(delete(Visit).where(Visit.mdtrt_id == mdtrt_id))

@@ -23,6 +23,7 @@ from engine.edge import ControlCharacterGuard
 from engine.errors import SanyiError
 from engine.server_errors import UnhandledErrors, error_response
 from engine.settings import Settings, get_settings
+from nhsa import routes as nhsa_routes
 
 log = logging.getLogger("sanyi")
 
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for routes in domain_modules("routes"):
         v1.include_router(routes.router)
     app.include_router(v1)
+    app.include_router(nhsa_routes.router)  # the national envelope, beside /v1
     app.include_router(probes.router)
     app.include_router(metrics.router)
     app.add_middleware(AccessMiddleware)  # outermost: the request id covers the whole request

@@ -210,6 +210,32 @@ def _call(**kwargs: Any) -> Build:
     return build
 
 
+def _envelope(*, in_path: bool) -> Build:
+    """A national 2208 envelope revoking the ids' settlement, sent as the caller's own
+    institution. The envelope answers every refusal with HTTP 200 (``infcode`` -1), so the
+    matrix checks it for leaks only; tests/nhsa compares a foreign id's refusal with an unknown
+    one's."""
+
+    def build(ids: Ids, caller: Caller) -> Call:
+        envelope = {
+            "infno": "2208",
+            "msgid": "MSG" + uuid.uuid4().hex,
+            "mdtrtarea_admvs": caller.admdvs or ids.admdvs,
+            "opter_type": "1",
+            "opter": "1",
+            "opter_name": "x",
+            "inf_time": "2026-09-15 10:00:00",
+            "fixmedins_code": _own_or(ids, caller),
+            "fixmedins_name": "x",
+            "input": {
+                "data": {"setl_id": ids.setl_id, "mdtrt_id": ids.mdtrt_id, "psn_no": ids.psn_no}
+            },
+        }
+        return Call(path={"infno": "2208"} if in_path else {}, json=envelope)
+
+    return build
+
+
 CASES: dict[str, Case] = {
     # --- operator ---------------------------------------------------------------------------
     "POST /v1/admin/organisations": Case(
@@ -488,6 +514,9 @@ CASES: dict[str, Case] = {
     "GET /v1/fhir/PaymentReconciliation/{clr_appy_evt_id}": Case(
         _call(path={"clr_appy_evt_id": "clr_appy_evt_id"}), institution_owned=True
     ),
+    # --- the national envelope ---------------------------------------------------------------
+    "POST /nhsa": Case(_envelope(in_path=False), names_ids=False),
+    "POST /nhsa/{infno}": Case(_envelope(in_path=True), names_ids=False),
     # --- public -----------------------------------------------------------------------------
     "GET /health": Case(_call(), names_ids=False),
     "GET /livez": Case(_call(), names_ids=False),
