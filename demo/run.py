@@ -96,7 +96,8 @@ def console_link(settings: Settings, base_url: str, api_key: str) -> str:
     return f"{base_url}/console/link/{_in_database(settings, work)}"
 
 
-def _organisation_key(admin: Client, **body: str) -> str:
+def organisation_key(admin: Client, **body: str) -> str:
+    """A new organisation, through the operator's API, and its first key."""
     org = admin.post("/v1/admin/organisations", json=body, expect=201)
     key: str = admin.post(f"/v1/admin/organisations/{org['id']}/keys", json={}, expect=201)[
         "api_key"
@@ -105,12 +106,12 @@ def _organisation_key(admin: Client, **body: str) -> str:
 
 
 def _organisation(admin: Client, **body: str) -> Client:
-    return admin.as_org(_organisation_key(admin, **body))
+    return admin.as_org(organisation_key(admin, **body))
 
 
 def setup_region(http: httpx.Client, admin_token: str) -> DemoRegion:
     admin = Client(http, admin_token)
-    insurer_key = _organisation_key(
+    insurer_key = organisation_key(
         admin, name="Harbin Medical Insurance Bureau", role="insurer", admdvs=REGION
     )
     region = DemoRegion(admin=admin, insurer=admin.as_org(insurer_key), insurer_key=insurer_key)
