@@ -21,7 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import charts, sessions
-from console.pages import clearing, overview, provider, schemes
+from console.pages import circulation, clearing, overview, provider, reconciliation, schemes
 from console.sessions import COOKIE, Viewer
 from engine.auth import Principal, Role
 from engine.db import UnitOfWorkRoute, get_session
@@ -278,3 +278,21 @@ async def batch_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="clearing-{clr_appy_evt_id}.csv"'},
     )
+
+
+@router.get("/reconciliation", response_class=HTMLResponse)
+async def reconciliation_view(
+    request: Request, session: Session, viewer: Signed, admdvs: RegionQuery = None
+) -> Response:
+    principal, region = reader(viewer, admdvs)
+    view = await reconciliation.reconciliation_page(session, principal, region)
+    return _page(request, "reconciliation.html", viewer, region, view=view)
+
+
+@router.get("/prescriptions", response_class=HTMLResponse)
+async def circulation_view(
+    request: Request, session: Session, viewer: Signed, admdvs: RegionQuery = None
+) -> Response:
+    _, region = reader(viewer, admdvs)
+    view = await circulation.circulation(session, region)
+    return _page(request, "circulation.html", viewer, region, view=view)

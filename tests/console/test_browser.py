@@ -26,13 +26,14 @@ from rich.progress import Progress
 from claims.budgets import CST
 from console.pages.calendar import today
 from demo.client import Client
+from demo.prescriptions import PrescriptionReport
 from demo.run import REGION, bootstrap_admin, organisation_key, populate
 from engine import migrate
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, to_async_url
 from engine.terminal import money
-from tests.claims.recon_factories import backdate
+from tests.claims.recon_factories import backdate, detail_file, file_row
 from tests.scratch import scratch_database_url
 from tests.support.server import serving
 
@@ -64,6 +65,7 @@ class Seeded:
     insurer_key: str
     other_key: str
     batch_id: str
+    prescriptions: PrescriptionReport
     blocked: list[str] = field(default_factory=list)
 
 
@@ -77,25 +79,40 @@ async def _backdate(database_url: str, setl_ids: list[str], when: datetime) -> N
         await db.dispose()
 
 
-def _last_month_batch(database_url: str, month_ago: Client, hospital: Client) -> str:
-    """Move a few of the hospital's settlements into last month and apply for its clearing."""
+def _last_month_batch(database_url: str, insurer: Client, hospital: Client) -> str:
+    """Move a few of the hospital's settlements into last month, apply for its clearing, and
+    reconcile the month against a file of the hospital's with one amount changed."""
     now = datetime.now(CST)
-    page = month_ago.get(
+    page = insurer.get(
         "/v1/settlements",
         params={
             "begin": (now - timedelta(days=60)).isoformat(),
             "end": (now + timedelta(days=1)).isoformat(),
             "fixmedins_code": HOSPITAL,
+            "status": "settled",
             "limit": 8,
         },
     )
     first_of_month = now.replace(day=1, hour=12, minute=0, second=0, microsecond=0)
     last_month = first_of_month - timedelta(days=10)
-    asyncio.run(_backdate(database_url, [s["setl_id"] for s in page["items"]], last_month))
+    moved = page["items"]
+    asyncio.run(_backdate(database_url, [s["setl_id"] for s in moved], last_month))
     batch = hospital.post(
         "/v1/clearing/batches",
         json={"setlym": last_month.strftime("%Y%m"), "clr_type": "11"},
         idempotent=True,
+        expect=201,
+    )
+    rows = [file_row(s) for s in moved]
+    rows[0]["medfee_sumamt"] = str(Decimal(rows[0]["medfee_sumamt"]) + 1)
+    hospital.post(
+        "/v1/reconciliation/details",
+        params={
+            "stmt_begndate": last_month.date().replace(day=1).isoformat(),
+            "stmt_enddate": (first_of_month - timedelta(days=1)).date().isoformat(),
+        },
+        content=detail_file(rows),
+        headers={"Content-Type": "text/csv"},
         expect=201,
     )
     return str(batch["clr_appy_evt_id"])
@@ -121,7 +138,7 @@ def _seed(database_url: str, base_url: str) -> Seeded:
             region.admin, name="Qiqihar Insurance Bureau", role="insurer", admdvs=OTHER_REGION
         )
     insurer = Client(httpx.Client(base_url=base_url, timeout=60), region.insurer_key)
-    return Seeded(base_url, insurer, region.insurer_key, other_key, batch_id)
+    return Seeded(base_url, insurer, region.insurer_key, other_key, batch_id, month.prescriptions)
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +249,23 @@ async def test_dip_and_bundles_pages(insurer_page: Page, seeded: Seeded) -> None
     await _shot(insurer_page, "bundles")
 
 
+async def test_reconciliation_shows_the_mismatch(insurer_page: Page, seeded: Seeded) -> None:
+    await insurer_page.click("nav >> text=Reconciliation")
+    assert await insurer_page.locator("section.recon").count() == 1
+    assert await _cell(insurer_page, "section.recon", "amount_differs") == "1"
+    assert await insurer_page.locator("table.mismatches tbody tr").count() == 1
+    await _shot(insurer_page, "reconciliation")
+
+
+async def test_circulation_funnel(insurer_page: Page, seeded: Seeded) -> None:
+    await insurer_page.click("nav >> text=Prescriptions")
+    uploaded = await _cell(insurer_page, "#funnel", "uploaded")
+    assert int(uploaded) == seeded.prescriptions.uploaded > 0
+    assert int(await _cell(insurer_page, "#ended", "expired")) == seeded.prescriptions.expired
+    assert int(await _cell(insurer_page, "#ended", "revoked")) == seeded.prescriptions.revoked
+    await _shot(insurer_page, "prescriptions")
+
+
 async def test_a_form_without_its_csrf_token_is_refused(insurer_page: Page, seeded: Seeded) -> None:
     approval = f"{seeded.base_url}/console/clearing/{seeded.batch_id}/approval"
     forms: list[dict[str, str | float | bool]] = [{}, {"csrf_token": "forged"}]
@@ -278,7 +312,7 @@ async def test_another_regions_insurer_sees_nothing_of_the_first(
 ) -> None:
     context = await _context(browser, seeded)
     page = await _sign_in(context, seeded, seeded.other_key)
-    for path in ("", "/dip", "/bundles", "/clearing"):
+    for path in ("", "/dip", "/bundles", "/clearing", "/reconciliation", "/prescriptions"):
         await page.goto(f"{seeded.base_url}/console{path}")
         text = await page.content()
         assert "H230100" not in text and seeded.batch_id not in text
