@@ -1,6 +1,7 @@
-"""The console's own reads, where no domain service answers the question: which reconciliation
-runs a region has (each is then read through the reconciliation service), and how the region's
-prescriptions have moved through circulation. Every query is bounded to one pooling region."""
+"""The console's own reads, where no domain service answers the question: visits the insurance
+refused to cover, which reconciliation runs a region has (each is then read through the
+reconciliation service), and how the region's prescriptions have moved through circulation.
+Every query is bounded to one pooling region."""
 
 from __future__ import annotations
 
@@ -12,8 +13,23 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.models import Visit
 from claims.recon_models import ReconRun
 from prescriptions.models import Dispense, Prescription, PrescriptionAccess
+
+
+async def refusals_by_reason(
+    session: AsyncSession, admdvs: str, since: datetime
+) -> list[tuple[str, int]]:
+    """Visits registered since ``since`` that the insurance does not cover, by refusal code,
+    most frequent first."""
+    rows = await session.execute(
+        select(Visit.refusal_code, func.count())
+        .where(Visit.admdvs == admdvs, Visit.begntime >= since, Visit.refusal_code.is_not(None))
+        .group_by(Visit.refusal_code)
+        .order_by(func.count().desc(), Visit.refusal_code)
+    )
+    return [(str(code), int(count)) for code, count in rows]
 
 
 async def recent_recon_runs(session: AsyncSession, admdvs: str, limit: int) -> Sequence[uuid.UUID]:

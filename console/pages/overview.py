@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from claims import funding, settlement
 from claims.budget_schemas import RegionSummaryOut
 from claims.budgets import CST, local_date
+from console import repository
 from console.pages.calendar import today, year_elapsed
 from engine.auth import Principal
 
@@ -27,6 +28,7 @@ class Overview:
     target: Decimal
     summary: RegionSummaryOut
     per_day: list[tuple[date, int]]
+    refusals: list[tuple[str, int]]
 
 
 async def settlements_per_day(
@@ -58,12 +60,14 @@ async def settlements_per_day(
 
 async def overview(session: AsyncSession, principal: Principal, admdvs: str) -> Overview:
     on = today()
+    first = on - timedelta(days=DAYS_SHOWN - 1)
     return Overview(
         admdvs=admdvs,
         as_of=on,
         target=year_elapsed(on),
         summary=await funding.region_summary(session, principal, admdvs, on.year),
-        per_day=await settlements_per_day(
-            session, principal, on - timedelta(days=DAYS_SHOWN - 1), on
+        per_day=await settlements_per_day(session, principal, first, on),
+        refusals=await repository.refusals_by_reason(
+            session, admdvs, datetime.combine(first, time(), CST)
         ),
     )
