@@ -25,7 +25,7 @@ from console.pages import circulation, clearing, overview, provider, reconciliat
 from console.sessions import COOKIE, Viewer
 from engine.auth import Principal, Role
 from engine.db import UnitOfWorkRoute, get_session
-from engine.errors import Forbidden, InvalidRequest, SanyiError, Unauthenticated
+from engine.errors import Forbidden, InvalidRequest, NotFound, SanyiError, Unauthenticated
 from engine.terminal import money
 from engine.wire import Admdvs, Code
 
@@ -187,7 +187,7 @@ async def sign_out(request: Request, session: Session, viewer: Signed) -> Respon
 async def static(name: Annotated[str, Path(max_length=40)]) -> Response:
     """The console's stylesheet, shipped inside the package: pages need nothing from outside."""
     if name not in STATIC:
-        raise Forbidden("no such asset", code="not_found")
+        raise NotFound("no such asset")
     body = files("console").joinpath("static", name).read_bytes()
     return Response(body, media_type=STATIC[name], headers={"Cache-Control": "max-age=3600"})
 
