@@ -39,6 +39,7 @@ _env = Environment(
 )
 _env.filters["money"] = lambda amount: "–" if amount is None else money(amount)
 _env.filters["percent"] = lambda ratio: f"{ratio * 100:.1f}%"
+_env.filters["points"] = lambda points: f"{points.normalize():,f}"
 templates = Jinja2Templates(env=_env)
 
 
