@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -63,7 +64,7 @@ async def _key_row(session: AsyncSession, api_key: str) -> ApiKey:
     return row
 
 
-async def _open(session: AsyncSession, api_key_id: object) -> str:
+async def _open(session: AsyncSession, api_key_id: uuid.UUID) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     session.add(
