@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console import charts, sessions
@@ -34,8 +34,11 @@ SIGNIN_COOKIE = "sanyi_console_signin"
 FORM_MAX_BYTES = 4096
 STATIC = {"console.css": "text/css; charset=utf-8"}
 
+#: Strict: a field a template names that the page does not have is an error, not a blank cell.
 _env = Environment(
-    loader=PackageLoader("console", "templates"), autoescape=select_autoescape(["html"])
+    loader=PackageLoader("console", "templates"),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
 )
 _env.filters["money"] = lambda amount: "–" if amount is None else money(amount)
 _env.filters["percent"] = lambda ratio: f"{ratio * 100:.1f}%"
