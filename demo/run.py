@@ -246,3 +246,5 @@ def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026, serve: bool
         console.print(f"One-time sign-in link for the demo insurer (15 minutes): {link}")
         if serve:
             _serve_until_interrupted()
+        else:
+            console.print("The server stops now: `make demo SERVE=1` keeps it serving.")
