@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test fuzz lint serve worker scheduler bench bench-floor bench-instructions bench-reconcile clean
+.PHONY: install browser demo test fuzz lint serve worker scheduler bench bench-floor bench-instructions bench-reconcile clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,15 +14,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's Chromium, for the console's browser test only (tests/console/test_browser.py skips
+# without it). Never a browser download: the system package, installed as root when missing.
+browser:
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } || echo "install Chromium: sudo apt-get install -y chromium"
+
 demo: $(STAMP)
-	$(BIN)/sanyi demo
+	$(BIN)/sanyi demo $(if $(SERVE),--serve)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint
+test: lint browser
 	$(BIN)/python scripts/run_tests.py
 
 # A longer schemathesis run than make test's: every operation, every role, many more examples.

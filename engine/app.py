@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
+from console import routes as console_routes
 from engine import admin, metrics, migrate, probes, scheduler
 from engine.access import AccessMiddleware
 from engine.broker import setup_broker
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(nhsa_routes.router)  # the national envelope, beside /v1
     app.include_router(probes.router)
     app.include_router(metrics.router)
+    app.include_router(console_routes.router)
     app.add_middleware(AccessMiddleware)  # outermost: the request id covers the whole request
 
     return app

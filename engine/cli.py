@@ -387,9 +387,12 @@ def audit_seal(
 @app.command()
 def demo(
     days: Annotated[int, typer.Option(help="days of activity to simulate", min=1)] = 30,
+    serve: Annotated[
+        bool, typer.Option(help="keep serving the API and console afterwards")
+    ] = False,
 ) -> None:
     """Run the demo region end to end through the real HTTP API and print a report."""
     require_secret_key()
     from demo.run import run_demo
 
-    run_demo(days=days)
+    run_demo(days=days, serve=serve)

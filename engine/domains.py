@@ -24,6 +24,7 @@ def domain_modules(part: str) -> Iterator[ModuleType]:
 
 def load_models() -> None:
     """Import every domain's models so ``Base.metadata`` knows all tables."""
+    import console.models  # noqa: F401
     import engine.audit
     import engine.auth
     import engine.idempotency
