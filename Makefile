@@ -17,7 +17,7 @@ install: $(STAMP)
 # Debian's Chromium, for the console's browser test only (tests/console/test_browser.py skips
 # without it). Never a browser download: the system package, installed as root when missing.
 browser:
-	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } || echo "install Chromium: sudo apt-get install -y chromium"
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && export DEBIAN_FRONTEND=noninteractive && { apt-get install -y -qq chromium || { apt-get update -qq && apt-get install -y -qq chromium; }; }; } || echo "install Chromium: sudo apt-get install -y chromium"
 
 demo: $(STAMP)
 	$(BIN)/sanyi demo $(if $(SERVE),--serve)
