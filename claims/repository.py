@@ -149,8 +149,24 @@ async def subtract_from_accumulators(
     )
 
 
-async def visit(session: AsyncSession, mdtrt_id: str) -> Visit | None:
-    return await session.get(Visit, mdtrt_id)
+async def visit(session: AsyncSession, mdtrt_id: str, *, lock: bool = False) -> Visit | None:
+    """The visit; ``lock`` takes its row lock, which serialises the writes to one visit."""
+    return await session.get(Visit, mdtrt_id, with_for_update=lock or None)
+
+
+async def visit_by_number(
+    session: AsyncSession, fixmedins_code: str, ipt_otp_no: str | None
+) -> Visit | None:
+    """The institution's visit registered under its own number ``ipt_otp_no``."""
+    if ipt_otp_no is None:
+        return None
+    return (
+        await session.execute(
+            select(Visit).where(
+                Visit.fixmedins_code == fixmedins_code, Visit.ipt_otp_no == ipt_otp_no
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def has_prior_diagnosis(

@@ -194,6 +194,14 @@ class VisitIn(WireModel):
         default=False,
         description="register as a self-pay visit when the insurance checks refuse it",
     )
+    ipt_otp_no: Code | None = Field(
+        default=None,
+        description=(
+            "the institution's own outpatient or inpatient number (门诊号/住院号): a second "
+            "registration under it answers the visit the first one made (the same request) or "
+            "409 visit_number_reused (another request)"
+        ),
+    )
 
 
 class VisitOut(BaseModel):
@@ -207,6 +215,7 @@ class VisitOut(BaseModel):
     dr_code: str | None
     insurance_payable: bool
     refusal_code: str | None
+    ipt_otp_no: str | None = None
 
 
 class FeeLineIn(WireModel):
