@@ -108,6 +108,22 @@ async def person_year_accumulator(
     return await session.get_one(PersonYearAccumulator, (psn_no, year), populate_existing=True)
 
 
+async def year_accumulators(
+    session: AsyncSession, psn_no: str, year: int
+) -> tuple[dict[str, BenefitAccumulator], PersonYearAccumulator | None]:
+    """A person's accumulators of a year as they stand, by category, and the year's row; read
+    only (a category without a row has nothing counted yet)."""
+    categories = (
+        await session.scalars(
+            select(BenefitAccumulator).where(
+                BenefitAccumulator.psn_no == psn_no, BenefitAccumulator.year == year
+            )
+        )
+    ).all()
+    year_row = await session.get(PersonYearAccumulator, (psn_no, year))
+    return {row.category: row for row in categories}, year_row
+
+
 @dataclass(frozen=True, slots=True)
 class AccumulatorValues:
     """A person's accumulators for one year and benefit category, in fen (0 for a row not created

@@ -19,6 +19,7 @@ from claims.schemas import (
     OpeningBalancesIn,
     PersonIn,
     PersonOut,
+    PersonRead,
     PolicyLoad,
     PolicyLoadResult,
     SettleIn,
@@ -29,7 +30,7 @@ from claims.schemas import (
 )
 from engine import idempotency
 from engine.auth import Principal, Role, require_role
-from engine.db import UnitOfWorkRoute, get_session
+from engine.db import UnitOfWorkRoute, get_session, utcnow
 from engine.idempotency import (
     IdempotencyKey,
     OptionalIdempotencyKey,
@@ -59,8 +60,17 @@ async def enrol_person(body: PersonIn, principal: Insurer, session: Session) -> 
 
 
 @router.get("/persons/{psn_no}")
-async def get_person(psn_no: str, principal: Insurer, session: Session) -> PersonOut:
-    return persons.person_out(await persons.get_visible(session, principal, psn_no))
+async def get_person(
+    psn_no: str,
+    principal: Insurer,
+    session: Session,
+    year: Annotated[
+        ParameterInt | None,
+        Query(ge=2000, le=2099, description="the accumulators' year (China time); default now"),
+    ] = None,
+) -> PersonRead:
+    """The person, with the year's accumulators against each deductible and cap in force."""
+    return await persons.read(session, principal, psn_no, year, utcnow())
 
 
 @router.post("/persons/{psn_no}/opening-balances")
