@@ -165,16 +165,19 @@ async def run_idempotent(
     request_hash: str,
     operation: Callable[[], Awaitable[M]],
     response_model: type[M],
+    *,
+    kept: Callable[[M], M] | None = None,
 ) -> M:
     """Run ``operation`` once per (organisation, key); replay its response on every retry.
-    Without a key (where the header is optional) the operation simply runs."""
+    Without a key (where the header is optional) the operation simply runs. ``kept`` is what of
+    the response is stored for replays (default all of it): a secret shown once stays out."""
     if key is None:
         return await operation()
     claimed = await claim(session, principal, key, request_hash, response_model)
     if not isinstance(claimed, Claimed):
         return claimed
     result = await operation()
-    await store_response(session, claimed, result)
+    await store_response(session, claimed, kept(result) if kept else result)
     return result
 
 
