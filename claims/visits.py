@@ -172,7 +172,12 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
 
 
 async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
+    """2201: check and store the visit. A retry under the institution's ``ipt_otp_no`` answers
+    the visit the first registration made, before any check could now answer otherwise."""
     principal.require_institution(body.fixmedins_code)
+    earlier = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
+    if earlier is not None:
+        return _retried(earlier, body)
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
@@ -207,7 +212,9 @@ async def register(session: AsyncSession, principal: Principal, body: VisitIn) -
     # On the unique (fixmedins_code, ipt_otp_no): a concurrent registration under the same number
     # waits here for the other's transaction, then finds its visit.
     if not await insert_or_ignore(session, Visit, values):
-        return await _registered(session, body)
+        return _retried(
+            await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no), body
+        )
     visit = await session.get_one(Visit, values["mdtrt_id"])
     await audit.record(
         session,
@@ -235,10 +242,9 @@ def registration_hash(body: VisitIn) -> str:
     return fingerprint("register", request)
 
 
-async def _registered(session: AsyncSession, body: VisitIn) -> Visit:
+def _retried(visit: Visit | None, body: VisitIn) -> Visit:
     """The visit an earlier registration under the request's ``ipt_otp_no`` made, when the
     request is that registration's retry; another request under the number is refused."""
-    visit = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
     if visit is None or visit.request_hash != registration_hash(body):
         raise Conflict(
             "this ipt_otp_no was registered with a different request",
