@@ -45,7 +45,7 @@ from claims.benefits import (
     check_decimal,
     check_ratio,
 )
-from engine.money import CNY, FEN, ZERO, Money, min_money, round_fen, scale
+from engine.money import CNY, FEN, ZERO, Money, amount_text, min_money, round_fen, scale
 from engine.wire import render_plain, render_price
 
 __all__ = [
@@ -82,12 +82,6 @@ CLASS_B = 2
 SELF_PAID = 3
 
 _PRICE_QUANTUM = Decimal("0.0001")
-
-
-def amount_text(amount: Money) -> str:
-    """An amount as the wire writes it: a string with exactly two decimals ("0.00", "211.40"),
-    so it serialises to JSON without a float ever appearing."""
-    return f"{amount.amount.quantize(FEN) + 0:.2f}"
 
 
 def _exact_text(value: Decimal) -> str:

@@ -26,7 +26,6 @@ from claims.adjudication import (
     Adjudication,
     ClaimInput,
     adjudicate,
-    amount_text,
 )
 from claims.audit_facts import settlement_facts
 from claims.budget_repository import RouteLookup
@@ -40,7 +39,7 @@ from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import from_fen, to_fen, yuan
+from engine.money import amount_text, from_fen, to_fen, yuan
 
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
