@@ -45,7 +45,8 @@ from claims.benefits import (
     check_decimal,
     check_ratio,
 )
-from engine.money import CNY, FEN, ZERO, Money, min_money, round_fen, scale
+from engine.money import CNY, FEN, ZERO, Money, amount_text, min_money, round_fen, scale
+from engine.wire import render_plain, render_price
 
 __all__ = [
     "ASSISTANCE_FUND_PAY_TYPE",
@@ -83,10 +84,11 @@ SELF_PAID = 3
 _PRICE_QUANTUM = Decimal("0.0001")
 
 
-def _text(amount: Money) -> str:
-    """Amounts in the explanation are strings with exactly two decimals, so they serialise to JSON
-    without a float ever appearing."""
-    return str(amount.amount.quantize(FEN))
+def _exact_text(value: Decimal) -> str:
+    """An unrounded intermediate (a band's product): two decimals when it is whole fen, else every
+    digit it has, so the explanation shows the exact figure the fund rounds once."""
+    cents = value.quantize(FEN)
+    return f"{cents:.2f}" if value == cents else f"{value.normalize():f}"
 
 
 def _money_max0(amount: Money) -> Money:
@@ -403,7 +405,7 @@ def split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
             # Step 3: class B carries a self-pay share first, rounded half-up to the fen.
             rule = "class_b"
             preselfpay = scale(capped, line.selfpay_prop)
-            selfpay_prop = str(line.selfpay_prop)
+            selfpay_prop = render_plain(line.selfpay_prop)
             basis = (
                 "DOMAIN.md §5 steps 2-3: class B, price limited to the payment standard, "
                 "selfpay_prop of the capped amount to preselfpay_amt, the rest in scope"
@@ -430,16 +432,16 @@ def split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
         rule=rule,
         basis=basis,
         chrgitm_lv=line.chrgitm_lv,
-        pric=str(line.pric),
-        cnt=str(line.cnt),
-        pric_uplmt_amt=None if line.pric_uplmt_amt is None else str(line.pric_uplmt_amt),
+        pric=render_price(line.pric),
+        cnt=render_plain(line.cnt),
+        pric_uplmt_amt=None if line.pric_uplmt_amt is None else render_price(line.pric_uplmt_amt),
         selfpay_prop=selfpay_prop,
-        det_item_fee_sumamt=_text(amount),
-        capped_amt=_text(capped),
-        fulamt_ownpay_amt=_text(fulamt),
-        overlmt_amt=_text(overlmt),
-        preselfpay_amt=_text(preselfpay),
-        inscp_scp_amt=_text(inscp),
+        det_item_fee_sumamt=amount_text(amount),
+        capped_amt=amount_text(capped),
+        fulamt_ownpay_amt=amount_text(fulamt),
+        overlmt_amt=amount_text(overlmt),
+        preselfpay_amt=amount_text(preselfpay),
+        inscp_scp_amt=amount_text(inscp),
     )
     return split, explanation
 
@@ -461,11 +463,11 @@ def _banded(bands: tuple[PoolBand, ...], low: Money, high: Money) -> _Banded:
         exact += product
         rows.append(
             BandExplanation(
-                lower=_text(lower),
-                upper=None if band.upto is None else _text(band.upto),
-                ratio=str(band.ratio),
-                portion=_text(portion),
-                product=str(product),
+                lower=amount_text(lower),
+                upper=None if band.upto is None else amount_text(band.upto),
+                ratio=render_plain(band.ratio),
+                portion=amount_text(portion),
+                product=_exact_text(product),
             )
         )
         if band.upto is not None:
@@ -489,7 +491,7 @@ def _limit(computed: Money, annual_cap: Money, paid: Money) -> _Capped:
 
 
 def _move(name: str, before: Money, delta: Money) -> AccumulatorMove:
-    return AccumulatorMove(name=name, before=_text(before), after=_text(before + delta))
+    return AccumulatorMove(name=name, before=amount_text(before), after=amount_text(before + delta))
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,15 +522,15 @@ def _fund_result(
         field=field,
         fund_pay_type=fund_pay_type,
         basis=basis,
-        base=_text(base),
+        base=amount_text(base),
         bands=bands,
-        computed=_text(computed),
-        annual_cap=_text(annual_cap),
-        cap_remaining=_text(limited.remaining),
+        computed=amount_text(computed),
+        annual_cap=amount_text(annual_cap),
+        cap_remaining=amount_text(limited.remaining),
         limited_by_cap=limited.limited,
-        fund_payamt=_text(limited.payamt),
+        fund_payamt=amount_text(limited.payamt),
         accumulators=accumulators,
-        threshold=None if threshold is None else _text(threshold),
+        threshold=None if threshold is None else amount_text(threshold),
         category=category,
     )
     detail = None
@@ -604,11 +606,11 @@ def _assistance(policy: AssistancePolicy, assist_base: Money, acc: Accumulators)
     computed = scale(assist_base, policy.ratio)
     limited = _limit(computed, policy.annual_cap, acc.assistance_paid)
     band = BandExplanation(
-        lower=_text(ZERO),
+        lower=amount_text(ZERO),
         upper=None,
-        ratio=str(policy.ratio),
-        portion=_text(assist_base),
-        product=str(assist_base.amount * policy.ratio),
+        ratio=render_plain(policy.ratio),
+        portion=amount_text(assist_base),
+        product=_exact_text(assist_base.amount * policy.ratio),
     )
     return _fund_result(
         field="maf_pay",
@@ -658,10 +660,10 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
     act_pay_dedc = min_money(inscp, dedc_remaining)
     deductible_note = DeductibleExplanation(
         basis="DOMAIN.md §5 step 5: act_pay_dedc = min(inscp_scp_amt, deductible remaining)",
-        deductible=_text(claim.basic.deductible),
-        remaining_before=_text(dedc_remaining),
-        inscp_scp_amt=_text(inscp),
-        act_pay_dedc=_text(act_pay_dedc),
+        deductible=amount_text(claim.basic.deductible),
+        remaining_before=amount_text(dedc_remaining),
+        inscp_scp_amt=amount_text(inscp),
+        act_pay_dedc=amount_text(act_pay_dedc),
         accumulator=_move("deductible_used", acc.deductible_used, act_pay_dedc),
     )
 
@@ -704,12 +706,12 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
         ),
         enabled=claim.account.enabled,
         acct_used_flag=claim.acct_used_flag,
-        psn_part_amt=_text(psn_part),
-        non_medical_amt=_text(non_medical),
-        payable=_text(payable),
-        balance_before=_text(claim.acct_balance),
-        acct_pay=_text(acct_pay),
-        balc=_text(balc),
+        psn_part_amt=amount_text(psn_part),
+        non_medical_amt=amount_text(non_medical),
+        payable=amount_text(payable),
+        balance_before=amount_text(claim.acct_balance),
+        acct_pay=amount_text(acct_pay),
+        balc=amount_text(balc),
     )
 
     delta = AccumulatorDelta(

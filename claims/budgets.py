@@ -53,7 +53,7 @@ from engine import audit, outbox
 from engine.auth import Principal, Role, find_organisation
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import ZERO, Money, cny, from_fen, min_money, scale, to_fen, yuan
+from engine.money import ZERO, Money, amount_text, cny, from_fen, min_money, scale, to_fen, yuan
 
 #: China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
 CST = timezone(timedelta(hours=8), name="CST")
@@ -273,8 +273,8 @@ async def post_month(
             "fixmedins_code": account.fixmedins_code,
             "year": account.year,
             "month": month,
-            "prepaid": str(prepaid.amount),
-            "withheld": str(withheld.amount),
+            "prepaid": amount_text(prepaid),
+            "withheld": amount_text(withheld),
         }
         await audit.record(
             session,
@@ -358,8 +358,8 @@ async def post_year_end(
     )
     stored = out.model_dump(mode="json")
     for kind, amount, detail in (
-        ("released", -released, {"withheld": str(withheld.amount)}),
-        ("forfeited", -forfeited, {"withheld": str(withheld.amount)}),
+        ("released", -released, {"withheld": amount_text(withheld)}),
+        ("forfeited", -forfeited, {"withheld": amount_text(withheld)}),
         ("clearing", final, {"clearing": stored}),
     ):
         if not await repo.insert_ledger_entry(
@@ -460,7 +460,7 @@ class Part:
     def basis(self, clr_type: str) -> dict[str, str]:
         """The part as ledger detail: ``gross_11``, ``prepaid_11`` ... (strings, like every
         figure of the ledger)."""
-        return {f"{name}_{clr_type}": str(getattr(self, name).amount) for name in _PART_FIGURES}
+        return {f"{name}_{clr_type}": amount_text(getattr(self, name)) for name in _PART_FIGURES}
 
     @classmethod
     def of(cls, basis: dict[str, Any], clr_type: str) -> Part | None:
@@ -551,7 +551,7 @@ async def prepay_budget_month(
         (await repo.case_totals(session, "fund_share", row.fixmedins_code, row.year, month)).amount
     )
     gross = terms.month_gross(share)
-    basis = {"fund_share": str(share.amount), "monthly_cap": str(twelfth(terms.budget).amount)}
+    basis = {"fund_share": amount_text(share), "monthly_cap": amount_text(twelfth(terms.budget))}
     by_clr_type = await repo.fund_share_by_clr_type(session, row.fixmedins_code, row.year, month)
     parts = apportion(gross, rule, {t: from_fen(fen) for t, fen in by_clr_type.items()})
     for clr_type, part in parts.items():

@@ -62,7 +62,7 @@ from engine import audit, outbox
 from engine.auth import Principal
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import ZERO, Money, cny, from_fen, to_fen, yuan
+from engine.money import ZERO, Money, amount_text, cny, from_fen, to_fen, yuan
 
 POOLED = "hifp_pay"
 
@@ -177,7 +177,7 @@ def statement(sums: Sequence[LineSums], budget: BudgetMonth | None) -> Statement
             "month_prepaid": budget.month.prepaid,
             "month_withheld": budget.month.withheld,
         }
-        basis = {name: str(amount.amount) for name, amount in figures.items()}
+        basis = {name: amount_text(amount) for name, amount in figures.items()}
         basis["withhold_ratio"] = format(budget.withhold_ratio, "f")
     lines = [pooled, *funds]
     totals = {

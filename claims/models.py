@@ -165,7 +165,10 @@ class Visit(Base):
     """A registered visit (2201): ``mdtrt_id`` is random, never sequential."""
 
     __tablename__ = "visit"
-    __table_args__ = (Index("ix_visit_psn_begntime", "psn_no", "begntime"),)
+    __table_args__ = (
+        Index("ix_visit_psn_begntime", "psn_no", "begntime"),
+        UniqueConstraint("fixmedins_code", "ipt_otp_no"),
+    )
 
     mdtrt_id: Mapped[str] = mapped_column(String(30), primary_key=True)
     psn_no: Mapped[str] = mapped_column(ForeignKey("person.psn_no"))
@@ -183,6 +186,12 @@ class Visit(Base):
     main_diag_code: Mapped[str | None] = mapped_column(String(20))
     insurance_payable: Mapped[bool] = mapped_column(Boolean)
     refusal_code: Mapped[str | None] = mapped_column(String(60))
+    # The institution's own outpatient or inpatient number (门诊号/住院号), when it sends one: one
+    # visit per number, so a retried registration finds the visit it made.
+    ipt_otp_no: Mapped[str | None] = mapped_column(String(30))
+    # Fingerprint of the registration request, to tell a retry from another registration under
+    # the same ipt_otp_no.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

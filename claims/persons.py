@@ -8,13 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import policies, repository
+from claims.budgets import local_date
 from claims.models import Person
-from claims.schemas import CategoryOpening, OpeningBalancesIn, PersonIn, PersonOut
+from claims.schemas import (
+    BenefitStanding,
+    CategoryOpening,
+    CriticalIllnessStanding,
+    OpeningBalancesIn,
+    PersonIn,
+    PersonOut,
+    PersonRead,
+)
 from engine import audit
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, NotFound
@@ -102,6 +112,70 @@ async def get_visible(session: AsyncSession, principal: Principal, psn_no: str) 
     if person is None or not principal.in_region(person.admdvs):
         raise NotFound("no such person", code="unknown_person", field="psn_no")
     return person
+
+
+def _standing_day(year: int, today: date) -> date:
+    """The day whose policy a year's accumulators are measured against: today in the current
+    year, the last day of a past year, the first of a future one."""
+    return min(max(today, date(year, 1, 1)), date(year, 12, 31))
+
+
+def _left(limit: int, used: int) -> Decimal:
+    """What remains of a limit, in yuan, never below zero."""
+    return yuan(max(limit - used, 0))
+
+
+async def read(
+    session: AsyncSession, principal: Principal, psn_no: str, year: int | None, now: datetime
+) -> PersonRead:
+    """The person, scoped as :func:`get_visible`, with the year's accumulators (China time,
+    default the current year) against each deductible and cap in force: what a HIS tells a
+    patient is left before a pre-settlement."""
+    person = await get_visible(session, principal, psn_no)
+    today = local_date(now)
+    year = today.year if year is None else year
+    basic, critical = await policies.terms_in_force(
+        session, person.admdvs, person.insutype, _standing_day(year, today)
+    )
+    categories, year_row = await repository.year_accumulators(session, psn_no, year)
+    inscp_psn_cum = year_row.inscp_psn_cum if year_row else 0
+    critical_paid = year_row.critical_paid if year_row else 0
+    benefits = []
+    for terms in basic:
+        counted = categories.get(terms.acc_category)
+        used = counted.deductible_used if counted else 0
+        paid = counted.hifp_paid if counted else 0
+        benefits.append(
+            BenefitStanding(
+                med_type=terms.med_type,
+                hosp_lv=terms.hosp_lv,
+                acc_category=terms.acc_category,
+                deductible=yuan(terms.deductible),
+                deductible_used=yuan(used),
+                deductible_remaining=_left(terms.deductible, used),
+                annual_cap=yuan(terms.annual_cap),
+                hifp_paid=yuan(paid),
+                cap_remaining=_left(terms.annual_cap, paid),
+            )
+        )
+    return PersonRead(
+        **person_out(person).model_dump(),
+        year=year,
+        benefits=benefits,
+        critical_illness=(
+            CriticalIllnessStanding(
+                threshold=yuan(critical.threshold),
+                inscp_psn_cum=yuan(inscp_psn_cum),
+                threshold_remaining=_left(critical.threshold, inscp_psn_cum),
+                annual_cap=yuan(critical.annual_cap),
+                critical_paid=yuan(critical_paid),
+                cap_remaining=_left(critical.annual_cap, critical_paid),
+            )
+            if critical
+            else None
+        ),
+        assistance_paid=yuan(year_row.assistance_paid if year_row else 0),
+    )
 
 
 async def load_opening_balances(

@@ -349,6 +349,50 @@ async def year_caps(session: AsyncSession, admdvs: str, year: int) -> YearCaps:
     return YearCaps(basic, critical, assistance)
 
 
+class BenefitTerms(NamedTuple):
+    """One basic benefit of an insutype in force on a day, in fen: its deductible and annual cap
+    at an institution level (None: any level), and the accumulator category it counts in."""
+
+    med_type: str
+    hosp_lv: int | None
+    acc_category: str
+    deductible: int
+    annual_cap: int
+
+
+class CriticalIllnessTerms(NamedTuple):
+    """The critical-illness insurance topping up an insutype on a day, in fen."""
+
+    threshold: int
+    annual_cap: int
+
+
+async def terms_in_force(
+    session: AsyncSession, admdvs: str, insutype: str, on: date
+) -> tuple[list[BenefitTerms], CriticalIllnessTerms | None]:
+    """The region's basic benefits of ``insutype`` in force on ``on`` (by med_type, then level)
+    and the critical-illness insurance topping it up: what a person's read measures their
+    accumulators against."""
+    region = await _current_rows(session, admdvs)
+    basic = sorted(
+        (
+            BenefitTerms(r.med_type, r.hosp_lv, r.acc_category, r.deductible, r.annual_cap)
+            for r in region.basic
+            if r.insutype == insutype and _in_force(r, on)
+        ),
+        key=lambda t: (t.med_type, t.hosp_lv is None, t.hosp_lv or 0),
+    )
+    critical = next(
+        (
+            CriticalIllnessTerms(r.threshold, r.annual_cap)
+            for r in region.critical_illness
+            if r.insutype == insutype and _in_force(r, on)
+        ),
+        None,
+    )
+    return basic, critical
+
+
 async def resolve(
     session: AsyncSession,
     *,

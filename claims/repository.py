@@ -108,6 +108,22 @@ async def person_year_accumulator(
     return await session.get_one(PersonYearAccumulator, (psn_no, year), populate_existing=True)
 
 
+async def year_accumulators(
+    session: AsyncSession, psn_no: str, year: int
+) -> tuple[dict[str, BenefitAccumulator], PersonYearAccumulator | None]:
+    """A person's accumulators of a year as they stand, by category, and the year's row; read
+    only (a category without a row has nothing counted yet)."""
+    categories = (
+        await session.scalars(
+            select(BenefitAccumulator).where(
+                BenefitAccumulator.psn_no == psn_no, BenefitAccumulator.year == year
+            )
+        )
+    ).all()
+    year_row = await session.get(PersonYearAccumulator, (psn_no, year))
+    return {row.category: row for row in categories}, year_row
+
+
 @dataclass(frozen=True, slots=True)
 class AccumulatorValues:
     """A person's accumulators for one year and benefit category, in fen (0 for a row not created
@@ -149,8 +165,24 @@ async def subtract_from_accumulators(
     )
 
 
-async def visit(session: AsyncSession, mdtrt_id: str) -> Visit | None:
-    return await session.get(Visit, mdtrt_id)
+async def visit(session: AsyncSession, mdtrt_id: str, *, lock: bool = False) -> Visit | None:
+    """The visit; ``lock`` takes its row lock, which serialises the writes to one visit."""
+    return await session.get(Visit, mdtrt_id, with_for_update=lock or None)
+
+
+async def visit_by_number(
+    session: AsyncSession, fixmedins_code: str, ipt_otp_no: str | None
+) -> Visit | None:
+    """The institution's visit registered under its own number ``ipt_otp_no``."""
+    if ipt_otp_no is None:
+        return None
+    return (
+        await session.execute(
+            select(Visit).where(
+                Visit.fixmedins_code == fixmedins_code, Visit.ipt_otp_no == ipt_otp_no
+            )
+        )
+    ).scalar_one_or_none()
 
 
 async def has_prior_diagnosis(

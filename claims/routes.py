@@ -19,6 +19,7 @@ from claims.schemas import (
     OpeningBalancesIn,
     PersonIn,
     PersonOut,
+    PersonRead,
     PolicyLoad,
     PolicyLoadResult,
     SettleIn,
@@ -29,8 +30,13 @@ from claims.schemas import (
 )
 from engine import idempotency
 from engine.auth import Principal, Role, require_role
-from engine.db import UnitOfWorkRoute, get_session
-from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.db import UnitOfWorkRoute, get_session, utcnow
+from engine.idempotency import (
+    IdempotencyKey,
+    OptionalIdempotencyKey,
+    fingerprint,
+    run_idempotent,
+)
 from engine.wire import Code, ParameterInt, RangeTime
 
 router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
@@ -54,8 +60,17 @@ async def enrol_person(body: PersonIn, principal: Insurer, session: Session) -> 
 
 
 @router.get("/persons/{psn_no}")
-async def get_person(psn_no: str, principal: Insurer, session: Session) -> PersonOut:
-    return persons.person_out(await persons.get_visible(session, principal, psn_no))
+async def get_person(
+    psn_no: str,
+    principal: Insurer,
+    session: Session,
+    year: Annotated[
+        ParameterInt | None,
+        Query(ge=2000, le=2099, description="the accumulators' year (China time); default now"),
+    ] = None,
+) -> PersonRead:
+    """The person, with the year's accumulators against each deductible and cap in force."""
+    return await persons.read(session, principal, psn_no, year, utcnow())
 
 
 @router.post("/persons/{psn_no}/opening-balances")
@@ -67,17 +82,41 @@ async def load_opening_balances(
 
 
 @router.post("/visits", status_code=201)
-async def register_visit(body: VisitIn, principal: Hospital, session: Session) -> VisitOut:
-    """2201 register a visit (internet visits are checked for follow-up compliance)."""
-    return visits.visit_out(await visits.register(session, principal, body))
+async def register_visit(
+    body: VisitIn,
+    principal: Hospital,
+    session: Session,
+    idempotency_key: OptionalIdempotencyKey = None,
+) -> VisitOut:
+    """2201 register a visit (internet visits are checked for follow-up compliance); idempotent
+    under ``Idempotency-Key`` when given, and under the institution's ``ipt_otp_no``."""
+
+    async def register() -> VisitOut:
+        return visits.visit_out(await visits.register(session, principal, body))
+
+    return await run_idempotent(
+        session, principal, idempotency_key, visits.registration_hash(body), register, VisitOut
+    )
 
 
 @router.post("/visits/{mdtrt_id}/fee-lines", status_code=201)
 async def upload_fee_lines(
-    mdtrt_id: str, body: FeeUpload, principal: Hospital, session: Session
+    mdtrt_id: str,
+    body: FeeUpload,
+    principal: Hospital,
+    session: Session,
+    idempotency_key: OptionalIdempotencyKey = None,
 ) -> FeeUploadOut:
-    """2204 upload fee lines; each is priced by the tariff in force on the visit date."""
-    return await visits.upload_fees(session, principal, mdtrt_id, body)
+    """2204 upload fee lines; each is priced by the tariff in force on the visit date. Idempotent
+    under ``Idempotency-Key`` when given; a retry of the same lines answers them either way."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"fee-lines:{mdtrt_id}", body.model_dump(mode="json")),
+        lambda: visits.upload_fees(session, principal, mdtrt_id, body),
+        FeeUploadOut,
+    )
 
 
 @router.post("/visits/{mdtrt_id}/pre-settlement")

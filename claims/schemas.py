@@ -139,6 +139,43 @@ class PersonOut(BaseModel):
     acct_balc: Amount
 
 
+class BenefitStanding(BaseModel):
+    """One basic benefit of the person in a year: its deductible and annual cap (at
+    ``hosp_lv``; null: any level) against the accumulator category it counts in."""
+
+    med_type: str
+    hosp_lv: int | None
+    acc_category: str = Field(description="the accumulator bucket, '<insutype>-<med_type>'")
+    deductible: Amount
+    deductible_used: Amount
+    deductible_remaining: Amount
+    annual_cap: Amount
+    hifp_paid: Amount = Field(description="what the pooled fund paid in the category this year")
+    cap_remaining: Amount
+
+
+class CriticalIllnessStanding(BaseModel):
+    """Critical-illness insurance: it pays once the year's cumulative in-scope personal share
+    passes the threshold."""
+
+    threshold: Amount
+    inscp_psn_cum: Amount = Field(description="cumulative in-scope personal share this year")
+    threshold_remaining: Amount
+    annual_cap: Amount
+    critical_paid: Amount
+    cap_remaining: Amount
+
+
+class PersonRead(PersonOut):
+    """A person with the year's accumulators measured against the policy in force (today's for
+    the current year, the year's last day for a past one, its first for a future one)."""
+
+    year: int
+    benefits: list[BenefitStanding]
+    critical_illness: CriticalIllnessStanding | None
+    assistance_paid: Amount
+
+
 class CategoryOpening(WireModel):
     insutype: Insutype
     med_type: MedType
@@ -194,6 +231,14 @@ class VisitIn(WireModel):
         default=False,
         description="register as a self-pay visit when the insurance checks refuse it",
     )
+    ipt_otp_no: Code | None = Field(
+        default=None,
+        description=(
+            "the institution's own outpatient or inpatient number (门诊号/住院号): a second "
+            "registration under it answers the visit the first one made (the same request) or "
+            "409 visit_number_reused (another request)"
+        ),
+    )
 
 
 class VisitOut(BaseModel):
@@ -207,6 +252,7 @@ class VisitOut(BaseModel):
     dr_code: str | None
     insurance_payable: bool
     refusal_code: str | None
+    ipt_otp_no: str | None = None
 
 
 class FeeLineIn(WireModel):

@@ -39,7 +39,7 @@ from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
-from engine.money import from_fen, to_fen, yuan
+from engine.money import amount_text, from_fen, to_fen, yuan
 
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
@@ -211,9 +211,9 @@ def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict
         "setldetail": [
             {
                 "fund_pay_type": f.fund_pay_type,
-                "fund_payamt": str(f.fund_payamt.amount),
-                "inscp_scp_amt": str(f.inscp_scp_amt.amount),
-                "crt_payb_lmt_amt": str(f.crt_payb_lmt_amt.amount),
+                "fund_payamt": amount_text(f.fund_payamt),
+                "inscp_scp_amt": amount_text(f.inscp_scp_amt),
+                "crt_payb_lmt_amt": amount_text(f.crt_payb_lmt_amt),
                 "setl_proc_info": f.setl_proc_info,
             }
             for f in adj.setldetail
@@ -221,11 +221,11 @@ def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict
         "lines": [
             {
                 "feedetl_sn": s.feedetl_sn,
-                "det_item_fee_sumamt": str(s.det_item_fee_sumamt.amount),
-                "fulamt_ownpay_amt": str(s.fulamt_ownpay_amt.amount),
-                "overlmt_amt": str(s.overlmt_amt.amount),
-                "preselfpay_amt": str(s.preselfpay_amt.amount),
-                "inscp_scp_amt": str(s.inscp_scp_amt.amount),
+                "det_item_fee_sumamt": amount_text(s.det_item_fee_sumamt),
+                "fulamt_ownpay_amt": amount_text(s.fulamt_ownpay_amt),
+                "overlmt_amt": amount_text(s.overlmt_amt),
+                "preselfpay_amt": amount_text(s.preselfpay_amt),
+                "inscp_scp_amt": amount_text(s.inscp_scp_amt),
             }
             for s in adj.lines
         ],

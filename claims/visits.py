@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,8 +25,9 @@ from claims.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOu
 from claims.settlement_store import ClaimRow
 from engine import audit
 from engine.auth import Principal
-from engine.db import utcnow
+from engine.db import insert_or_ignore, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.idempotency import fingerprint
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
 from tariffs.registry import InstitutionInfo, get_institution, visible_practitioner
@@ -170,7 +172,12 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
 
 
 async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
+    """2201: check and store the visit. A retry under the institution's ``ipt_otp_no`` answers
+    the visit the first registration made, before any check could now answer otherwise."""
     principal.require_institution(body.fixmedins_code)
+    earlier = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
+    if earlier is not None:
+        return _retried(earlier, body)
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
@@ -182,25 +189,33 @@ async def register(session: AsyncSession, principal: Principal, body: VisitIn) -
             code=refusal,
             field="biz_type_code",
         )
-    visit = Visit(
-        mdtrt_id=new_id("M"),
-        psn_no=person.psn_no,
-        fixmedins_code=institution.fixmedins_code,
-        admdvs=institution.admdvs,
-        hosp_lv=_level(institution),
-        insutype=person.insutype,
-        med_type=body.med_type,
-        biz_type_code=body.biz_type_code,
-        dr_code=body.dr_code,
-        dr_title=dr_title,
-        begntime=body.begntime,
-        diseinfo=[d.model_dump() for d in body.diseinfo],
-        main_diag_code=_main_diagnosis(body),
-        insurance_payable=refusal is None and not body.selfpay_flag,
-        refusal_code=refusal,
-    )
-    session.add(visit)
-    await session.flush()
+    values = {
+        "mdtrt_id": new_id("M"),
+        "psn_no": person.psn_no,
+        "fixmedins_code": institution.fixmedins_code,
+        "admdvs": institution.admdvs,
+        "hosp_lv": _level(institution),
+        "insutype": person.insutype,
+        "med_type": body.med_type,
+        "biz_type_code": body.biz_type_code,
+        "dr_code": body.dr_code,
+        "dr_title": dr_title,
+        "begntime": body.begntime,
+        "diseinfo": [d.model_dump() for d in body.diseinfo],
+        "main_diag_code": _main_diagnosis(body),
+        "insurance_payable": refusal is None and not body.selfpay_flag,
+        "refusal_code": refusal,
+        "ipt_otp_no": body.ipt_otp_no,
+        "request_hash": registration_hash(body),
+        "created_at": utcnow(),
+    }
+    # On the unique (fixmedins_code, ipt_otp_no): a concurrent registration under the same number
+    # waits here for the other's transaction, then finds its visit.
+    if not await insert_or_ignore(session, Visit, values):
+        return _retried(
+            await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no), body
+        )
+    visit = await session.get_one(Visit, values["mdtrt_id"])
     await audit.record(
         session,
         actor=principal,
@@ -218,6 +233,27 @@ async def register(session: AsyncSession, principal: Principal, body: VisitIn) -
     return visit
 
 
+def registration_hash(body: VisitIn) -> str:
+    """The fingerprint of a 2201 request, to tell its retry from another registration. The
+    certificate number enters only as its keyed hash, so the fingerprint stored with the visit
+    reveals no resident ID."""
+    request = body.model_dump(mode="json")
+    request["mdtrt_cert_no"] = resident_id_hash(body.mdtrt_cert_no)
+    return fingerprint("register", request)
+
+
+def _retried(visit: Visit | None, body: VisitIn) -> Visit:
+    """The visit an earlier registration under the request's ``ipt_otp_no`` made, when the
+    request is that registration's retry; another request under the number is refused."""
+    if visit is None or visit.request_hash != registration_hash(body):
+        raise Conflict(
+            "this ipt_otp_no was registered with a different request",
+            code="visit_number_reused",
+            field="ipt_otp_no",
+        )
+    return visit
+
+
 def visit_out(visit: Visit) -> VisitOut:
     return VisitOut(
         mdtrt_id=visit.mdtrt_id,
@@ -230,12 +266,16 @@ def visit_out(visit: Visit) -> VisitOut:
         dr_code=visit.dr_code,
         insurance_payable=visit.insurance_payable,
         refusal_code=visit.refusal_code,
+        ipt_otp_no=visit.ipt_otp_no,
     )
 
 
-async def owned_visit(session: AsyncSession, principal: Principal, mdtrt_id: str) -> Visit:
-    """The caller's own visit; another institution's is indistinguishable from an unknown one."""
-    visit = await repository.visit(session, mdtrt_id)
+async def owned_visit(
+    session: AsyncSession, principal: Principal, mdtrt_id: str, *, lock: bool = False
+) -> Visit:
+    """The caller's own visit (row-locked with ``lock``); another institution's is
+    indistinguishable from an unknown one."""
+    visit = await repository.visit(session, mdtrt_id, lock=lock)
     if visit is None or visit.fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
     return visit
@@ -276,15 +316,43 @@ def fee_line_out(line: FeeLine) -> FeeLineOut:
     )
 
 
+def _uploaded_before(
+    body: FeeUpload, visit: Visit, stored: Sequence[FeeLine]
+) -> list[FeeLine] | None:
+    """The stored lines an upload asks for again, in its order, when every one of its lines is
+    stored as it asks (code, quantity, price if given, time); None otherwise."""
+    by_sn = {line.feedetl_sn: line for line in stored}
+    lines = []
+    for request in body.feedetail:
+        line = by_sn.get(request.feedetl_sn)
+        if (
+            line is None
+            or line.med_list_codg != request.med_list_codg
+            or line.cnt != request.cnt
+            or (request.pric is not None and line.pric != request.pric)
+            or line.fee_ocur_time != (request.fee_ocur_time or visit.begntime)
+        ):
+            return None
+        lines.append(line)
+    return lines
+
+
 async def upload_fees(
     session: AsyncSession, principal: Principal, mdtrt_id: str, body: FeeUpload
 ) -> FeeUploadOut:
-    visit = await owned_visit(session, principal, mdtrt_id)
+    """2204: price and store the lines. A retry of an upload (every line already stored, as
+    asked) answers the stored lines; a line number already used for another line is refused.
+    The visit's row lock serialises uploads to one visit, so a concurrent retry waits for the
+    first and then finds its lines."""
+    visit = await owned_visit(session, principal, mdtrt_id, lock=True)
+    stored = await repository.fee_lines(session, mdtrt_id)
+    retried = _uploaded_before(body, visit, stored)
+    if retried is not None:
+        return FeeUploadOut(mdtrt_id=mdtrt_id, feedetail=[fee_line_out(r) for r in retried])
     if await repository.live_settlement(session, mdtrt_id) is not None:
         raise Conflict(
             "the visit is settled; revoke it first", code="visit_settled", field="mdtrt_id"
         )
-    stored = await repository.fee_lines(session, mdtrt_id)
     existing = {line.feedetl_sn for line in stored}
     seen: set[str] = set()
     for i, line in enumerate(body.feedetail):

@@ -38,6 +38,12 @@ IdempotencyKey = Annotated[
     str,
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_\-:.]+$"),
 ]
+#: The same header where it is optional: registration writes (2201, 2204, prescription upload)
+#: took no key before, and clients that send none keep their behaviour.
+OptionalIdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_\-:.]+$"),
+]
 
 
 class IdempotencyRecord(Base):
@@ -155,17 +161,23 @@ async def store_response(session: AsyncSession, claimed: Claimed, response: Base
 async def run_idempotent(
     session: AsyncSession,
     principal: Principal,
-    key: str,
+    key: str | None,
     request_hash: str,
     operation: Callable[[], Awaitable[M]],
     response_model: type[M],
+    *,
+    kept: Callable[[M], M] | None = None,
 ) -> M:
-    """Run ``operation`` once per (organisation, key); replay its response on every retry."""
+    """Run ``operation`` once per (organisation, key); replay its response on every retry.
+    Without a key (where the header is optional) the operation simply runs. ``kept`` is what of
+    the response is stored for replays (default all of it): a secret shown once stays out."""
+    if key is None:
+        return await operation()
     claimed = await claim(session, principal, key, request_hash, response_model)
     if not isinstance(claimed, Claimed):
         return claimed
     result = await operation()
-    await store_response(session, claimed, result)
+    await store_response(session, claimed, kept(result) if kept else result)
     return result
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "FEN",
     "ZERO",
     "Money",
+    "amount_text",
     "cny",
     "from_fen",
     "min_money",
@@ -63,6 +64,12 @@ def yuan(fen: int) -> Decimal:
     if isinstance(fen, bool) or not isinstance(fen, int):
         raise TypeError(f"fen must be an int, not {type(fen).__name__}")
     return Decimal(fen).scaleb(-2)
+
+
+def amount_text(amount: Money) -> str:
+    """An amount as the wire writes it: a string with exactly two decimals ("0.00", "211.40"),
+    however the amount was made (``ZERO`` has no decimals of its own)."""
+    return f"{amount.amount.quantize(FEN) + 0:.2f}"
 
 
 def from_fen(fen: int) -> Money:

@@ -76,6 +76,8 @@ __all__ = [
     "Yuan",
     "clean_text",
     "control_character",
+    "render_plain",
+    "render_price",
 ]
 
 
@@ -157,11 +159,17 @@ def _as_given(value: Decimal) -> str:
     return f"{value:f}"
 
 
+def render_plain(value: Decimal) -> str:
+    """A quantity or ratio in its shortest exact form ("3", "0.5", "0.0325"), whatever scale it
+    was stored or computed at, so the same value always reads the same."""
+    return f"{value.normalize() + 0:f}"
+
+
 def _two_places(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01')) + 0:.2f}"
 
 
-def _price_places(value: Decimal) -> str:
+def render_price(value: Decimal) -> str:
     """Two decimals, or four where the price needs them ("7.00", "1.2345")."""
     cents = value.quantize(Decimal("0.01"))
     return f"{cents:.2f}" if cents == value else f"{value.quantize(Decimal('0.0001')):.4f}"
@@ -249,12 +257,15 @@ SignedYuan = Annotated[
     Decimal, WireDecimal(places=2, minimum=None, render=_two_places, example="-12.00")
 ]
 #: A unit price, up to four decimals (drug prices): "7.00", "1.2345".
-UnitPrice = Annotated[Decimal, WireDecimal(places=4, digits=10, render=_price_places)]
+UnitPrice = Annotated[Decimal, WireDecimal(places=4, digits=10, render=render_price)]
 #: A quantity, greater than 0, up to four decimals: "3", "0.5".
-_QUANTITY: Final = WireDecimal(places=4, digits=8, positive=True, example="3")
+_QUANTITY: Final = WireDecimal(places=4, digits=8, positive=True, render=render_plain, example="3")
 Quantity = Annotated[Decimal, _QUANTITY]
 #: A proportion between 0 and 1, up to four decimals: "0.0325".
-Ratio = Annotated[Decimal, WireDecimal(places=4, digits=1, maximum=Decimal(1), example="0.9")]
+Ratio = Annotated[
+    Decimal,
+    WireDecimal(places=4, digits=1, maximum=Decimal(1), render=render_plain, example="0.9"),
+]
 
 
 def _quantity_text(value: str) -> str:

@@ -33,6 +33,16 @@ async def insert(session: AsyncSession, values: dict[str, Any]) -> Prescription 
     return await session.get_one(Prescription, values["hi_rxno"])
 
 
+async def by_hosp_rxno(
+    session: AsyncSession, fixmedins_code: str, hosp_rxno: str
+) -> Prescription | None:
+    """The hospital's prescription under its own number ``hosp_rxno``."""
+    query = select(Prescription).where(
+        Prescription.fixmedins_code == fixmedins_code, Prescription.hosp_rxno == hosp_rxno
+    )
+    return (await session.scalars(query.execution_options(populate_existing=True))).first()
+
+
 #: Every ``hi_rxno`` the engine issues (prescriptions.upload.new_id).
 HI_RXNO: Final = re.compile(r"R[0-9A-F]{20}")
 

@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session, utcnow
-from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.idempotency import (
+    IdempotencyKey,
+    OptionalIdempotencyKey,
+    fingerprint,
+    run_idempotent,
+)
 from engine.wire import ParameterInt
 from prescriptions import circulation, dispensing, presentation, upload
 from prescriptions.presentation import PresentationLimits
@@ -61,11 +66,24 @@ Limits = Annotated[PresentationLimits, Depends(presentation_limits)]
 
 @router.post("", status_code=201)
 async def upload_prescription(
-    body: RxUpload, principal: Hospital, session: Session, now: Now
+    body: RxUpload,
+    principal: Hospital,
+    session: Session,
+    now: Now,
+    idempotency_key: OptionalIdempotencyKey = None,
 ) -> RxUploadOut:
     """Upload a signed prescription from the hospital's own visit; returns ``hi_rxno`` and the
-    one-time ``rx_trace_code``."""
-    return await upload.upload(session, principal, body, now)
+    one-time ``rx_trace_code``. Idempotent under ``Idempotency-Key`` when given and under the
+    hospital's ``hosp_rxno``: a retry answers the prescription without its trace code."""
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint("prescription-upload", body.model_dump(mode="json")),
+        lambda: upload.upload(session, principal, body, now),
+        RxUploadOut,
+        kept=upload.without_trace_code,
+    )
 
 
 @router.get("")

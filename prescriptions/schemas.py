@@ -119,8 +119,11 @@ class RxUpload(WireModel):
 
 class RxUploadOut(BaseModel):
     hi_rxno: str
-    rx_trace_code: str = Field(
-        description="shown once: the patient presents it (with their ID) at an open pharmacy"
+    rx_trace_code: str | None = Field(
+        description=(
+            "shown once: the patient presents it (with their ID) at an open pharmacy; null when "
+            "the answer is a retried upload's (reissue it with POST /{hi_rxno}/trace-code)"
+        )
     )
     rx_stas_codg: str
     status: str

@@ -124,11 +124,49 @@ def _check_dates(body: RxUpload, now: datetime) -> None:
         )
 
 
+def upload_answer(row: Prescription, rx_trace_code: str | None) -> RxUploadOut:
+    return RxUploadOut(
+        hi_rxno=row.hi_rxno,
+        rx_trace_code=rx_trace_code,
+        rx_stas_codg=records.RX_STAS_CODG[row.status],
+        status=row.status,
+        vali_end_time=row.vali_end_time,
+    )
+
+
+def without_trace_code(answer: RxUploadOut) -> RxUploadOut:
+    """The answer as kept for a replay: the trace code is shown once and stored only hashed."""
+    return answer.model_copy(update={"rx_trace_code": None})
+
+
+async def _uploaded_before(session: AsyncSession, body: RxUpload) -> RxUploadOut | None:
+    """The answer to a retried upload: the prescription the hospital stored under the same
+    ``hosp_rxno`` with the same signed document, without its trace code (shown once; the
+    hospital reissues it if the first answer was lost). Another document under the number is
+    refused."""
+    row = await repository.by_hosp_rxno(session, body.fixmedins_code, body.hosp_rxno)
+    if row is None:
+        return None
+    if row.document != body.document() or row.signature != _signature(body):
+        raise Conflict(
+            "this hosp_rxno was already uploaded", code="duplicate_prescription", field="hosp_rxno"
+        )
+    return upload_answer(row, None)
+
+
+def _signature(body: RxUpload) -> dict[str, object]:
+    return body.signature.model_dump(mode="json", exclude_none=True)
+
+
 async def upload(
     session: AsyncSession, principal: Principal, body: RxUpload, now: datetime
 ) -> RxUploadOut:
-    """Check, store and return the prescription's ``hi_rxno`` and one-time ``rx_trace_code``."""
+    """Check, store and return the prescription's ``hi_rxno`` and one-time ``rx_trace_code``;
+    a retry of an upload (same ``hosp_rxno``, same signed document) answers the stored one."""
     principal.require_institution(body.fixmedins_code)
+    retried = await _uploaded_before(session, body)
+    if retried is not None:
+        return retried
     visit = await owned_visit(session, principal, body.mdtrt_id)
     if visit.psn_no != body.psn_no:
         raise InvalidRequest(
@@ -170,7 +208,7 @@ async def upload(
             "biz_type_code": visit.biz_type_code,
             "admdvs": visit.admdvs,
             "document": doc,
-            "signature": body.signature.model_dump(mode="json", exclude_none=True),
+            "signature": _signature(body),
             "nominated_code": body.nomi_fixmedins_code,
             "status": "pending_review",
             "dspe_cnt": 0,
@@ -179,9 +217,11 @@ async def upload(
         },
     )
     if row is None:
-        raise Conflict(
-            "this hosp_rxno was already uploaded", code="duplicate_prescription", field="hosp_rxno"
-        )
+        # A concurrent upload of the number committed first: the insert waited for it.
+        retried = await _uploaded_before(session, body)
+        if retried is None:
+            raise RuntimeError("the conflicting prescription is not visible after its commit")
+        return retried
     await records.record(
         session,
         row,
@@ -195,13 +235,7 @@ async def upload(
         },
         new_stream=True,
     )
-    return RxUploadOut(
-        hi_rxno=row.hi_rxno,
-        rx_trace_code=rx_trace_code,
-        rx_stas_codg=records.RX_STAS_CODG[row.status],
-        status=row.status,
-        vali_end_time=row.vali_end_time,
-    )
+    return upload_answer(row, rx_trace_code)
 
 
 async def _own(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -223,12 +223,30 @@ async def _require_region(session: AsyncSession, admdvs: str) -> None:
         raise NotFound("no such pooling region", code="unknown_region", field="admdvs")
 
 
+async def catalogue_version(session: AsyncSession, admdvs: str) -> str:
+    """The region's catalogue version token: every import replaces it."""
+    version = await repository.catalogue_version(session, admdvs)
+    if version is None:
+        raise NotFound("no such pooling region", code="unknown_region", field="admdvs")
+    return version
+
+
 async def catalogue_on(
-    session: AsyncSession, admdvs: str, on: date, kind: str | None = None
+    session: AsyncSession,
+    admdvs: str,
+    on: date,
+    kind: str | None = None,
+    *,
+    changed_since: datetime | None = None,
+    after: repository.OrderKey | None = None,
+    limit: int | None = None,
 ) -> list[CatalogueVersion]:
-    """The region's catalogue in force on a date (the export)."""
+    """The region's catalogue in force on a date (the export), or the part of it stored after
+    ``changed_since``, a page at a time after ``after``."""
     await _require_region(session, admdvs)
-    return await repository.versions_in_force(session, admdvs, on, kind)
+    return await repository.versions_in_force(
+        session, admdvs, on, kind, changed_since=changed_since, after=after, limit=limit
+    )
 
 
 async def item_history(

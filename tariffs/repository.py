@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Iterable, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, select, update
+from sqlalchemy import RowMapping, bindparam, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Organisation
@@ -192,10 +192,33 @@ async def versions_of(
     return found
 
 
+#: A catalogue row's place in :data:`_ORDER`: (code, level, grade, title, valid_from), with 0 and
+#: '' for "any" as stored. Keyset paging resumes after one.
+OrderKey = tuple[str, int, str, str, date]
+
+
+def order_key(version: CatalogueVersion) -> OrderKey:
+    return (
+        version.med_list_codg,
+        version.hosp_lv or 0,
+        version.hosp_grade or "",
+        version.dr_title or "",
+        version.valid_from,
+    )
+
+
 async def versions_in_force(
-    session: AsyncSession, admdvs: str, on: date, kind: str | None = None
+    session: AsyncSession,
+    admdvs: str,
+    on: date,
+    kind: str | None = None,
+    *,
+    changed_since: datetime | None = None,
+    after: OrderKey | None = None,
+    limit: int | None = None,
 ) -> list[CatalogueVersion]:
-    """The region's catalogue in force on a date, in a stable order (code, level, grade, title)."""
+    """The region's catalogue in force on a date, in a stable order (code, level, grade, title);
+    only rows stored after ``changed_since``, only rows after ``after``, at most ``limit``."""
     query = (
         select(_ENTRY)
         .where(
@@ -204,9 +227,14 @@ async def versions_in_force(
             (_ENTRY.c.valid_to.is_(None)) | (_ENTRY.c.valid_to >= on),
         )
         .order_by(*_ORDER)
+        .limit(limit)
     )
     if kind is not None:
         query = query.where(_ENTRY.c.kind == kind)
+    if changed_since is not None:
+        query = query.where(_ENTRY.c.created_at > changed_since)
+    if after is not None:
+        query = query.where(tuple_(*_ORDER) > tuple_(*after))
     return [_version(row) for row in (await session.execute(query)).mappings()]
 
 

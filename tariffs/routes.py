@@ -22,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
-from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
-from tariffs import catalogue, csv_format, pricing, registry
+from engine.errors import InvalidRequest
+from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, RangeTime, UnitPrice
+from tariffs import catalogue, csv_format, pricing, registry, sync
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
 from tariffs.schemas import (
     CatalogueOut,
@@ -250,17 +251,78 @@ async def get_catalogue(
     format: Annotated[
         Literal["json", "csv"] | None, Query(description="default: by the Accept header")
     ] = None,
+    changed_since: Annotated[
+        RangeTime | None, Query(description="only rows stored (imported) after this time")
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[
+        ParameterInt | None,
+        Query(ge=1, le=sync.MAX_PAGE, description=f"page size (default {sync.DEFAULT_PAGE})"),
+    ] = None,
 ) -> CatalogueOut | Response:
-    """The catalogue in force on a date, as JSON or as the import CSV (which imports back)."""
+    """The catalogue in force on a date, as JSON or as the import CSV (which imports back).
+
+    Without ``cursor`` or ``limit`` the answer is the whole catalogue; with either, a page of
+    JSON with ``next_cursor``. The ``ETag`` changes with every import: send it back in
+    ``If-None-Match`` for 304 without a body. gzip when the client accepts it."""
     principal.require_region(admdvs)
-    versions = await catalogue.catalogue_on(session, admdvs, on, kind)
-    if format == "csv" or (format is None and "text/csv" in request.headers.get("accept", "")):
-        return Response(
-            csv_format.write_catalogue(versions),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="catalogue-{admdvs}-{on}.csv"'},
+    as_csv = format == "csv" or (format is None and "text/csv" in request.headers.get("accept", ""))
+    paged = cursor is not None or limit is not None
+    if as_csv and paged:
+        raise InvalidRequest(
+            "the CSV export is the whole catalogue; page the JSON answer",
+            code="csv_not_paged",
+            field="cursor" if cursor is not None else "limit",
         )
-    return CatalogueOut(admdvs=admdvs, on=on, items=[CatalogueVersionOut.of(v) for v in versions])
+    tag = sync.etag(
+        await catalogue.catalogue_version(session, admdvs),
+        on,
+        kind,
+        as_csv,
+        changed_since,
+        cursor,
+        limit,
+    )
+    gzipped = sync.accepts_gzip(request.headers.get("accept-encoding"))
+    headers = {
+        "ETag": sync.gzip_etag(tag) if gzipped else tag,
+        "Vary": "Accept-Encoding",
+        "Cache-Control": "private, no-cache",
+    }
+    if sync.not_modified(request.headers.get("if-none-match"), tag, sync.gzip_etag(tag)):
+        return Response(status_code=304, headers=headers)
+    page = (limit or sync.DEFAULT_PAGE) if paged else None
+    versions = await catalogue.catalogue_on(
+        session,
+        admdvs,
+        on,
+        kind,
+        changed_since=changed_since,
+        after=sync.parse_cursor(cursor) if cursor is not None else None,
+        limit=page + 1 if page is not None else None,
+    )
+    if as_csv:
+        body = csv_format.write_catalogue(versions).encode()
+        media_type = "text/csv; charset=utf-8"
+        headers["Content-Disposition"] = f'attachment; filename="catalogue-{admdvs}-{on}.csv"'
+    else:
+        more = page is not None and len(versions) > page
+        versions = versions[:page]
+        next_cursor = sync.cursor_of(versions[-1]) if more else None
+        answer = CatalogueOut(
+            admdvs=admdvs,
+            on=on,
+            items=[CatalogueVersionOut.of(v) for v in versions],
+            next_cursor=next_cursor,
+        )
+        body = answer.model_dump_json().encode()
+        media_type = "application/json"
+    if gzipped:
+        body = await sync.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @tariffs_router.get("/{admdvs}/items/{med_list_codg}/versions")

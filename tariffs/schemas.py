@@ -186,6 +186,9 @@ class CatalogueOut(BaseModel):
     admdvs: str
     on: date
     items: list[CatalogueVersionOut]
+    next_cursor: str | None = Field(
+        default=None, description="paged requests: the cursor of the next page; null on the last"
+    )
 
 
 class ItemHistoryOut(BaseModel):

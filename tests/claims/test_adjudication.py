@@ -497,8 +497,8 @@ def test_basic_pool_bands() -> None:
     assert_fields(result, act_pay_dedc="200.00", hifp_pay="800.00")
     bands = result.explanation.funds[0].bands
     assert [(b.lower, b.upper, b.ratio, b.portion) for b in bands] == [
-        ("0.00", "1000.00", "0.50", "1000.00"),
-        ("1000.00", None, "0.60", "500.00"),
+        ("0.00", "1000.00", "0.5", "1000.00"),
+        ("1000.00", None, "0.6", "500.00"),
     ]
 
 
@@ -516,7 +516,7 @@ def test_bands_round_once_on_the_sum() -> None:
     result = adjudicate(make_claim((make_line("1", pric="0.02"),), basic=basic))
 
     assert_fields(result, hifp_pay="0.01")
-    assert [b.product for b in result.explanation.funds[0].bands] == ["0.0050", "0.0050"]
+    assert [b.product for b in result.explanation.funds[0].bands] == ["0.005", "0.005"]
 
 
 def test_critical_illness_crosses_a_band_boundary() -> None:

@@ -7,9 +7,8 @@ these tests see each other's data as little as production tenants do.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -17,26 +16,10 @@ from sqlalchemy import func, select
 
 from claims.models import BenefitAccumulator, Person, Settlement
 from claims.settlement_store import Effects, _DriverSettlementStore
-from engine.app import create_app
 from engine.db import Database
-from engine.settings import Settings
-from tests.claims.world import CLASS_A_ITEM, World, build_world
+from tests.claims.world import CLASS_A_ITEM, World
 
 pytestmark = pytest.mark.postgres_only
-
-
-@pytest.fixture
-async def committed_world(database: Database) -> AsyncIterator[World]:
-    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
-        database.sessionmaker() as session,
-    ):
-        admdvs = f"9{secrets.randbelow(10**5):05d}"
-        world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
-        await session.commit()
-        yield world
 
 
 async def test_fifty_concurrent_settlements_never_exceed_cap_or_balance(

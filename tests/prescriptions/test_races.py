@@ -24,6 +24,7 @@ from engine.audit import AuditEntry
 from engine.db import Database
 from engine.settings import Settings
 from prescriptions.models import Dispense, Prescription
+from prescriptions.signing import sign
 from tests.prescriptions.world import RxWorld, build_rx_world
 
 pytestmark = pytest.mark.postgres_only
@@ -168,3 +169,31 @@ async def test_concurrent_presentations_of_one_trace_code_stop_exactly_at_the_li
     statuses = Counter((r.status_code, r.json()["code"]) for r in answers)
     assert statuses == {(404, "unknown_prescription"): allowed, (429, "too_many_attempts"): 10}
     assert all(int(r.headers["Retry-After"]) >= 1 for r in answers if r.status_code == 429)
+
+
+async def test_concurrent_identical_uploads_store_one_prescription(
+    committed_world: RxWorld, database: Database
+) -> None:
+    """A HIS retrying an upload on timeouts, all at once: one prescription, one trace code."""
+    world = committed_world
+    patient = await world.patient()
+    doc = world.document(await world.visit(patient), patient)
+    signature = sign(doc, world.doctors["chief"].key).model_dump(mode="json", exclude_none=True)
+    responses = await asyncio.gather(
+        *(
+            world.client.post(
+                "/v1/prescriptions", json=doc | {"signature": signature}, headers=world.hospital[1]
+            )
+            for _ in range(8)
+        )
+    )
+    assert {r.status_code for r in responses} == {201}
+    assert len({r.json()["hi_rxno"] for r in responses}) == 1
+    assert sum(r.json()["rx_trace_code"] is not None for r in responses) == 1
+    async with database.sessionmaker() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(Prescription)
+            .where(Prescription.hosp_rxno == doc["hosp_rxno"])
+        )
+    assert stored == 1

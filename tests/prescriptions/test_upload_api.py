@@ -5,6 +5,7 @@ review that alone lets a prescription circulate."""
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -199,11 +200,37 @@ async def test_only_from_the_hospitals_own_visit_of_this_patient(
 
 
 async def test_a_hospital_number_is_uploaded_once(world: RxWorld) -> None:
+    """A retried upload (same number, same signed document) answers the prescription, without
+    the trace code shown once; another document under the number is refused."""
     patient = await world.patient()
     mdtrt_id = await world.visit(patient)
     doc = world.document(mdtrt_id, patient)
-    await world.upload(doc)
-    assert (await world.upload(doc, expect=409))["code"] == "duplicate_prescription"
+    first = await world.upload(doc)
+    again = await world.upload(doc)
+    assert again == first | {"rx_trace_code": None}
+    other = await world.upload(doc | {"vali_days": 2}, expect=409)
+    assert (other["code"], other["field"]) == ("duplicate_prescription", "hosp_rxno")
+
+
+async def test_an_upload_under_its_key_replays_without_the_trace_code(world: RxWorld) -> None:
+    patient = await world.patient()
+    mdtrt_id = await world.visit(patient)
+    doc = world.document(mdtrt_id, patient)
+    body = doc | {"signature": sign(doc, world.doctors["chief"].key).model_dump(mode="json")}
+    headers = world.hospital[1] | {"Idempotency-Key": f"rx-{uuid.uuid4().hex}"}
+    first = await world.client.post("/v1/prescriptions", json=body, headers=headers)
+    again = await world.client.post("/v1/prescriptions", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert re.fullmatch(r"[0-9A-F]{24}", first.json()["rx_trace_code"])
+    assert again.json() == first.json() | {"rx_trace_code": None}
+    other = world.document(mdtrt_id, patient)
+    refused = await world.client.post(
+        "/v1/prescriptions",
+        json=other | {"signature": sign(other, world.doctors["chief"].key).model_dump(mode="json")},
+        headers=headers,
+    )
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "idempotency_key_reused"
 
 
 async def test_a_prescription_past_its_validity_or_from_the_future_is_refused(
