@@ -1,7 +1,7 @@
 """The institution's own visit number, unique per institution
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-04 18:00:00.000000
 
 A 2201 may carry the institution's outpatient or inpatient number (ipt_otp_no). A retried
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | Sequence[str] | None = "0013"
+down_revision: str | Sequence[str] | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
