@@ -9,6 +9,7 @@ code under test commits only to a savepoint (``join_transaction_mode="create_sav
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -25,6 +26,7 @@ from engine import migrate
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, get_settings, to_async_url
+from tests.claims.world import World, build_world
 
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")
@@ -131,3 +133,20 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://sanyi.test") as c:
         yield c
+
+
+@pytest.fixture
+async def committed_world(database: Database) -> AsyncIterator[World]:
+    """A world committed for real (through the API on the real engine) in a region of its own,
+    so concurrent requests on separate connections see it, and race tests see each other's data
+    as little as production tenants do."""
+    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
+        database.sessionmaker() as session,
+    ):
+        admdvs = f"9{secrets.randbelow(10**5):05d}"
+        world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
+        await session.commit()
+        yield world

@@ -11,12 +11,10 @@ from sqlalchemy import func, select
 
 from claims.models import FeeLine, Settlement
 from engine.db import Database
-from tests.claims.test_settlement_races import committed_world
 from tests.claims.world import World
 from tests.nhsa.his import His, fee_line, registration, settle_data
 
 pytestmark = pytest.mark.postgres_only
-__all__ = ["committed_world"]
 
 BEGNTIME = "2026-03-02 09:30:00"
 
