@@ -45,6 +45,9 @@ FEE_BEFORE_VISIT = timedelta(hours=24)
 #: stay, and low enough that every sum a settlement of it makes fits the wire's amounts.
 MAX_VISIT_FEN = 100_000_000_000
 
+#: ``mdtrt_cert_type`` 01, the electronic insurance voucher token (docs/domain.md section 16).
+VOUCHER = "01"
+
 
 class InsuranceRefused(InvalidRequest):
     """The visit may not be paid by insurance (it may still be registered as self-pay)."""
@@ -156,8 +159,8 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
     An unknown psn_no, a certificate that is not the person's and a person insured in another
     region get one answer, so no institution can test who is insured, or where.
     """
-    # 02 resident ID / 03 social security card carry the resident ID; 01 is the e-voucher token,
-    # verified upstream by the national platform and passed through.
+    # 02 resident ID / 03 social security card carry the resident ID; under 01 (a pharmacy
+    # purchase, see register) the prescription being dispensed identified the patient.
     certno_hash = (
         resident_id_hash(body.mdtrt_cert_no) if body.mdtrt_cert_type in ("02", "03") else None
     )
@@ -171,10 +174,29 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
     return person
 
 
-async def register(session: AsyncSession, principal: Principal, body: VisitIn) -> Visit:
+async def register(
+    session: AsyncSession,
+    principal: Principal,
+    body: VisitIn,
+    *,
+    identified_by_prescription: bool = False,
+) -> Visit:
     """2201: check and store the visit. A retry under the institution's ``ipt_otp_no`` answers
-    the visit the first registration made, before any check could now answer otherwise."""
+    the visit the first registration made, before any check could now answer otherwise.
+
+    The electronic insurance voucher (``mdtrt_cert_type`` 01) is refused from clients: the engine
+    does not verify voucher tokens yet, and an unverified token would let any institution of the
+    region act for anyone whose ``psn_no`` it knows. Only a pharmacy purchase, whose patient the
+    dispensed prescription identifies, is registered under 01 (``identified_by_prescription``).
+    """
     principal.require_institution(body.fixmedins_code)
+    if body.mdtrt_cert_type == VOUCHER and not identified_by_prescription:
+        raise InvalidRequest(
+            "the electronic insurance voucher (mdtrt_cert_type 01) is not accepted yet; "
+            "identify the patient by resident ID card (02) or social security card (03)",
+            code="unsupported_certificate_type",
+            field="mdtrt_cert_type",
+        )
     earlier = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
     if earlier is not None:
         return _retried(earlier, body)

@@ -26,7 +26,7 @@ from claims.schemas import (
     VisitIn,
 )
 from claims.settlement import settle
-from claims.visits import register, upload_fees
+from claims.visits import VOUCHER, register, upload_fees
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, SanyiError
 from prescriptions import circulation, documents, records, repository
@@ -36,9 +36,6 @@ from prescriptions.schemas import DispenseIn, DispenseLineIn, DispenseOut
 
 #: ``med_type`` of a designated-pharmacy purchase (DOMAIN.md section 2).
 PHARMACY_PURCHASE = "41"
-#: ``mdtrt_cert_type`` 01: the pharmacy's visit is identified by the prescription, whose patient
-#: the hospital's visit (and, for an open prescription, the presentation) already identified.
-BY_VOUCHER = "01"
 
 
 class DispenseRefused(Conflict):
@@ -99,7 +96,7 @@ async def _settle(
         principal,
         VisitIn(
             psn_no=row.psn_no,
-            mdtrt_cert_type=BY_VOUCHER,
+            mdtrt_cert_type=VOUCHER,
             mdtrt_cert_no=row.hi_rxno,
             fixmedins_code=principal.institution_code,
             med_type=PHARMACY_PURCHASE,
@@ -115,6 +112,7 @@ async def _settle(
                 for d in row.document["diseinfo"]
             ],
         ),
+        identified_by_prescription=True,
     )
     try:
         await upload_fees(

@@ -6,8 +6,10 @@ from datetime import datetime
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.models import Visit
 from tests.claims.world import CLASS_A_ITEM, World, build_world
 
 
@@ -81,3 +83,23 @@ async def test_certificate_must_match_the_person(world: World) -> None:
     unknown = await world.visit("P" + "0" * 16, other_certno, expect=404)
     assert refused == unknown
     assert (refused["code"], refused["field"]) == ("unknown_person", "psn_no")
+
+
+async def test_an_unverified_voucher_token_registers_no_visit(
+    world: World, session: AsyncSession
+) -> None:
+    """Until voucher tokens are verified, 01 names nobody: one refusal whether or not the psn_no
+    is insured, and nothing written."""
+    psn_no, _ = await world.enrol()
+    answers = [
+        await world.visit(number, "", mdtrt_cert_type="01", mdtrt_cert_no="any-token", expect=400)
+        for number in (psn_no, "P" + "0" * 16)
+    ]
+
+    assert answers[0] == answers[1]
+    assert (answers[0]["code"], answers[0]["field"]) == (
+        "unsupported_certificate_type",
+        "mdtrt_cert_type",
+    )
+    visits = select(func.count()).select_from(Visit).where(Visit.psn_no == psn_no)
+    assert await session.scalar(visits) == 0

@@ -345,7 +345,12 @@ async def test_fee_lines_and_visits_are_cancelled_until_settled(
     ):
         refused = await his.refused(infno, {"data": data})
         assert refused["err_code"] == "visit_settled"
-    more = await his.refused("2204", _lines(mdtrt_id, psn_no))
+    # The same upload again is a retry, answered as stored; a new line is refused.
+    again = await his.call("2204", _lines(mdtrt_id, psn_no))
+    assert [line["feedetl_sn"] for line in again["result"]] == ["1", "2", "3", "4", "5"]
+    new_line = _lines(mdtrt_id, psn_no)
+    new_line["feedetail"] = [new_line["feedetail"][0] | {"feedetl_sn": "9"}]
+    more = await his.refused("2204", new_line)
     assert (more["err_code"], more["err_field"]) == ("visit_settled", "input.feedetail.0.mdtrt_id")
     await his.call(
         "2208",
