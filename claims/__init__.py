@@ -1,1 +1,1 @@
-"""Claims domain: one-stop settlement (DOMAIN.md section 5)."""
+"""Claims domain: one-stop settlement (docs/domain.md section 5)."""

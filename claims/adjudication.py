@@ -1,10 +1,10 @@
-"""The pure adjudication core of one-stop settlement (一站式结算), DOMAIN.md section 5.
+"""The pure adjudication core of one-stop settlement (一站式结算), docs/domain.md section 5.
 
 :func:`adjudicate` turns priced fee lines, the benefit policy that applies to the claim and the
 person's year-to-date accumulators into the split of the claim between the funds and the person,
 with an explanation of every number and the accumulator delta that settling it causes. It touches
 no database and no clock, so pre-settle and settle run the same function on the same inputs and
-return the same numbers (DOMAIN.md section 5 lifecycle), and property tests can drive it directly.
+return the same numbers (domain.md section 5 lifecycle), and property tests can drive it directly.
 
 Rounding (engine.money: half-up to the fen, never the Decimal default):
 
@@ -76,7 +76,7 @@ __all__ = [
     "split_line",
 ]
 
-#: ``chrgitm_lv`` values (DOMAIN.md section 2).
+#: ``chrgitm_lv`` values (docs/domain.md section 2).
 CLASS_A = 1
 CLASS_B = 2
 SELF_PAID = 3
@@ -106,7 +106,7 @@ def _total(*amounts: Money) -> Money:
 
 @dataclass(frozen=True, slots=True)
 class PricedLine:
-    """A fee line after pricing (DOMAIN.md section 3): ``det_item_fee_sumamt = pric × cnt``
+    """A fee line after pricing (docs/domain.md section 3): ``det_item_fee_sumamt = pric × cnt``
     half-up, computed by the pricing module and re-checked here because the per-line identity of
     section 5 depends on it."""
 
@@ -147,7 +147,7 @@ class PricedLine:
 
 
 def _check_unit_price(name: str, value: object) -> None:
-    """Unit prices carry up to four decimals (drug prices, DOMAIN.md section 3)."""
+    """Unit prices carry up to four decimals (drug prices, docs/domain.md section 3)."""
     price = check_decimal(name, value)
     if price < 0:
         raise ValueError(f"{name} must not be negative, got {price}")
@@ -299,7 +299,7 @@ class AccountExplanation:
 
 @dataclass(frozen=True, slots=True)
 class Explanation:
-    """The settlement explaining itself (DOMAIN.md section 5): per line, deductible, per fund and
+    """The settlement explaining itself (domain.md section 5): per line, deductible, per fund and
     account, plus every accumulator before and after."""
 
     lines: tuple[LineExplanation, ...]
@@ -389,7 +389,7 @@ def split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
         # Step 1: delivery and other non-medical fees are never paid by insurance (医保发〔2020〕
         # 45号), and class 3 items are outside the catalogue: the whole amount is the person's.
         rule = "non_medical" if line.non_medical else "self_paid"
-        basis = "DOMAIN.md §5 step 1: " + (
+        basis = "docs/domain.md §5 step 1: " + (
             "non-medical fee, whole amount to fulamt_ownpay_amt"
             if line.non_medical
             else "class 3 (self-paid), whole amount to fulamt_ownpay_amt"
@@ -407,14 +407,14 @@ def split_line(line: PricedLine) -> tuple[LineSplit, LineExplanation]:
             preselfpay = scale(capped, line.selfpay_prop)
             selfpay_prop = render_plain(line.selfpay_prop)
             basis = (
-                "DOMAIN.md §5 steps 2-3: class B, price limited to the payment standard, "
+                "docs/domain.md §5 steps 2-3: class B, price limited to the payment standard, "
                 "selfpay_prop of the capped amount to preselfpay_amt, the rest in scope"
             )
         else:
             rule = "class_a"
             preselfpay = ZERO
             basis = (
-                "DOMAIN.md §5 steps 2 and 4: class A, price limited to the payment standard, "
+                "docs/domain.md §5 steps 2 and 4: class A, price limited to the payment standard, "
                 "capped amount in scope"
             )
         fulamt, inscp = ZERO, capped - preselfpay
@@ -554,7 +554,7 @@ def _basic_pool(policy: BasicPolicy, pool_base: Money, acc: Accumulators) -> _Fu
         field="hifp_pay",
         fund_pay_type=policy.fund_pay_type,
         basis=(
-            "DOMAIN.md §5 step 6: (inscp_scp_amt − act_pay_dedc) × pool_prop bands, "
+            "docs/domain.md §5 step 6: (inscp_scp_amt − act_pay_dedc) × pool_prop bands, "
             "half-up, limited by the annual cap remaining"
         ),
         base=pool_base,
@@ -582,7 +582,7 @@ def _critical_illness(
         field=policy.field,
         fund_pay_type=policy.fund_pay_type,
         basis=(
-            "DOMAIN.md §5 step 7: bands over the part of the cumulative in-scope personal share "
+            "domain.md §5 step 7: bands over the part of the cumulative in-scope personal share "
             "(inscp_scp_amt − hifp_pay, accumulated) above the threshold, half-up, limited by "
             "the annual cap remaining"
         ),
@@ -616,7 +616,7 @@ def _assistance(policy: AssistancePolicy, assist_base: Money, acc: Accumulators)
         field="maf_pay",
         fund_pay_type=policy.fund_pay_type,
         basis=(
-            "DOMAIN.md §5 step 8: ratio × (inscp_scp_amt − hifp_pay − critical illness), "
+            "docs/domain.md §5 step 8: ratio × (inscp_scp_amt − hifp_pay − critical illness), "
             "half-up, limited by the annual cap remaining"
         ),
         base=assist_base,
@@ -631,7 +631,7 @@ def _assistance(policy: AssistancePolicy, assist_base: Money, acc: Accumulators)
 
 
 def adjudicate(claim: ClaimInput) -> Adjudication:
-    """Split one claim between the funds and the person, DOMAIN.md section 5 steps 1–10.
+    """Split one claim between the funds and the person, docs/domain.md section 5 steps 1–10.
 
     Pure: the result depends only on ``claim``. Applying ``result.delta`` to the accumulators (and
     debiting ``delta.acct_spent`` from the account) is the caller's job at settle; subtracting the
@@ -659,7 +659,7 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
     dedc_remaining = _money_max0(claim.basic.deductible - acc.deductible_used)
     act_pay_dedc = min_money(inscp, dedc_remaining)
     deductible_note = DeductibleExplanation(
-        basis="DOMAIN.md §5 step 5: act_pay_dedc = min(inscp_scp_amt, deductible remaining)",
+        basis="docs/domain.md §5 step 5: act_pay_dedc = min(inscp_scp_amt, deductible remaining)",
         deductible=amount_text(claim.basic.deductible),
         remaining_before=amount_text(dedc_remaining),
         inscp_scp_amt=amount_text(inscp),
@@ -692,7 +692,7 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
     )
 
     # Step 10: the personal account pays what it may of the personal part; it may not pay
-    # delivery or other non-medical fees (DOMAIN.md section 4) and never goes below zero.
+    # delivery or other non-medical fees (docs/domain.md section 4) and never goes below zero.
     psn_part = medfee - fund_pay_sumamt
     payable = _money_max0(psn_part - non_medical)
     use_account = claim.account.enabled and claim.acct_used_flag
@@ -701,7 +701,7 @@ def adjudicate(claim: ClaimInput) -> Adjudication:
     balc = claim.acct_balance - acct_pay
     account_note = AccountExplanation(
         basis=(
-            "DOMAIN.md §5 step 10: acct_pay = min(psn_part_amt − non-medical fees, balance) "
+            "docs/domain.md §5 step 10: acct_pay = min(psn_part_amt − non-medical fees, balance) "
             "when the account is enabled and acct_used_flag is set"
         ),
         enabled=claim.account.enabled,

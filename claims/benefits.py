@@ -1,11 +1,11 @@
 """Benefit policy and year-to-date accumulator value types for one-stop settlement.
 
 Everything that varies by pooling region, year, insutype, med_type or institution level is data
-(DOMAIN.md section 4): the caller resolves the policy rows that apply to a claim (including the
+(docs/domain.md section 4): the caller resolves the policy rows that apply to a claim (including the
 retiree ratio) and hands them to :func:`claims.adjudication.adjudicate` as these immutable values.
 The accumulators are the person's running totals for the benefit year; a settlement moves them by
 an :class:`AccumulatorDelta` and a revoke moves them back by exactly the same numbers
-(DOMAIN.md section 5, lifecycle: "revoke: exact reversal of every effect").
+(docs/domain.md section 5, lifecycle: "revoke: exact reversal of every effect").
 
 The checks here refuse floats and malformed amounts at construction, so the arithmetic in the
 adjudication core can assume fen-exact, non-negative CNY and ratios in [0, 1].
@@ -34,7 +34,7 @@ __all__ = [
     "check_ratio",
 ]
 
-#: Critical-illness fund codes and the settlement field each one pays into (DOMAIN.md section 4:
+#: Critical-illness fund codes and the settlement field each one pays into (domain.md section 4:
 #: ``hifmi_pay`` for residents' 大病保险, ``hifob_pay`` for employees' large-expense subsidy).
 CRITICAL_ILLNESS_FIELDS: dict[str, str] = {"390200": "hifmi_pay", "330100": "hifob_pay"}
 
@@ -73,7 +73,7 @@ def check_ratio(name: str, value: object) -> Decimal:
     """A payment or self-pay ratio: a ``Decimal`` in [0, 1].
 
     Bounding the ratio is what keeps every fund payment at or below the amount it applies to, so
-    ``psn_part_amt`` can never go negative (DOMAIN.md section 5 identities).
+    ``psn_part_amt`` can never go negative (docs/domain.md section 5 identities).
     """
     ratio = check_decimal(name, value)
     if not Decimal(0) <= ratio <= Decimal(1):
@@ -89,7 +89,7 @@ def _check_fund_pay_type(value: object) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PoolBand:
-    """One band of a banded payment ratio (DOMAIN.md section 4: ``pool_prop`` "may be banded").
+    """One band of a banded payment ratio (docs/domain.md section 4: ``pool_prop`` "may be banded").
 
     ``upto`` is the cumulative upper bound of the band on the amount the bands apply to (for the
     basic pool: this claim's in-scope amount above the deductible; for critical illness: the
@@ -147,7 +147,7 @@ def band_portions(bands: tuple[PoolBand, ...], low: Money, high: Money) -> tuple
 
 @dataclass(frozen=True, slots=True)
 class BasicPolicy:
-    """Basic pooled fund (统筹基金) benefit for the claim's category (DOMAIN.md section 4).
+    """Basic pooled fund (统筹基金) benefit for the claim's category (docs/domain.md section 4).
 
     ``pool_bands`` is already resolved for the person (retiree ratio, institution level) by the
     caller; a single open band is the common case.
@@ -169,7 +169,7 @@ class BasicPolicy:
 class CriticalIllnessPolicy:
     """Critical-illness insurance (大病保险): pays on the cumulative annual in-scope personal share
     above ``threshold``, banded over the amount above the threshold, with an annual cap
-    (DOMAIN.md section 4; guidance: threshold ≤ 50% of per-capita disposable income, ratio ≥ 60%).
+    (domain.md section 4; guidance: threshold ≤ 50% of per-capita disposable income, ratio ≥ 60%).
     """
 
     fund_pay_type: str
@@ -197,7 +197,7 @@ class CriticalIllnessPolicy:
 class AssistancePolicy:
     """Medical assistance (医疗救助, ``maf_pay``) for an eligible category such as 低保 or 特困: a
     ratio of the in-scope personal share left after the insurances, with an annual cap
-    (DOMAIN.md section 4)."""
+    (docs/domain.md section 4)."""
 
     fund_pay_type: str
     category: str
@@ -217,7 +217,7 @@ class AccountPolicy:
     """Whether the personal account (个人账户, employees) may pay the personal share.
 
     The account (``310200``) is not a fund: ``acct_pay`` is part of ``psn_part_amt``
-    (DOMAIN.md section 4 and 5, step 10).
+    (docs/domain.md section 4 and 5, step 10).
     """
 
     enabled: bool
@@ -231,7 +231,7 @@ class AccountPolicy:
 class AccumulatorDelta:
     """How one settlement moves the person's accumulators and account.
 
-    Settle applies it, revoke subtracts exactly the same numbers (DOMAIN.md section 5 lifecycle),
+    Settle applies it, revoke subtracts exactly the same numbers (domain.md section 5 lifecycle),
     so nothing is recomputed at revoke time. ``acct_spent`` is the account debit (``acct_pay``);
     the balance lives on the account, not in :class:`Accumulators`.
     """
@@ -266,7 +266,7 @@ _ACCUMULATOR_FIELDS = (
 
 @dataclass(frozen=True, slots=True)
 class Accumulators:
-    """The person's year-to-date totals for this benefit year and category (DOMAIN.md section 4:
+    """The person's year-to-date totals for this benefit year and category (domain.md section 4:
     deductible and caps are annual, critical illness works on the cumulative personal share)."""
 
     deductible_used: Money = ZERO

@@ -1,5 +1,5 @@
 """Tables of the insurer's payment methods: global budgets, DIP points and per-capita bundles
-(DOMAIN.md sections 7 and 8).
+(docs/domain.md sections 7 and 8).
 
 Every parameter is a column (per region, year and provider), never a constant in code. Money is
 integer fen (``BigInteger``), ratios and scores ``Numeric``.
@@ -67,7 +67,7 @@ def _quality_checks(*, scored: bool) -> tuple[CheckConstraint, ...]:
 class QualityTerms:
     """Quality withholding: a share of each prepayment is held back and released at year end by
     the quality score q — all of it when q ≥ ``quality_full_score``, none when q <
-    ``quality_zero_score``, linearly in between (DOMAIN.md section 7; demo 5%, 90 and 60)."""
+    ``quality_zero_score``, linearly in between (docs/domain.md section 7; demo 5%, 90 and 60)."""
 
     withhold_ratio: Mapped[Decimal] = mapped_column(Numeric(6, 4))
     quality_full_score: Mapped[Decimal] = mapped_column(Numeric(5, 2))

@@ -2,7 +2,7 @@
 
 Amounts go out as strings with two decimals, as everywhere in the claims domain; ledger and
 clearing amounts are signed (a final clearing is negative when the provider owes money back).
-Every policy parameter is a field: nothing of DOMAIN.md's demo policy is a default here.
+Every policy parameter is a field: nothing of docs/domain.md's demo policy is a default here.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ LedgerKind = Literal["prepaid", "withheld", "released", "forfeited", "clearing"]
 
 
 class QualityTermsIn(WireModel):
-    """Quality withholding and its release (DOMAIN.md section 7: demo 5%, 90 and 60)."""
+    """Quality withholding and its release (docs/domain.md section 7: demo 5%, 90 and 60)."""
 
     withhold_ratio: Ratio
     quality_full_score: Score = Field(description="at or above: the withheld pool is released")
@@ -178,7 +178,7 @@ class BundleFigures(WireModel):
 
 
 class ClearingOut(WireModel):
-    """A provider's year-end clearing under one scheme (DOMAIN.md section 7):
+    """A provider's year-end clearing under one scheme (docs/domain.md section 7):
     ``final_clearing = entitlement − forfeited − prepaid`` (may be negative), and
     ``paid_out = prepaid + final_clearing``."""
 

@@ -1,4 +1,4 @@
-"""Dramatiq actors for the insurer's runs (DOMAIN.md sections 7 and 8): thin, they call
+"""Dramatiq actors for the insurer's runs (docs/domain.md sections 7 and 8): thin, they call
 ``claims.funding``.
 
 Both runs are idempotent by the ledger's unique key (scheme, provider, period, kind), so a retry

@@ -1,4 +1,4 @@
-"""Global budgets (总额预算, DOMAIN.md section 7), and the rules all three payment methods share.
+"""Global budgets (总额预算, domain.md section 7), and the rules all three payment methods share.
 
 A provider's year has a budget B. Each month it is prepaid min(month's fund share, B/12) × (1 − w),
 the rest held back as quality withholding. At year end, with A the year's fund share:

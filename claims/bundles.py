@@ -1,4 +1,4 @@
-"""Per-capita bundles (按人头打包付费, DOMAIN.md section 8).
+"""Per-capita bundles (按人头打包付费, docs/domain.md section 8).
 
 A primary institution (the holder) holds a bundle for the residents signed to it (家庭医生签约):
 the fund pays it ``rate_per_member_month`` for every member-month, monthly, less the quality

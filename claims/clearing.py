@@ -1,4 +1,4 @@
-"""Clearing (清算 3203), DOMAIN.md section 10: apply, approve and freeze a settled month.
+"""Clearing (清算 3203), docs/domain.md section 10: apply, approve and freeze a settled month.
 
 An institution applies for a month (``setlym``, calendar month in China Standard Time, over) and
 a ``clr_type``; the insurer of its region approves, and approval freezes the batch in the same
@@ -20,7 +20,7 @@ the basic pooled fund only, since budgets, DIP and bundles are budgets of that f
 (``claims.budgets``):
 
 * ``bundle_deduction``: members' care paid out of the holder's per-capita bundle, not item by item
-  (DOMAIN.md section 8; the holder is paid by capitation, ``claims.bundles``);
+  (docs/domain.md section 8; the holder is paid by capitation, ``claims.bundles``);
 * ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.dip``);
 * for an institution with a global budget that year, the budget's figures come from the one
   record of the month's budget payment, the funding ledger's prepayment entry

@@ -1,4 +1,4 @@
-"""DIP: payment by disease-group points (按病种分值付费, DOMAIN.md section 7).
+"""DIP: payment by disease-group points (按病种分值付费, docs/domain.md section 7).
 
 A region's points table for the year maps diagnoses (ICD-10, by prefix or exact code) to disease
 groups, each worth a number of points. Every settled case of a ``med_type`` the scheme covers earns

@@ -1,6 +1,6 @@
 """Tables of the claims domain. Amount columns hold integer fen under their national names.
 
-Identities of DOMAIN.md section 5 are also CHECK constraints on ``settlement``, so no code path can
+Identities of domain.md section 5 are also CHECK constraints on ``settlement``, so no code path can
 store a settlement that does not add up.
 """
 

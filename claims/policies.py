@@ -1,4 +1,4 @@
-"""Benefit policies as data (DOMAIN.md section 4): loading versions and resolving the policy that
+"""Benefit policies as data (domain.md section 4): loading versions and resolving the policy that
 applies to a claim.
 
 Policies are read on every settlement and change a few times a year, so each API process keeps a

@@ -1,4 +1,4 @@
-"""Tables of reconciliation (对账 3201/3202) and clearing (清算 3203), DOMAIN.md section 10.
+"""Tables of reconciliation (对账 3201/3202) and clearing (清算 3203), docs/domain.md section 10.
 
 Amounts are integer fen under their national names, as in ``claims.models``.
 
@@ -40,7 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UuidPrimaryKey, utcnow
 
-#: Every fund a batch pays, by its settlement column: the pooled funds of DOMAIN.md section 5
+#: Every fund a batch pays, by its settlement column: the pooled funds of docs/domain.md section 5
 #: and the personal account, which the account fund pays to the institution too.
 FUNDS = (
     "hifp_pay",

@@ -1,4 +1,4 @@
-"""Dramatiq actors for detail reconciliations submitted for a worker (3202, DOMAIN.md section 10):
+"""Dramatiq actors for detail reconciliations submitted for a worker (3202, domain.md section 10):
 thin, they call ``claims.reconciliation``.
 
 The API never talks to the broker. A submission commits its upload and a ``queued`` job, and

@@ -1,4 +1,4 @@
-"""Reconciliation (对账), DOMAIN.md section 10: totals (3201) and details (3202).
+"""Reconciliation (对账), docs/domain.md section 10: totals (3201) and details (3202).
 
 Both compare the institution's records with the engine's settlements of a scope: an institution
 (hospitals and pharmacies reconcile their own settlements only; an insurer names one institution

@@ -1,4 +1,4 @@
-"""The claims wire contract (pydantic v2), with the national field names of DOMAIN.md section 2.
+"""The claims wire contract (pydantic v2), with the national field names of domain.md section 2.
 
 Amounts go out as strings with two decimals ("211.40") so no client has to parse money as a float;
 they come in as decimal strings or JSON integers, never floats (the types of ``engine.wire``).

@@ -1,4 +1,4 @@
-"""Pre-settle (2206), settle (2207) and revoke (2208): DOMAIN.md section 5.
+"""Pre-settle (2206), settle (2207) and revoke (2208): docs/domain.md section 5.
 
 Settle reads the claim, adjudicates, and writes every effect at once (the settlement, the
 accumulator delta and the account debit, the audit entry, the outbox event and the funding

@@ -1,7 +1,7 @@
 """Visit registration (2201) and fee-line upload (2204).
 
 Internet visits (biz_type_code 02) are checked against 互联网诊疗管理办法（试行）
-(DOMAIN.md section 6): only follow-ups of a condition diagnosed in person, by a physician
+(docs/domain.md section 6): only follow-ups of a condition diagnosed in person, by a physician
 registered for internet practice with at least three years of independent practice. A visit
 that fails is refused for insurance with its reason code; the hospital may still register it as
 self-pay.
@@ -147,7 +147,7 @@ async def _check_insurance(
 
 
 def _level(institution: InstitutionInfo) -> int:
-    """Pharmacies price and settle as level 1 (DOMAIN.md section 4: "the same rows apply to
+    """Pharmacies price and settle as level 1 (docs/domain.md section 4: "the same rows apply to
     med_type 41 at pharmacies with level 1")."""
     return institution.hosp_lv or 1
 

@@ -2,7 +2,7 @@
 hospitals and a per-capita bundle at H23010000002 (set up before the month's settlements), then
 the month's prepayment and a report of budget burn and the bundle's balance.
 
-The figures are the demo policy of DOMAIN.md sections 7 and 8 (illustrative data, loaded through
+The figures are the demo policy of domain.md sections 7 and 8 (illustrative data, loaded through
 the API like any region's policy).
 """
 

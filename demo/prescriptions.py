@@ -1,4 +1,4 @@
-"""The demo's e-prescriptions (DOMAIN.md section 9), through the real API: the demo hospitals issue
+"""The demo's e-prescriptions (domain.md section 9), through the real API: the demo hospitals issue
 prescriptions from their settled visits of chronic patients, signed with the demo doctors' private
 keys (demo.reference); the hospital pharmacist reviews them; they are routed to the nominated demo
 pharmacy or presented by the patient at an open one; the pharmacies pull, lock, dispense and settle

@@ -1,7 +1,7 @@
 """Organisations, API keys and the authenticated principal.
 
 Every request carries ``Authorization: Bearer <key>``. A key belongs to one organisation, and the
-organisation has one role (DOMAIN.md section 1): a hospital acts only for its own institution code,
+organisation has one role (domain.md section 1): a hospital acts only for its own institution code,
 a pharmacy only for its own, an insurer only for its pooling region. Keys are shown once and stored
 as a keyed hash (HMAC-SHA256 with ``SANYI_SECRET_KEY``), so a database leak does not leak keys.
 

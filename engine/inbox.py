@@ -1,6 +1,6 @@
 """Processed-message ids: what makes an actor or an event consumer idempotent.
 
-Brokers deliver at least once (DOMAIN.md section 11): a worker killed after its work committed but
+Brokers deliver at least once (domain.md section 11): a worker killed after its work committed but
 before it acknowledged the message gets the message again, and the relay may publish an event
 twice. A consumer therefore claims ``(consumer, message_id)`` with ``INSERT ... ON CONFLICT DO
 NOTHING`` in the *same* transaction as its work (STYLE.md "Background work", after polar's

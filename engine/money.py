@@ -1,7 +1,7 @@
 """CNY money, exact to the fen.
 
 The database stores integer fen; the domain works with ``moneyed.Money``. Every rounding the
-settlement rules name (DOMAIN.md section 3 and 5: ``pric × cnt``, ``capped × selfpay_prop``,
+settlement rules name (docs/domain.md section 3 and 5: ``pric × cnt``, ``capped × selfpay_prop``,
 ``× pool_prop``) is half-up to the fen and goes through :func:`round_fen`. Floats are refused at
 every entry point: a float cannot represent 0.1 exactly, and a money path that accepts one will
 sooner or later be off by a fen.

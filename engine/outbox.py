@@ -1,4 +1,4 @@
-"""Transactional outbox (DOMAIN.md section 11).
+"""Transactional outbox (docs/domain.md section 11).
 
 A state change that other systems care about calls :func:`emit` in the same transaction as the
 change: the event exists if and only if the change committed. A relay publishes pending rows to the

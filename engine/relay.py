@@ -1,4 +1,4 @@
-"""The outbox relay: publishes committed outbox rows to RabbitMQ (DOMAIN.md section 11).
+"""The outbox relay: publishes committed outbox rows to RabbitMQ (docs/domain.md section 11).
 
 How each promise of section 11 is kept:
 

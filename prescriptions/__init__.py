@@ -1,4 +1,4 @@
-"""E-prescription circulation (医保电子处方流转), DOMAIN.md sections 6 and 9.
+"""E-prescription circulation (医保电子处方流转), docs/domain.md sections 6 and 9.
 
 The pure core: :mod:`prescriptions.signing` (the doctor's signature over the RFC 8785 canonical
 JSON of the prescription) and :mod:`prescriptions.rules` (处方管理办法, 长期处方管理规范,

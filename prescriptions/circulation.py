@@ -1,4 +1,4 @@
-"""Circulation (DOMAIN.md section 9): who may see a prescription, the pharmacy's list, download,
+"""Circulation (domain.md section 9): who may see a prescription, the pharmacy's list, download,
 the lock and its return, and expiry.
 
 A pharmacy sees a prescription only when it was routed to it (the patient nominated it) or
@@ -108,7 +108,7 @@ async def pharmacy_list(
 async def lock(
     session: AsyncSession, principal: Principal, hi_rxno: str, lease_seconds: int, now: datetime
 ) -> LockOut:
-    """Take or extend the lock for ``lease_seconds`` (DOMAIN.md section 9: one pharmacy at a
+    """Take or extend the lock for ``lease_seconds`` (docs/domain.md section 9: one pharmacy at a
     time, a lease that expires by itself)."""
     await visible(session, principal, hi_rxno)  # 404 unless routed or presented to the caller
     assert principal.institution_code is not None
@@ -140,7 +140,7 @@ async def lock(
 async def release(
     session: AsyncSession, principal: Principal, hi_rxno: str, now: datetime
 ) -> PrescriptionOut:
-    """Return: the lock holder gives the prescription back undispensed (DOMAIN.md section 9)."""
+    """Return: the lock holder gives the prescription back undispensed (domain.md section 9)."""
     row = await visible(session, principal, hi_rxno, lock=True)
     if row.lock_holder != principal.institution_code or not records.lock_held(row, now):
         raise Conflict("this pharmacy does not hold the lock", code="not_lock_holder")

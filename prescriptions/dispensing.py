@@ -1,4 +1,4 @@
-"""Dispensing (DOMAIN.md section 9): the lock holder hands out the drugs, records each line with
+"""Dispensing (domain.md section 9): the lock holder hands out the drugs, records each line with
 its lot number and package trace codes, and settles it through the one-stop settlement engine as
 a ``med_type`` 41 visit at the pharmacy, all in one transaction.
 
@@ -34,7 +34,7 @@ from prescriptions.models import Dispense, DispenseLine, Prescription
 from prescriptions.rules import Violation, may_dispense
 from prescriptions.schemas import DispenseIn, DispenseLineIn, DispenseOut
 
-#: ``med_type`` of a designated-pharmacy purchase (DOMAIN.md section 2).
+#: ``med_type`` of a designated-pharmacy purchase (docs/domain.md section 2).
 PHARMACY_PURCHASE = "41"
 
 
@@ -88,7 +88,7 @@ async def _settle(
     session: AsyncSession, principal: Principal, row: Prescription, body: DispenseIn, now: datetime
 ) -> tuple[str, SettlementOut]:
     """Register the pharmacy visit (med_type 41, the prescription's diagnoses), upload the
-    dispensed lines at the pharmacy's prices and settle them (DOMAIN.md section 5), through the
+    dispensed lines at the pharmacy's prices and settle them (docs/domain.md section 5), through the
     claims services, in this transaction."""
     assert principal.institution_code is not None
     visit = await register(

@@ -4,7 +4,7 @@ docs/prescriptions.md section 5: the covered document is stored exactly as uploa
 envelope, and every typed column is derived from it. :func:`verify_stored` re-verifies the
 signature with the doctor's registered key and checks the column copies against the document, so
 a changed byte anywhere in what the doctor signed (the document or a copy of one of its values)
-fails with ``invalid_signature`` (DOMAIN.md section 9: "a tampered or unsigned prescription never
+fails with ``invalid_signature`` (domain.md section 9: "a tampered or unsigned prescription never
 circulates").
 """
 

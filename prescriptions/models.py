@@ -1,4 +1,4 @@
-"""Tables of the prescription domain (DOMAIN.md section 9).
+"""Tables of the prescription domain (docs/domain.md section 9).
 
 The prescription row is the one row that guards a prescription's invariants: its status, its lock
 (a lease held by one pharmacy) and how many times it was dispensed. Every transition locks it
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from engine.db import Base, UuidPrimaryKey, utcnow
 
-#: Internal states and their national ``rx_stas_codg`` (DOMAIN.md section 2).
+#: Internal states and their national ``rx_stas_codg`` (docs/domain.md section 2).
 STATUSES = ("pending_review", "circulating", "dispensed", "expired", "revoked", "voided")
 
 
@@ -104,7 +104,7 @@ class PresentationThrottle(Base):
 
 class PrescriptionAccess(Base):
     """A pharmacy that may see a prescription: the nominated one (routed on approval) or one the
-    patient presented it to with the trace code and their certificate (DOMAIN.md section 9: "a
+    patient presented it to with the trace code and their certificate (docs/domain.md section 9: "a
     pharmacy cannot list or guess prescriptions that were not routed or presented to it")."""
 
     __tablename__ = "prescription_access"

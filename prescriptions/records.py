@@ -1,7 +1,7 @@
 """A prescription's state and history: status codes, the transitions every service shares
 (audited and announced), and rendering.
 
-States (DOMAIN.md section 9) and their national ``rx_stas_codg``:
+States (docs/domain.md section 9) and their national ``rx_stas_codg``:
 
 | status | rx_stas_codg | |
 |---|---|---|
@@ -13,7 +13,7 @@ States (DOMAIN.md section 9) and their national ``rx_stas_codg``:
 | ``voided`` | 4 voided | rejected by the pharmacist's review |
 
 Every transition is written to the audit log (stream ``prescription:<hi_rxno>``) and to the outbox
-(DOMAIN.md section 11) in the caller's transaction, which holds the prescription's row lock.
+(docs/domain.md section 11) in the caller's transaction, which holds the prescription's row lock.
 """
 
 from __future__ import annotations

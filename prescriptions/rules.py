@@ -1,4 +1,4 @@
-"""Prescription rules (DOMAIN.md section 6), as pure functions over plain values.
+"""Prescription rules (docs/domain.md section 6), as pure functions over plain values.
 
 Sources: 处方管理办法 (2007) arts. 18-19 (validity, quantity by days),
 长期处方管理规范（试行）(2021) (long-term prescriptions, excluded drugs, dispensing in portions),
@@ -45,10 +45,10 @@ __all__ = [
 #: The time zone that decides which calendar day a prescription was issued on.
 CHINA_TZ: Final = timezone(timedelta(hours=8), "CST")
 
-#: ``biz_type_code`` of an internet-hospital visit (DOMAIN.md section 2).
+#: ``biz_type_code`` of an internet-hospital visit (docs/domain.md section 2).
 INTERNET_VISIT: Final = "02"
 
-#: ``rx_type_code`` values of narcotic and psychotropic prescriptions (DOMAIN.md section 2).
+#: ``rx_type_code`` values of narcotic and psychotropic prescriptions (docs/domain.md section 2).
 CONTROLLED_RX_TYPE_CODES: Final = frozenset({"7", "8"})
 
 # 处方管理办法 art. 18: valid on the day issued, extended by the doctor to at most 3 days.
@@ -219,7 +219,7 @@ class PrescriberFacts:
 
 
 def check_prescription(rx: RxDocument, *, biz_type_code: str) -> list[Violation]:
-    """Every rule of DOMAIN.md section 6 the prescription breaks, in a stable order.
+    """Every rule of docs/domain.md section 6 the prescription breaks, in a stable order.
 
     ``biz_type_code`` is the channel of the visit the prescription comes from (the visit record,
     not the hospital's say-so). Identical violations (one missing reason for several lines) are
@@ -402,7 +402,7 @@ def _years_after(start: date, years: int) -> date:
 def check_prescriber(
     prescriber: PrescriberFacts, *, fixmedins_code: str, biz_type_code: str, on: date
 ) -> list[Violation]:
-    """Whether the doctor may sign this prescription (DOMAIN.md section 6).
+    """Whether the doctor may sign this prescription (docs/domain.md section 6).
 
     No prescribing by software alone: a licensed physician registered at the prescribing
     institution signs; from an internet visit the physician also needs the internet-practice
@@ -452,7 +452,7 @@ def check_prescriber(
 def may_dispense(
     dispensed_at: Sequence[date], on: date, max_rept_cnt: int, min_inrv_days: int
 ) -> Violation | None:
-    """Whether a prescription may be dispensed (again) on ``on`` (DOMAIN.md section 9).
+    """Whether a prescription may be dispensed (again) on ``on`` (docs/domain.md section 9).
 
     ``dispensed_at`` are the days of the earlier dispenses. A prescription is dispensed at most
     ``max_rept_cnt`` times (1 for one that is not a repeat prescription), each no sooner than

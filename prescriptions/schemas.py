@@ -1,4 +1,4 @@
-"""The prescription wire contract (pydantic v2), with the national field names of DOMAIN.md
+"""The prescription wire contract (pydantic v2), with the national field names of docs/domain.md
 section 9 and docs/prescriptions.md.
 
 The upload keeps the JSON types the doctor signed (docs/prescriptions.md section 1): codes, flags,

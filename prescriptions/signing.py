@@ -1,4 +1,4 @@
-"""The doctor's signature over a prescription (DOMAIN.md section 9).
+"""The doctor's signature over a prescription (docs/domain.md section 9).
 
 "The doctor's signature covers the canonical JSON (RFC 8785) of the prescription; the engine
 verifies it against the doctor's registered public key (Ed25519 default; SM2 as an option). A
@@ -65,7 +65,7 @@ __all__ = [
     "verify",
 ]
 
-#: Top-level members of the prescription the signature covers: the prescription of DOMAIN.md
+#: Top-level members of the prescription the signature covers: the prescription of docs/domain.md
 #: section 9 as the hospital uploads it (national names of the 7101 upload), plus the doctor's
 #: statements the section 6 rules depend on (emergency, chronic disease, stable condition and the
 #: reason for a longer quantity), which must not be changeable without the doctor.
@@ -128,7 +128,7 @@ _ED25519_SIGNATURE_BYTES: Final = 64
 
 
 class SignatureScheme(enum.StrEnum):
-    """The signature algorithms a doctor's key may use (DOMAIN.md section 9)."""
+    """The signature algorithms a doctor's key may use (docs/domain.md section 9)."""
 
     ed25519 = "ed25519"
     #: GB/T 32918 SM2 with SM3; reserved, refused until implemented.
@@ -150,7 +150,7 @@ class Signature(BaseModel):
 class SignatureRejected(InvalidRequest):
     """The prescription's signature does not verify against the doctor's registered key.
 
-    DOMAIN.md section 9: a tampered or unsigned prescription never circulates. The message says
+    docs/domain.md section 9: a tampered or unsigned prescription never circulates. The message says
     what did not match, never anything about the key material.
     """
 

@@ -1,6 +1,6 @@
 """Dramatiq actors of the prescription domain.
 
-One periodic job expires prescriptions past ``vali_end_time`` (DOMAIN.md section 9: "a periodic
+One periodic job expires prescriptions past ``vali_end_time`` (docs/domain.md section 9: "a periodic
 job, and checked on every access"), clears lapsed locks for the record, and forgets presentation
 counts whose window has ended (prescriptions.presentation). It catches up rather
 than doing "this tick's" work (engine/scheduler.py): every run does whatever is due, so a missed or

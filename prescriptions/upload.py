@@ -1,4 +1,4 @@
-"""The hospital's side: upload (with every check of DOMAIN.md section 6), the pharmacist's review,
+"""The hospital's side: upload (with every check of domain.md section 6), the pharmacist's review,
 and the doctor's revocation.
 
 An upload is accepted only from the hospital's own visit, signed by a licensed doctor registered
@@ -286,7 +286,7 @@ async def review(
 async def revoke(
     session: AsyncSession, principal: Principal, hi_rxno: str, body: RevokeIn, now: datetime
 ) -> PrescriptionOut:
-    """处方管理办法 / DOMAIN.md section 9: the doctor revokes, only before dispensing. A lock a
+    """处方管理办法 / docs/domain.md section 9: the doctor revokes, only before dispensing. A lock a
     pharmacy holds does not stop it: dispensing takes the same row lock and then finds it
     revoked."""
     row = await _own(session, principal, hi_rxno, now)

@@ -1,4 +1,4 @@
-"""Tariffs, catalogues and the registry (DOMAIN.md sections 2, 3 and 6).
+"""Tariffs, catalogues and the registry (docs/domain.md sections 2, 3 and 6).
 
 What other domains call (never this domain's tables):
 

@@ -1,4 +1,4 @@
-"""Catalogue versioning, import and export (DOMAIN.md section 3).
+"""Catalogue versioning, import and export (docs/domain.md section 3).
 
 Rules of versioning, per key (region, item code, institution level, grade, doctor title):
 

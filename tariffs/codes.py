@@ -1,6 +1,6 @@
 """The closed vocabularies of the tariffs domain, as they appear on the wire and in the database.
 
-Each is a ``StrEnum`` so the values are the wire values (DOMAIN.md section 2 and 3), and the check
+Each is a ``StrEnum`` so the values are the wire values (domain.md section 2 and 3), and the check
 constraints in :mod:`tariffs.models` are built from the same lists.
 """
 
@@ -34,7 +34,7 @@ class DrTitle(enum.StrEnum):
 
 
 class KeyScheme(enum.StrEnum):
-    """Signature schemes of a practitioner's registered public key (DOMAIN.md section 9).
+    """Signature schemes of a practitioner's registered public key (docs/domain.md section 9).
     Ed25519 is implemented; SM2 (the national algorithm) is reserved and refused until it is."""
 
     ed25519 = "ed25519"
@@ -43,7 +43,7 @@ class KeyScheme(enum.StrEnum):
 
 class ItemKind(enum.StrEnum):
     """Service items are priced by the tariff; drugs and consumables at the institution's own
-    price against the catalogue's payment standard (DOMAIN.md section 3)."""
+    price against the catalogue's payment standard (docs/domain.md section 3)."""
 
     service = "service"
     drug = "drug"
@@ -61,7 +61,7 @@ class ControlledClass(enum.StrEnum):
     radioactive = "radioactive"
 
 
-#: ``chrgitm_lv`` (DOMAIN.md section 2): 1 class A (甲), 2 class B (乙), 3 self-paid (丙).
+#: ``chrgitm_lv`` (docs/domain.md section 2): 1 class A (甲), 2 class B (乙), 3 self-paid (丙).
 CHRGITM_LEVELS = (1, 2, 3)
 CLASS_B = 2
 SELF_PAID = 3

@@ -2,7 +2,7 @@
 
 Parsing never stops at the first problem: it returns every valid row and every problem (line,
 column, reason), so an import can refuse the whole file and still tell the bureau everything to
-fix at once (DOMAIN.md section 3: "a validation report that names each bad row and loads nothing
+fix at once (domain.md section 3: "a validation report that names each bad row and loads nothing
 from a bad file"). Headers may be the national field names or the usual Chinese ones; lines whose
 first cell starts with ``#`` are comments; a UTF-8 byte-order mark is ignored; a bare carriage
 return ends a line, as in files saved by old spreadsheet programs. Numbers are parsed as text into
@@ -349,7 +349,7 @@ def decode(body: bytes, charset: str) -> str:
 
 
 def _row_rules(cells: dict[str, Any]) -> list[tuple[str, str]]:
-    """The rules across columns of one row (DOMAIN.md section 3), as (column, reason) pairs."""
+    """The rules across columns of one row (docs/domain.md section 3), as (column, reason) pairs."""
     problems: list[tuple[str, str]] = []
     kind, level = cells["kind"], cells["chrgitm_lv"]
     priced_per_key = cells["hosp_lv"] or cells["hosp_grade"] or cells["dr_title"]

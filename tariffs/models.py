@@ -1,4 +1,4 @@
-"""Tables of the tariffs domain: the registry and the versioned catalogue (DOMAIN.md sections 2, 3).
+"""Tables of the tariffs domain: the registry and the versioned catalogue (domain.md sections 2, 3).
 
 Catalogue versions are never updated in place: a new price is a new ``catalogue_entry`` row; the
 only change an existing row ever sees is its open end being closed (``valid_to`` set) when a later
@@ -86,7 +86,7 @@ class Institution(Base):
 
 class Practitioner(Base):
     """A licensed physician registered at a hospital, with the public key prescriptions are
-    verified against (DOMAIN.md sections 6 and 9)."""
+    verified against (docs/domain.md sections 6 and 9)."""
 
     __tablename__ = "practitioner"
     __table_args__ = (

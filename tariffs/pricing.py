@@ -1,4 +1,4 @@
-"""Pricing fee lines against the catalogue in force (DOMAIN.md section 3), for claims and
+"""Pricing fee lines against the catalogue in force (docs/domain.md section 3), for claims and
 prescriptions.
 
 - A line is priced by the version of its item in force on the visit date that covers the visit's

@@ -1,4 +1,4 @@
-"""The registry: pooling regions, designated institutions and practitioners (DOMAIN.md sections 1,
+"""The registry: pooling regions, designated institutions and practitioners (domain.md sections 1,
 3, 6 and 9).
 
 Other domains read it through :func:`get_institution` and :func:`get_practitioner`, which return
@@ -9,7 +9,7 @@ refused with exactly the error an unknown code gets (:func:`visible_institution`
 
 - An institution is tied to the organisation whose key acts for it: the organisation with the same
   institution code, whose role matches the institution's kind and whose region is the
-  institution's (DOMAIN.md section 1: "a hospital acts only for its own institution code").
+  institution's (docs/domain.md section 1: "a hospital acts only for its own institution code").
 - A practitioner is registered at a hospital, with a title (consultation tariffs depend on it), the
   start of independent practice and an internet-practice flag (互联网诊疗管理办法（试行）: internet
   practice needs at least 3 years of independent practice, checked when prescribing) and the

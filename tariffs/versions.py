@@ -1,7 +1,7 @@
 """Catalogue versions as plain values: what one version says, when it is in force, whom it covers.
 
 A *key* is (item code, institution level, grade, doctor title), each dimension ``None`` for "any"
-(DOMAIN.md section 3: a service price may depend on the institution level and grade and, for
+(docs/domain.md section 3: a service price may depend on the institution level and grade and, for
 consultations, the doctor's title; drugs have one key per code). Versions of one key never overlap
 in time, so on any date at most one version of a key is in force.
 """

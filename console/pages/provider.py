@@ -1,5 +1,5 @@
 """Provider page: its funding ledger, and its fund share month by month against the year-end
-rule's bands (DOMAIN.md's global budget: surplus below the budget B, overspend shared between B
+rule's bands (docs/domain.md's global budget: surplus below the budget B, overspend shared between B
 and B × corridor, unpaid beyond)."""
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ async def provider(session: AsyncSession, admdvs: str = REGION) -> str:
 
 
 def budget_body(fixmedins_code: str, year: int, budget_amt: str, **terms: Any) -> dict[str, Any]:
-    """A budget with the demo terms of DOMAIN.md section 7 unless ``terms`` says otherwise."""
+    """A budget with the demo terms of docs/domain.md section 7 unless ``terms`` says otherwise."""
     return {
         "admdvs": REGION,
         "fixmedins_code": fixmedins_code,

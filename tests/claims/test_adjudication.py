@@ -1,4 +1,4 @@
-"""The adjudication core against the worked examples of DOMAIN.md section 13 and the edge cases
+"""The adjudication core against the worked examples of docs/domain.md section 13 and the edge cases
 of section 5 (deductible, caps, account, payment standards, 4-decimal prices, bands)."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from claims.adjudication import (
 )
 from engine.money import ZERO, Money, cny, scale
 
-# --- typed factories (demo policy of DOMAIN.md section 4, region 230100, 2026) ------------------
+# --- typed factories (demo policy of domain.md section 4, region 230100, 2026) ------------------
 
 
 def make_line(
@@ -136,7 +136,7 @@ def assert_identities(result: Adjudication) -> None:
     assert detail_sum == result.fund_pay_sumamt
 
 
-# --- DOMAIN.md section 13 -----------------------------------------------------------------------
+# --- domain.md section 13 -----------------------------------------------------------------------
 
 
 def example_a() -> ClaimInput:
@@ -446,7 +446,7 @@ def test_cap_at_or_above_price_takes_nothing(cap: str) -> None:
 
 
 def test_four_decimal_price_line() -> None:
-    """0.0325 × 90 = 2.925 → 2.93 half-up (DOMAIN.md section 3)."""
+    """0.0325 × 90 = 2.925 → 2.93 half-up (docs/domain.md section 3)."""
     line = make_line("1", pric="0.0325", cnt="90")
     assert line.det_item_fee_sumamt == cny("2.93")
 

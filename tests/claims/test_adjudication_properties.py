@@ -1,4 +1,4 @@
-"""Property tests: the DOMAIN.md section 5 identities hold to the fen for any lines, policy and
+"""Property tests: the docs/domain.md section 5 identities hold to the fen for any lines, policy and
 accumulator state, no amount is negative, no fund exceeds what its cap leaves, and a revoke (the
 delta subtracted) restores the accumulators exactly."""
 
@@ -37,7 +37,7 @@ def fen(max_fen: int) -> st.SearchStrategy[Money]:
 
 
 def four_decimals(max_units: int) -> st.SearchStrategy[Decimal]:
-    """Unit prices with up to four decimals (DOMAIN.md section 3)."""
+    """Unit prices with up to four decimals (docs/domain.md section 3)."""
     return st.integers(min_value=0, max_value=max_units).map(lambda n: Decimal(n).scaleb(-4))
 
 

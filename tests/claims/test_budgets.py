@@ -1,4 +1,4 @@
-"""Global budgets through the HTTP API (DOMAIN.md section 7): hand-computed year-end figures for
+"""Global budgets through the HTTP API (domain.md section 7): hand-computed year-end figures for
 each band and quality scores 95, 75 and 50, monthly prepayment paying once, and the refusals.
 
 Every case uses B = 1,200,000.00 (B/12 = 100,000.00), withholding 5%, surplus retention 50% capped

@@ -3,7 +3,7 @@
 For random budget terms, settlements and revocations over a year, any subset of months run and
 any quality score: after each monthly run the ledger sums to what was paid plus what is withheld,
 and after the year-end clearing to what was paid, which equals entitlement − forfeited withholding
-computed here independently from DOMAIN.md section 7 (plain Decimal arithmetic, half-up).
+computed here independently from docs/domain.md section 7 (plain Decimal arithmetic, half-up).
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def cases(draw: st.DrawFn) -> Case:
 
 
 def _expected_paid(case: Case) -> Decimal:
-    """Entitlement − forfeited withholding, straight from DOMAIN.md section 7."""
+    """Entitlement − forfeited withholding, straight from docs/domain.md section 7."""
     share = dict.fromkeys(range(1, 13), Decimal(0))
     for month, amount, revoked in case.settlements:
         share[month] += amount

@@ -1,4 +1,4 @@
-"""Per-capita bundles (DOMAIN.md section 8): a member's care at the holder and elsewhere produce
+"""Per-capita bundles (domain.md section 8): a member's care at the holder and elsewhere produce
 the right entries and revoking either reverses them; monthly capitation counts member-months; the
 year-end retains the surplus by quality score and never tops up an overspend."""
 

@@ -1,4 +1,4 @@
-"""Clearing (3203) through the HTTP API (DOMAIN.md section 10): apply, approve and freeze a settled
+"""Clearing (3203) through the HTTP API (domain.md section 10): apply, approve and freeze a settled
 month; a frozen month does not change when one of its settlements is revoked, and the next
 month's batch carries the revocation as an adjustment; the pooled fund's payable after budget
 withholding and bundle deductions; the CSV export; the refusals."""

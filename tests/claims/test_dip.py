@@ -1,4 +1,4 @@
-"""DIP through the HTTP API (DOMAIN.md section 7): a region of three providers with known points
+"""DIP through the HTTP API (domain.md section 7): a region of three providers with known points
 gives the point value, entitlements and balances due to the fen; the points table maps diagnoses
 by exact code, then longest prefix; the clearing is reproducible."""
 

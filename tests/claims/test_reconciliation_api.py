@@ -1,4 +1,4 @@
-"""Reconciliation through the HTTP API (DOMAIN.md section 10): totals (3201) and details (3202)
+"""Reconciliation through the HTTP API (docs/domain.md section 10): totals (3201) and details (3202)
 against real settlements, a seeded mismatch of every kind reported exactly, balanced when there
 are none, the scope each role may reconcile, and the refusals of a bad file."""
 

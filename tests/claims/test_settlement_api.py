@@ -1,4 +1,4 @@
-"""One-stop settlement through the HTTP API: DOMAIN.md section 13 worked examples A-D, the
+"""One-stop settlement through the HTTP API: docs/domain.md section 13 worked examples A-D, the
 lifecycle pre-settle → settle → revoke → settle again, and the refusals that change nothing."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Visit registration (2201): internet follow-up compliance (DOMAIN.md section 6)."""
+"""Visit registration (2201): internet follow-up compliance (docs/domain.md section 6)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A small insured world for claims tests, built through the HTTP API as clients would.
 
-``World`` holds an insurer, hospitals and their keys, the demo benefit policy of DOMAIN.md
+``World`` holds an insurer, hospitals and their keys, the demo benefit policy of docs/domain.md
 section 4, a catalogue reproducing worked example A, and helpers to enrol people and drive a
 visit from registration to settlement.
 """
@@ -27,7 +27,7 @@ from tests.factories import make_key, make_org, unique_code
 
 POLICY_FILE = Path(__file__).resolve().parents[2] / "claims" / "demo_data" / "policy_230100.json"
 
-# Worked example A's catalogue (DOMAIN.md section 13): code -> (kind, class, price, cap, selfpay).
+# Worked example A's catalogue (domain.md section 13): code -> (kind, class, price, cap, selfpay).
 FOLLOWUP = "001102000010000"  # internet follow-up visit, 7.00 per visit
 DRUG_X = "XDRUGX00000001"
 DRUG_Y = "XDRUGY00000001"

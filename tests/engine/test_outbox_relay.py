@@ -1,4 +1,4 @@
-"""The outbox relay (DOMAIN.md section 11): logic with a fake publisher, delivery with RabbitMQ.
+"""The outbox relay (domain.md section 11): logic with a fake publisher, delivery with RabbitMQ.
 
 The RabbitMQ tests commit through the real engine (``database``) and give each test its own
 exchange and queue, so they neither see nor disturb other tests' events.

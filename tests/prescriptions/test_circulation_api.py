@@ -1,5 +1,5 @@
 """Routing, presentation, the lock, return, dispense, revocation and expiry through the HTTP API
-(DOMAIN.md section 9), with the request clock set by the test."""
+(docs/domain.md section 9), with the request clock set by the test."""
 
 from __future__ import annotations
 

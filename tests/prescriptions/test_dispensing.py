@@ -1,4 +1,4 @@
-"""Dispensing in portions (DOMAIN.md section 9): at most ``max_rept_cnt`` times, no sooner than
+"""Dispensing in portions (docs/domain.md section 9): at most ``max_rept_cnt`` times, no sooner than
 ``min_inrv_days`` apart; the judged example of issue 6 (3 portions, 28 days: days 0, 28 and 56
 pass, day 20 and a fourth are refused) and a property over any sequence of attempts."""
 

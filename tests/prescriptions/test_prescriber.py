@@ -1,4 +1,4 @@
-"""Who may sign (DOMAIN.md section 6): a licensed physician registered at the institution; from an
+"""Who may sign (domain.md section 6): a licensed physician registered at the institution; from an
 internet visit also registered for internet practice with 3 years of independent practice."""
 
 from __future__ import annotations

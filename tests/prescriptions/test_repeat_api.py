@@ -1,4 +1,4 @@
-"""Dispensing a repeat prescription in portions through the HTTP API (DOMAIN.md section 9; issue
+"""Dispensing a repeat prescription in portions through the HTTP API (domain.md section 9; issue
 6, judged): ``max_rept_cnt`` 3 and ``min_inrv_days`` 28 dispense on days 0, 28 and 56, and refuse
 day 20 and a fourth time. "Today" is the request clock, set by the test."""
 

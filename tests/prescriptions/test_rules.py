@@ -1,4 +1,4 @@
-"""The prescription rules of DOMAIN.md section 6, one reason code at a time, and the judged
+"""The prescription rules of docs/domain.md section 6, one reason code at a time, and the judged
 examples of issue 6 (a controlled drug on an internet prescription, a 5-day validity and a 13-week
 long-term prescription are refused with their reason code)."""
 

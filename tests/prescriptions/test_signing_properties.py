@@ -1,4 +1,4 @@
-"""Property tests of the signature (DOMAIN.md section 9: a tampered prescription never
+"""Property tests of the signature (docs/domain.md section 9: a tampered prescription never
 circulates): any one-byte change to any covered value breaks verification, while key order,
 whitespace, string escapes and the members the signature does not cover never matter."""
 

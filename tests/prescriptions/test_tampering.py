@@ -1,5 +1,5 @@
 """A stored prescription changed by one byte in the database is refused on download, lock and
-dispense with ``invalid_signature`` (DOMAIN.md section 9; issue 6, judged): in the signed
+dispense with ``invalid_signature`` (docs/domain.md section 9; issue 6, judged): in the signed
 document, in the signature envelope, or in a column copy of a signed value."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Upload and review through the HTTP API (DOMAIN.md sections 6 and 9): the judged refusals with
+"""Upload and review through the HTTP API (domain.md sections 6 and 9): the judged refusals with
 their reason codes, the signature, the visit and the prescriber checks, and the pharmacist's
 review that alone lets a prescription circulate."""
 

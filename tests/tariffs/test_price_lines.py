@@ -65,7 +65,7 @@ def counted_selects(database: Database) -> Iterator[list[str]]:
 
 
 async def test_worked_example_a_lines_price_to_211_40(session: AsyncSession) -> None:
-    """DOMAIN.md section 13, example A: follow-up 7.00; drug X 2 × 25.50 (cap 30.00); drug Y
+    """docs/domain.md section 13, example A: follow-up 7.00; drug X 2 × 25.50 (cap 30.00); drug Y
     3 × 42.80 (cap 40.00, class 2, 10%); drug Z 1 × 15.00 (class 3); delivery 10.00."""
     await load_demo(session, "230100", "230100_services", "drugs")
     priced = await price_lines(
