@@ -33,14 +33,23 @@ from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from engine.wire import Code, ParameterInt, RangeTime
 
-router = APIRouter(tags=["claims"], route_class=UnitOfWorkRoute)
+#: Untagged: the funding and reconciliation routers it includes carry their own tags, and each
+#: operation here is tagged "claims" itself, so an operation has one tag (a generated client's
+#: module).
+router = APIRouter(route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
 Insurer = Annotated[Principal, require_role(Role.insurer)]
 Hospital = Annotated[Principal, require_role(Role.hospital, Role.pharmacy)]
 Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy, Role.insurer)]
 
 
-@router.post("/policies/{admdvs}", status_code=201)
+@router.post(
+    "/policies/{admdvs}",
+    status_code=201,
+    operation_id="load_policies",
+    tags=["claims"],
+    summary="Load benefit policies",
+)
 async def load_policies(
     admdvs: str, body: PolicyLoad, principal: Insurer, session: Session
 ) -> PolicyLoadResult:
@@ -48,31 +57,61 @@ async def load_policies(
     return await policies.load(session, principal, admdvs, body)
 
 
-@router.post("/persons", status_code=201)
+@router.post(
+    "/persons",
+    status_code=201,
+    operation_id="enrol_person",
+    tags=["claims"],
+    summary="Enrol an insured person",
+)
 async def enrol_person(body: PersonIn, principal: Insurer, session: Session) -> PersonOut:
+    """Enrol an insured person in the insurer's region (insutype, certificate, personal account
+    balance)."""
     return persons.person_out(await persons.enrol(session, principal, body))
 
 
-@router.get("/persons/{psn_no}")
+@router.get(
+    "/persons/{psn_no}", operation_id="get_person", tags=["claims"], summary="Get an insured person"
+)
 async def get_person(psn_no: str, principal: Insurer, session: Session) -> PersonOut:
+    """An insured person of the insurer's region, with this year's accumulators."""
     return persons.person_out(await persons.get_visible(session, principal, psn_no))
 
 
-@router.post("/persons/{psn_no}/opening-balances")
+@router.post(
+    "/persons/{psn_no}/opening-balances",
+    operation_id="load_opening_balances",
+    tags=["claims"],
+    summary="Load opening balances",
+)
 async def load_opening_balances(
     psn_no: str, body: OpeningBalancesIn, principal: Insurer, session: Session
 ) -> PersonOut:
+    """Load what a person used this year before the engine (deductible, fund payments, caps),
+    once, before any settlement."""
     person = await persons.load_opening_balances(session, principal, psn_no, body)
     return persons.person_out(person)
 
 
-@router.post("/visits", status_code=201)
+@router.post(
+    "/visits",
+    status_code=201,
+    operation_id="register_visit_2201",
+    tags=["claims"],
+    summary="2201 Register a visit",
+)
 async def register_visit(body: VisitIn, principal: Hospital, session: Session) -> VisitOut:
     """2201 register a visit (internet visits are checked for follow-up compliance)."""
     return visits.visit_out(await visits.register(session, principal, body))
 
 
-@router.post("/visits/{mdtrt_id}/fee-lines", status_code=201)
+@router.post(
+    "/visits/{mdtrt_id}/fee-lines",
+    status_code=201,
+    operation_id="upload_fee_lines_2204",
+    tags=["claims"],
+    summary="2204 Upload fee lines",
+)
 async def upload_fee_lines(
     mdtrt_id: str, body: FeeUpload, principal: Hospital, session: Session
 ) -> FeeUploadOut:
@@ -80,7 +119,12 @@ async def upload_fee_lines(
     return await visits.upload_fees(session, principal, mdtrt_id, body)
 
 
-@router.post("/visits/{mdtrt_id}/pre-settlement")
+@router.post(
+    "/visits/{mdtrt_id}/pre-settlement",
+    operation_id="presettle_2206",
+    tags=["claims"],
+    summary="2206 Pre-settle a visit",
+)
 async def presettle(
     mdtrt_id: str, body: SettleIn, principal: Hospital, session: Session
 ) -> SettlementOut:
@@ -88,7 +132,13 @@ async def presettle(
     return await settlement.presettle(session, principal, mdtrt_id, body)
 
 
-@router.post("/visits/{mdtrt_id}/settlement", status_code=201)
+@router.post(
+    "/visits/{mdtrt_id}/settlement",
+    status_code=201,
+    operation_id="settle_2207",
+    tags=["claims"],
+    summary="2207 Settle a visit",
+)
 async def settle(
     mdtrt_id: str,
     body: SettleIn,
@@ -103,7 +153,12 @@ async def settle(
     return await settlement.settle(session, principal, mdtrt_id, body, idempotency_claim=claim)
 
 
-@router.post("/settlements/{setl_id}/revocation")
+@router.post(
+    "/settlements/{setl_id}/revocation",
+    operation_id="revoke_settlement_2208",
+    tags=["claims"],
+    summary="2208 Revoke a settlement",
+)
 async def revoke(
     setl_id: str, principal: Hospital, session: Session, idempotency_key: IdempotencyKey
 ) -> SettlementOut:
@@ -118,12 +173,23 @@ async def revoke(
     )
 
 
-@router.get("/settlements/{setl_id}")
+@router.get(
+    "/settlements/{setl_id}",
+    operation_id="get_settlement",
+    tags=["claims"],
+    summary="Get a settlement",
+)
 async def get_settlement(setl_id: str, principal: Reader, session: Session) -> SettlementOut:
+    """A settlement: an institution's own, an insurer's region's."""
     return await settlement.visible_settlement(session, principal, setl_id)
 
 
-@router.get("/settlements")
+@router.get(
+    "/settlements",
+    operation_id="list_settlements",
+    tags=["claims"],
+    summary="List settlements in a time range",
+)
 async def list_settlements(
     principal: Reader,
     session: Session,

@@ -107,10 +107,17 @@ def _org_out(org: Organisation) -> OrganisationOut:
     )
 
 
-@router.post("/organisations", status_code=201)
+@router.post(
+    "/organisations",
+    status_code=201,
+    operation_id="create_organisation",
+    summary="Create an organisation",
+)
 async def create_organisation_endpoint(
     body: OrganisationIn, principal: Admin, session: Session
 ) -> OrganisationOut:
+    """Create an organisation (an insurer of a region, a hospital or a pharmacy with its
+    institution code); it needs a key before it can call anything."""
     org = await create_organisation(
         session,
         name=body.name,
@@ -129,10 +136,16 @@ async def create_organisation_endpoint(
     return _org_out(org)
 
 
-@router.post("/organisations/{org_id}/keys", status_code=201)
+@router.post(
+    "/organisations/{org_id}/keys",
+    status_code=201,
+    operation_id="issue_api_key",
+    summary="Issue an API key",
+)
 async def create_key_endpoint(
     org_id: uuid.UUID, body: ApiKeyIn, principal: Admin, session: Session
 ) -> ApiKeyOut:
+    """Issue an API key for an organisation; the key is shown once, in this answer only."""
     org = await _organisation(session, org_id)
     token = await create_api_key(session, org, label=body.label)
     await audit.record(
@@ -146,7 +159,7 @@ async def create_key_endpoint(
     return ApiKeyOut(org_id=org.id, api_key=token)
 
 
-@router.get("/organisations")
+@router.get("/organisations", operation_id="list_organisations", summary="List organisations")
 async def list_organisations_endpoint(_: Admin, session: Session) -> OrganisationPage:
     """Every organisation, by role then name."""
     return OrganisationPage(items=[_org_out(org) for org in await list_organisations(session)])
@@ -154,6 +167,8 @@ async def list_organisations_endpoint(_: Admin, session: Session) -> Organisatio
 
 @router.get(
     "/organisations/{org_id}/keys",
+    operation_id="list_api_keys",
+    summary="List an organisation's API keys",
     responses={404: {"description": "`not_found`: no such organisation"}},
 )
 async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> ApiKeyPage:
@@ -164,6 +179,8 @@ async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> A
 
 @router.post(
     "/keys/{key_id}/revoke",
+    operation_id="revoke_api_key",
+    summary="Revoke an API key",
     responses={
         404: {"description": "`unknown_api_key`: no key with that id"},
         409: {"description": "`already_revoked`: the key was revoked before"},

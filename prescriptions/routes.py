@@ -59,7 +59,9 @@ async def presentation_limits(request: Request) -> PresentationLimits:
 Limits = Annotated[PresentationLimits, Depends(presentation_limits)]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "", status_code=201, operation_id="upload_prescription", summary="Upload a signed prescription"
+)
 async def upload_prescription(
     body: RxUpload, principal: Hospital, session: Session, now: Now
 ) -> RxUploadOut:
@@ -68,7 +70,7 @@ async def upload_prescription(
     return await upload.upload(session, principal, body, now)
 
 
-@router.get("")
+@router.get("", operation_id="list_prescriptions", summary="List a pharmacy's prescriptions")
 async def list_prescriptions(
     principal: Pharmacy,
     session: Session,
@@ -82,6 +84,8 @@ async def list_prescriptions(
 
 @router.post(
     "/presentations",
+    operation_id="present_prescription",
+    summary="Open a presented prescription",
     responses={
         403: {"description": "`not_a_designated_pharmacy`"},
         404: {
@@ -114,7 +118,7 @@ async def present_prescription(
         raise
 
 
-@router.get("/{hi_rxno}")
+@router.get("/{hi_rxno}", operation_id="download_prescription", summary="Download a prescription")
 async def download_prescription(
     hi_rxno: str, principal: Reader, session: Session, now: Now
 ) -> PrescriptionRead:
@@ -122,7 +126,9 @@ async def download_prescription(
     return await circulation.download(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/review")
+@router.post(
+    "/{hi_rxno}/review", operation_id="review_prescription", summary="Review a prescription"
+)
 async def review_prescription(
     hi_rxno: str, body: ReviewIn, principal: Hospital, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -130,7 +136,9 @@ async def review_prescription(
     return await upload.review(session, principal, hi_rxno, body, now)
 
 
-@router.post("/{hi_rxno}/revocation")
+@router.post(
+    "/{hi_rxno}/revocation", operation_id="revoke_prescription", summary="Revoke a prescription"
+)
 async def revoke_prescription(
     hi_rxno: str, body: RevokeIn, principal: Hospital, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -140,6 +148,8 @@ async def revoke_prescription(
 
 @router.post(
     "/{hi_rxno}/trace-code",
+    operation_id="reissue_trace_code",
+    summary="Reissue a trace code",
     responses={
         404: {"description": "`unknown_prescription`: not a prescription of this hospital"},
         409: {
@@ -156,7 +166,7 @@ async def reissue_trace_code(
     return await upload.reissue_trace_code(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/lock")
+@router.post("/{hi_rxno}/lock", operation_id="lock_prescription", summary="Lock a prescription")
 async def lock_prescription(
     hi_rxno: str, principal: Pharmacy, session: Session, now: Now, body: LockIn | None = None
 ) -> LockOut:
@@ -165,7 +175,9 @@ async def lock_prescription(
     return await circulation.lock(session, principal, hi_rxno, lease, now)
 
 
-@router.post("/{hi_rxno}/return")
+@router.post(
+    "/{hi_rxno}/return", operation_id="return_prescription", summary="Return a prescription"
+)
 async def return_prescription(
     hi_rxno: str, principal: Pharmacy, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -173,7 +185,12 @@ async def return_prescription(
     return await circulation.release(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/dispensations", status_code=201)
+@router.post(
+    "/{hi_rxno}/dispensations",
+    status_code=201,
+    operation_id="dispense_prescription",
+    summary="Dispense and settle a prescription",
+)
 async def dispense_prescription(
     hi_rxno: str,
     body: DispenseIn,

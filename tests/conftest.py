@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import dramatiq
 import httpx
@@ -25,6 +25,7 @@ from engine import migrate
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, get_settings, to_async_url
+from tests.support.contract import Recorder
 
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")
@@ -131,3 +132,26 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://sanyi.test") as c:
         yield c
+
+
+_recorder = Recorder()
+_restore_app_call = pytest.StashKey[Callable[[], None]]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_restore_app_call] = _recorder.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the app answered a refusal its OpenAPI does not document."""
+    session.config.stash[_restore_app_call]()
+    published = create_app(Settings(database_url="postgresql+psycopg://unused", broker_url=None))
+    missing = _recorder.undocumented(published.openapi())
+    if not missing:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(missing)} refusal(s) answered but not in the OpenAPI:"]
+    lines += [f"  {answer}" for answer in missing]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
