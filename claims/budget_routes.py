@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import bundles, dip, funding
+from claims import bundles, dip, funding, refusals
 from claims.budget_schemas import (
     BudgetIn,
     BudgetOut,
@@ -32,6 +32,7 @@ from claims.budget_schemas import (
 from claims.budgets import budget_view, create_budget
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
+from engine.openapi import documented
 from engine.wire import Admdvs, ParameterInt
 
 router = APIRouter(prefix="/funding", tags=["funding"], route_class=UnitOfWorkRoute)
@@ -47,6 +48,12 @@ MonthPath = Annotated[ParameterInt, Path(ge=1, le=12)]
     "/budgets",
     status_code=201,
     operation_id="create_budget",
+    responses=documented(
+        refusals.INVALID_QUALITY_SCORES,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.BUDGET_EXISTS,
+        refusals.YEAR_CLEARED,
+    ),
     summary="Set a provider's global budget",
 )
 async def create_budget_endpoint(body: BudgetIn, principal: Insurer, session: Session) -> BudgetOut:
@@ -59,6 +66,7 @@ async def create_budget_endpoint(body: BudgetIn, principal: Insurer, session: Se
 @router.get(
     "/budgets/{fixmedins_code}/{year}",
     operation_id="get_budget",
+    responses=documented(refusals.NOT_FOUND),
     summary="Get a provider's global budget",
 )
 async def budget_endpoint(
@@ -72,6 +80,16 @@ async def budget_endpoint(
     "/dip-schemes",
     status_code=201,
     operation_id="create_dip_scheme",
+    responses=documented(
+        refusals.INVALID_SCHEME,
+        refusals.INVALID_QUALITY_SCORES,
+        refusals.INVALID_ICD_CODE,
+        refusals.DUPLICATE_GROUP,
+        refusals.GROUP_UNMAPPED,
+        refusals.ICD_MAPPED_TWICE,
+        refusals.DIP_SCHEME_EXISTS,
+        refusals.YEAR_CLEARED,
+    ),
     summary="Load a DIP point scheme",
 )
 async def create_dip_scheme_endpoint(
@@ -84,7 +102,10 @@ async def create_dip_scheme_endpoint(
 
 
 @router.get(
-    "/dip-schemes/{admdvs}/{year}", operation_id="get_dip_scheme", summary="Get a DIP point scheme"
+    "/dip-schemes/{admdvs}/{year}",
+    operation_id="get_dip_scheme",
+    summary="Get a DIP point scheme",
+    responses=documented(refusals.NOT_FOUND),
 )
 async def dip_scheme_endpoint(
     admdvs: AdmdvsPath, year: YearPath, principal: Insurer, session: Session
@@ -97,6 +118,13 @@ async def dip_scheme_endpoint(
     "/bundles",
     status_code=201,
     operation_id="create_bundle",
+    responses=documented(
+        refusals.INVALID_SCHEME,
+        refusals.INVALID_QUALITY_SCORES,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.BUNDLE_EXISTS,
+        refusals.YEAR_CLEARED,
+    ),
     summary="Create a medical-community bundle",
 )
 async def create_bundle_endpoint(body: BundleIn, principal: Insurer, session: Session) -> BundleOut:
@@ -109,6 +137,13 @@ async def create_bundle_endpoint(body: BundleIn, principal: Insurer, session: Se
 @router.post(
     "/bundles/{fixmedins_code}/{year}/members",
     operation_id="sign_bundle_members",
+    responses=documented(
+        refusals.INVALID_SCHEME,
+        refusals.PERSON_NOT_ENROLLED,
+        refusals.NOT_FOUND,
+        refusals.ALREADY_SIGNED,
+        refusals.YEAR_CLEARED,
+    ),
     summary="Sign members to a bundle",
 )
 async def sign_members_endpoint(
@@ -121,6 +156,7 @@ async def sign_members_endpoint(
 @router.get(
     "/bundles/{fixmedins_code}/{year}",
     operation_id="get_bundle",
+    responses=documented(refusals.NOT_FOUND),
     summary="Get a medical-community bundle",
 )
 async def bundle_endpoint(
@@ -133,6 +169,7 @@ async def bundle_endpoint(
 @router.post(
     "/regions/{admdvs}/{year}/months/{month}/prepayment",
     operation_id="prepay_month",
+    responses=documented(refusals.PERIOD_NOT_STARTED, refusals.NO_POINTS, refusals.YEAR_CLEARED),
     summary="Prepay a month",
 )
 async def prepay_month_endpoint(
@@ -144,7 +181,16 @@ async def prepay_month_endpoint(
 
 
 @router.post(
-    "/regions/{admdvs}/{year}/clearing", operation_id="clear_year", summary="Clear a region's year"
+    "/regions/{admdvs}/{year}/clearing",
+    operation_id="clear_year",
+    summary="Clear a region's year",
+    responses=documented(
+        refusals.YEAR_NOT_OVER,
+        refusals.NO_FUNDING_SCHEME,
+        refusals.QUALITY_SCORE_MISSING,
+        refusals.NO_POINTS,
+        refusals.ALREADY_CLEARED,
+    ),
 )
 async def clear_year_endpoint(
     admdvs: AdmdvsPath, year: YearPath, body: YearEndIn, principal: Insurer, session: Session
@@ -157,6 +203,7 @@ async def clear_year_endpoint(
 @router.get(
     "/regions/{admdvs}/{year}/summary",
     operation_id="get_region_summary",
+    responses=documented(refusals.NOT_FOUND),
     summary="Get a region's funding summary",
 )
 async def region_summary_endpoint(
@@ -169,6 +216,7 @@ async def region_summary_endpoint(
 @router.get(
     "/providers/{fixmedins_code}/{year}/ledger",
     operation_id="get_provider_ledger",
+    responses=documented(refusals.NOT_FOUND),
     summary="Get a provider's ledger",
 )
 async def provider_ledger_endpoint(

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import clearing, reconciliation
+from claims import clearing, reconciliation, refusals
 from claims.recon_schemas import (
     ClearingApplyIn,
     ClearingBatchOut,
@@ -35,6 +35,7 @@ from claims.schemas import Insutype
 from engine.auth import Principal, Role, require_role
 from engine.db import Database, UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.openapi import csv_download, documented
 from engine.uploads import csv_chunks, csv_file_body
 from engine.wire import CalendarDate, Code
 
@@ -88,7 +89,12 @@ def _csv_response(
 
 
 @router.post(
-    "/reconciliation/totals", operation_id="reconcile_totals_3201", summary="3201 Reconcile totals"
+    "/reconciliation/totals",
+    operation_id="reconcile_totals_3201",
+    summary="3201 Reconcile totals",
+    responses=documented(
+        refusals.FIXMEDINS_CODE_REQUIRED, refusals.INVALID_PERIOD, refusals.UNKNOWN_INSTITUTION
+    ),
 )
 async def reconcile_totals(body: TotalsIn, principal: Reader, session: Session) -> TotalsOut:
     """3201: the institution's count and sums against the engine's, balanced or not."""
@@ -116,6 +122,12 @@ DetailScope = Annotated[reconciliation.ScopeRequest, Depends(detail_scope)]
     status_code=201,
     openapi_extra=DETAIL_FILE_BODY,
     operation_id="reconcile_details_3202",
+    responses=documented(
+        refusals.INVALID_DETAIL_FILE,
+        refusals.INVALID_UPLOAD,
+        refusals.INVALID_PERIOD,
+        refusals.UNKNOWN_INSTITUTION,
+    ),
     summary="3202 Reconcile details (CSV)",
 )
 async def reconcile_details(
@@ -131,7 +143,13 @@ async def reconcile_details(
     summary="3202 Submit a detail reconciliation job (CSV)",
     status_code=202,
     openapi_extra=DETAIL_FILE_BODY,
-    responses={202: {"headers": {"Location": {"description": "the job's status URL"}}}},
+    responses=documented(
+        refusals.INVALID_DETAIL_FILE,
+        refusals.INVALID_UPLOAD,
+        refusals.INVALID_PERIOD,
+        refusals.UNKNOWN_INSTITUTION,
+    )
+    | {202: {"headers": {"Location": {"description": "the job's status URL"}}}},
 )
 async def submit_detail_reconciliation(
     request: Request,
@@ -159,6 +177,7 @@ async def submit_detail_reconciliation(
 @router.get(
     "/reconciliation/detail-jobs/{recon_id}",
     operation_id="get_detail_job",
+    responses=documented(refusals.UNKNOWN_RECONCILIATION),
     summary="Get a detail reconciliation job",
 )
 async def get_detail_job(recon_id: uuid.UUID, principal: Reader, session: Session) -> DetailJobOut:
@@ -169,6 +188,7 @@ async def get_detail_job(recon_id: uuid.UUID, principal: Reader, session: Sessio
 @router.get(
     "/reconciliation/details/{recon_id}",
     operation_id="get_detail_reconciliation",
+    responses=documented(refusals.UNKNOWN_RECONCILIATION, refusals.RECONCILIATION_NOT_DONE),
     summary="Get a detail reconciliation",
 )
 async def get_detail_reconciliation(
@@ -183,6 +203,8 @@ async def get_detail_reconciliation(
     "/reconciliation/details/{recon_id}/mismatches.csv",
     operation_id="download_mismatches_csv",
     response_class=StreamingResponse,
+    responses=documented(refusals.UNKNOWN_RECONCILIATION, refusals.RECONCILIATION_NOT_DONE)
+    | {200: csv_download("every mismatch, one row each")},
     summary="Download mismatches as CSV",
 )
 async def detail_mismatches_csv(
@@ -205,6 +227,7 @@ async def detail_mismatches_csv(
     "/clearing/batches",
     status_code=201,
     operation_id="apply_for_clearing_3203",
+    responses=documented(refusals.PERIOD_NOT_OVER, refusals.ALREADY_APPLIED),
     summary="3203 Apply for clearing",
 )
 async def apply_for_clearing(
@@ -225,7 +248,10 @@ async def apply_for_clearing(
 
 
 @router.get(
-    "/clearing/batches", operation_id="list_clearing_batches", summary="List clearing batches"
+    "/clearing/batches",
+    operation_id="list_clearing_batches",
+    summary="List clearing batches",
+    responses=documented(refusals.UNKNOWN_INSTITUTION),
 )
 async def list_clearing_batches(
     principal: Reader,
@@ -243,6 +269,7 @@ async def list_clearing_batches(
 @router.get(
     "/clearing/batches/{clr_appy_evt_id}",
     operation_id="get_clearing_batch",
+    responses=documented(refusals.UNKNOWN_BATCH),
     summary="Get a clearing batch",
 )
 async def get_clearing_batch(
@@ -255,6 +282,7 @@ async def get_clearing_batch(
 @router.post(
     "/clearing/batches/{clr_appy_evt_id}/approval",
     operation_id="approve_clearing_batch",
+    responses=documented(refusals.UNKNOWN_BATCH, refusals.ALREADY_APPROVED),
     summary="Approve a clearing batch",
 )
 async def approve_clearing_batch(
@@ -278,6 +306,8 @@ async def approve_clearing_batch(
     "/clearing/batches/{clr_appy_evt_id}/lines.csv",
     operation_id="download_clearing_lines_csv",
     response_class=StreamingResponse,
+    responses=documented(refusals.UNKNOWN_BATCH)
+    | {200: csv_download("every settlement and adjustment of the batch, one row each")},
     summary="Download a batch's lines as CSV",
 )
 async def clearing_batch_csv(

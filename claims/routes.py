@@ -12,7 +12,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import budget_routes, persons, policies, recon_routes, settlement, visits
+from claims import budget_routes, persons, policies, recon_routes, refusals, settlement, visits
+from claims.examples import EXAMPLE_A
 from claims.schemas import (
     FeeUpload,
     FeeUploadOut,
@@ -31,7 +32,9 @@ from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
+from engine.openapi import documented, request_example, response_example
 from engine.wire import Code, ParameterInt, RangeTime
+from tariffs import refusals as tariffs_refusals
 
 #: Untagged: the funding and reconciliation routers it includes carry their own tags, and each
 #: operation here is tagged "claims" itself, so an operation has one tag (a generated client's
@@ -47,6 +50,13 @@ Reader = Annotated[Principal, require_role(Role.hospital, Role.pharmacy, Role.in
     "/policies/{admdvs}",
     status_code=201,
     operation_id="load_policies",
+    responses=documented(
+        refusals.INVALID_BANDS,
+        refusals.INVALID_VALIDITY,
+        refusals.TOO_MANY_ROWS,
+        refusals.OVERLAPPING_VERSION,
+        refusals.SPLIT_ACCUMULATOR,
+    ),
     tags=["claims"],
     summary="Load benefit policies",
 )
@@ -61,6 +71,9 @@ async def load_policies(
     "/persons",
     status_code=201,
     operation_id="enrol_person",
+    responses=documented(
+        refusals.DUPLICATE_PERSON, refusals.DUPLICATE_CERTNO, refusals.UNKNOWN_ASST_TYPE
+    ),
     tags=["claims"],
     summary="Enrol an insured person",
 )
@@ -71,7 +84,11 @@ async def enrol_person(body: PersonIn, principal: Insurer, session: Session) -> 
 
 
 @router.get(
-    "/persons/{psn_no}", operation_id="get_person", tags=["claims"], summary="Get an insured person"
+    "/persons/{psn_no}",
+    operation_id="get_person",
+    tags=["claims"],
+    summary="Get an insured person",
+    responses=documented(refusals.UNKNOWN_PERSON),
 )
 async def get_person(psn_no: str, principal: Insurer, session: Session) -> PersonOut:
     """An insured person of the insurer's region, with this year's accumulators."""
@@ -81,6 +98,14 @@ async def get_person(psn_no: str, principal: Insurer, session: Session) -> Perso
 @router.post(
     "/persons/{psn_no}/opening-balances",
     operation_id="load_opening_balances",
+    responses=documented(
+        refusals.UNKNOWN_PERSON,
+        refusals.DUPLICATE_CATEGORY,
+        refusals.SHARED_ACCUMULATOR,
+        refusals.OPENING_AFTER_SETTLEMENT,
+        refusals.OPENING_ABOVE_CAP,
+        refusals.OPENING_WITHOUT_POLICY,
+    ),
     tags=["claims"],
     summary="Load opening balances",
 )
@@ -97,6 +122,17 @@ async def load_opening_balances(
     "/visits",
     status_code=201,
     operation_id="register_visit_2201",
+    responses=documented(
+        refusals.TIME_IN_FUTURE,
+        refusals.TIME_WITHOUT_OFFSET,
+        refusals.DR_CODE_REQUIRED,
+        *refusals.INSURANCE_REFUSALS,
+        refusals.UNKNOWN_PERSON,
+        refusals.UNKNOWN_INSTITUTION,
+        refusals.UNKNOWN_PRACTITIONER,
+    )
+    | {201: response_example(EXAMPLE_A["register_visit"]["response"])},
+    openapi_extra=request_example(EXAMPLE_A["register_visit"]["request"]),
     tags=["claims"],
     summary="2201 Register a visit",
 )
@@ -109,6 +145,18 @@ async def register_visit(body: VisitIn, principal: Hospital, session: Session) -
     "/visits/{mdtrt_id}/fee-lines",
     status_code=201,
     operation_id="upload_fee_lines_2204",
+    responses=documented(
+        refusals.FEE_BEFORE_VISIT,
+        refusals.TIME_IN_FUTURE,
+        refusals.TIME_WITHOUT_OFFSET,
+        refusals.VISIT_AMOUNT_TOO_LARGE,
+        *tariffs_refusals.PRICING,
+        refusals.UNKNOWN_VISIT,
+        refusals.DUPLICATE_LINE,
+        refusals.VISIT_SETTLED,
+    )
+    | {201: response_example(EXAMPLE_A["upload_fee_lines"]["response"])},
+    openapi_extra=request_example(EXAMPLE_A["upload_fee_lines"]["request"]),
     tags=["claims"],
     summary="2204 Upload fee lines",
 )
@@ -122,6 +170,15 @@ async def upload_fee_lines(
 @router.post(
     "/visits/{mdtrt_id}/pre-settlement",
     operation_id="presettle_2206",
+    responses=documented(
+        refusals.NO_FEE_LINES,
+        refusals.NO_BENEFIT_POLICY,
+        refusals.UNKNOWN_PRESETTLE_TOKEN,
+        refusals.UNKNOWN_VISIT,
+        refusals.ALREADY_SETTLED,
+    )
+    | {200: response_example(EXAMPLE_A["presettle"]["response"])},
+    openapi_extra=request_example(EXAMPLE_A["presettle"]["request"]),
     tags=["claims"],
     summary="2206 Pre-settle a visit",
 )
@@ -136,6 +193,15 @@ async def presettle(
     "/visits/{mdtrt_id}/settlement",
     status_code=201,
     operation_id="settle_2207",
+    responses=documented(
+        refusals.NO_FEE_LINES,
+        refusals.NO_BENEFIT_POLICY,
+        refusals.UNKNOWN_PRESETTLE_TOKEN,
+        refusals.UNKNOWN_VISIT,
+        refusals.ALREADY_SETTLED,
+    )
+    | {201: response_example(EXAMPLE_A["settle"]["response"])},
+    openapi_extra=request_example(EXAMPLE_A["settle"]["request"]),
     tags=["claims"],
     summary="2207 Settle a visit",
 )
@@ -156,6 +222,7 @@ async def settle(
 @router.post(
     "/settlements/{setl_id}/revocation",
     operation_id="revoke_settlement_2208",
+    responses=documented(refusals.UNKNOWN_SETTLEMENT, refusals.ALREADY_REVOKED),
     tags=["claims"],
     summary="2208 Revoke a settlement",
 )
@@ -176,6 +243,7 @@ async def revoke(
 @router.get(
     "/settlements/{setl_id}",
     operation_id="get_settlement",
+    responses=documented(refusals.UNKNOWN_SETTLEMENT),
     tags=["claims"],
     summary="Get a settlement",
 )
@@ -187,6 +255,7 @@ async def get_settlement(setl_id: str, principal: Reader, session: Session) -> S
 @router.get(
     "/settlements",
     operation_id="list_settlements",
+    responses=documented(refusals.INVALID_CURSOR, refusals.UNKNOWN_INSTITUTION),
     tags=["claims"],
     summary="List settlements in a time range",
 )

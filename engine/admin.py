@@ -29,9 +29,11 @@ from engine.auth import (
 )
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
+from engine.openapi import Refusal, documented
 from engine.wire import Admdvs, Code, Text, WireModel
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=UnitOfWorkRoute)
+_NO_ORGANISATION = Refusal(404, "not_found", "no organisation with that id")
 Admin = Annotated[Principal, require_role(Role.admin)]
 Session = Annotated[AsyncSession, Depends(get_session)]
 
@@ -111,6 +113,15 @@ def _org_out(org: Organisation) -> OrganisationOut:
     "/organisations",
     status_code=201,
     operation_id="create_organisation",
+    responses=documented(
+        Refusal(400, "duplicate", "the institution code is another organisation's already"),
+        Refusal(
+            400,
+            "invalid_request",
+            "a hospital or pharmacy without its institution code, or a region code that is not "
+            "six digits",
+        ),
+    ),
     summary="Create an organisation",
 )
 async def create_organisation_endpoint(
@@ -140,6 +151,7 @@ async def create_organisation_endpoint(
     "/organisations/{org_id}/keys",
     status_code=201,
     operation_id="issue_api_key",
+    responses=documented(_NO_ORGANISATION),
     summary="Issue an API key",
 )
 async def create_key_endpoint(
@@ -169,7 +181,7 @@ async def list_organisations_endpoint(_: Admin, session: Session) -> Organisatio
     "/organisations/{org_id}/keys",
     operation_id="list_api_keys",
     summary="List an organisation's API keys",
-    responses={404: {"description": "`not_found`: no such organisation"}},
+    responses=documented(_NO_ORGANISATION),
 )
 async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> ApiKeyPage:
     """The organisation's keys, revoked ones included, oldest first."""
@@ -181,10 +193,10 @@ async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> A
     "/keys/{key_id}/revoke",
     operation_id="revoke_api_key",
     summary="Revoke an API key",
-    responses={
-        404: {"description": "`unknown_api_key`: no key with that id"},
-        409: {"description": "`already_revoked`: the key was revoked before"},
-    },
+    responses=documented(
+        Refusal(404, "unknown_api_key", "no key with that id"),
+        Refusal(409, "already_revoked", "the key was revoked before"),
+    ),
 )
 async def revoke_key_endpoint(
     key_id: Annotated[str, Path(min_length=1, max_length=16)], principal: Admin, session: Session

@@ -3,7 +3,7 @@
 Every refusal is one body, :class:`Problem` (RFC 9457 problem details, plus Sanyi's stable
 ``code`` and ``field``). An operation documents each status it can answer and, in the response's
 ``x-sanyi-codes``, the stable codes behind it. Routes declare the refusals of their own rules with
-:func:`refusals`; :func:`document_refusals` adds those every operation of a kind shares (a key is
+:func:`documented`; :func:`publish` adds those every operation of a kind shares (a key is
 needed, a role is required, a path names an object, an ``Idempotency-Key`` is taken, the database
 may be away), read from the route's dependencies so a new route inherits them.
 """
@@ -147,10 +147,15 @@ DATABASE_UNAVAILABLE = Refusal(
 )
 
 
-def refusals(*declared: Refusal) -> dict[int | str, dict[str, Any]]:
+def documented(
+    *declared: Refusal, models: dict[int, type[BaseModel]] | None = None
+) -> dict[int | str, dict[str, Any]]:
     """The ``responses`` argument of a route that answers ``declared`` (those every operation of
-    its kind shares are added when the contract is published)."""
-    responses: dict[int | str, dict[str, Any]] = {}
+    its kind shares are added when the contract is published); ``models`` names the body of a
+    status whose problems carry more members than :class:`Problem`."""
+    responses: dict[int | str, dict[str, Any]] = {
+        status: {"model": model} for status, model in (models or {}).items()
+    }
     for refusal in declared:
         _add(responses.setdefault(refusal.status, {}), refusal)
     return responses

@@ -22,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
+from engine.openapi import documented
 from engine.uploads import csv_file_body, read_csv
 from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, UnitPrice
-from tariffs import catalogue, csv_format, pricing, registry
+from tariffs import catalogue, csv_format, pricing, refusals, registry
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
 from tariffs.schemas import (
     CatalogueOut,
@@ -66,7 +67,11 @@ def _own_region(principal: Principal, admdvs: str | None) -> str | None:
 
 
 @registry_router.post(
-    "/regions", status_code=201, operation_id="create_region", summary="Create a pooling region"
+    "/regions",
+    status_code=201,
+    operation_id="create_region",
+    summary="Create a pooling region",
+    responses=documented(refusals.DUPLICATE_REGION),
 )
 async def create_region(body: RegionIn, principal: Writer, session: Session) -> RegionOut:
     """Create a pooling region (an insurer of that region only)."""
@@ -75,7 +80,10 @@ async def create_region(body: RegionIn, principal: Writer, session: Session) -> 
 
 
 @registry_router.patch(
-    "/regions/{admdvs}", operation_id="update_region", summary="Update a pooling region"
+    "/regions/{admdvs}",
+    operation_id="update_region",
+    summary="Update a pooling region",
+    responses=documented(refusals.UNKNOWN_REGION),
 )
 async def update_region(
     admdvs: AdmdvsPath, body: RegionPatch, principal: Writer, session: Session
@@ -103,6 +111,15 @@ def _institution_out(info: registry.InstitutionInfo) -> InstitutionOut:
     "/institutions",
     status_code=201,
     operation_id="register_institution",
+    responses=documented(
+        refusals.HOSP_LV_REQUIRED,
+        refusals.NOT_FOR_PHARMACY,
+        refusals.ORGANISATION_REGION_MISMATCH,
+        refusals.ORGANISATION_ROLE_MISMATCH,
+        refusals.UNKNOWN_ORGANISATION,
+        refusals.REGION_NOT_REGISTERED,
+        refusals.DUPLICATE_INSTITUTION,
+    ),
     summary="Register a designated institution",
 )
 async def register_institution(
@@ -127,6 +144,9 @@ async def register_institution(
 @registry_router.patch(
     "/institutions/{fixmedins_code}",
     operation_id="update_institution",
+    responses=documented(
+        refusals.HOSP_LV_REQUIRED, refusals.NOT_FOR_PHARMACY, refusals.UNKNOWN_INSTITUTION
+    ),
     summary="Update an institution",
 )
 async def update_institution(
@@ -152,7 +172,10 @@ async def list_institutions(
 
 
 @registry_router.get(
-    "/institutions/{fixmedins_code}", operation_id="get_institution", summary="Get an institution"
+    "/institutions/{fixmedins_code}",
+    operation_id="get_institution",
+    summary="Get an institution",
+    responses=documented(refusals.UNKNOWN_INSTITUTION),
 )
 async def get_institution(
     fixmedins_code: str, principal: Reader, session: Session
@@ -173,6 +196,13 @@ def _practitioner_out(info: registry.PractitionerInfo) -> PractitionerOut:
     "/practitioners",
     status_code=201,
     operation_id="register_practitioner",
+    responses=documented(
+        refusals.INVALID_PUBLIC_KEY,
+        refusals.UNSUPPORTED_KEY_SCHEME,
+        refusals.NOT_A_HOSPITAL,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.DUPLICATE_PRACTITIONER,
+    ),
     summary="Register a practitioner",
 )
 async def register_practitioner(
@@ -185,7 +215,16 @@ async def register_practitioner(
 
 
 @registry_router.patch(
-    "/practitioners/{dr_code}", operation_id="update_practitioner", summary="Update a practitioner"
+    "/practitioners/{dr_code}",
+    operation_id="update_practitioner",
+    summary="Update a practitioner",
+    responses=documented(
+        refusals.INVALID_PUBLIC_KEY,
+        refusals.UNSUPPORTED_KEY_SCHEME,
+        refusals.NOT_A_HOSPITAL,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.UNKNOWN_PRACTITIONER,
+    ),
 )
 async def update_practitioner(
     dr_code: str, body: PractitionerPatch, principal: Writer, session: Session
@@ -196,7 +235,10 @@ async def update_practitioner(
 
 
 @registry_router.get(
-    "/practitioners", operation_id="list_practitioners", summary="List practitioners"
+    "/practitioners",
+    operation_id="list_practitioners",
+    summary="List practitioners",
+    responses=documented(refusals.UNKNOWN_INSTITUTION),
 )
 async def list_practitioners(
     principal: RegistryReader,
@@ -217,7 +259,10 @@ async def list_practitioners(
 
 
 @registry_router.get(
-    "/practitioners/{dr_code}", operation_id="get_practitioner", summary="Get a practitioner"
+    "/practitioners/{dr_code}",
+    operation_id="get_practitioner",
+    summary="Get a practitioner",
+    responses=documented(refusals.UNKNOWN_PRACTITIONER),
 )
 async def get_practitioner(
     dr_code: str, principal: RegistryReader, session: Session
@@ -241,7 +286,14 @@ _CSV_BODY = csv_file_body(
     status_code=201,
     response_model=ImportOut,
     openapi_extra=_CSV_BODY,
-    responses={400: {"model": ImportRejectedOut}, 409: {"model": ImportRejectedOut}},
+    responses=documented(
+        refusals.INVALID_UPLOAD,
+        refusals.INVALID_ENCODING,
+        refusals.INVALID_ROWS,
+        refusals.UNKNOWN_REGION,
+        refusals.OVERLAPPING_VERSION,
+        models={400: ImportRejectedOut, 409: ImportRejectedOut},
+    ),
 )
 async def import_catalogue(
     admdvs: AdmdvsPath,
@@ -279,7 +331,8 @@ async def import_catalogue(
     operation_id="get_catalogue",
     summary="Get the catalogue in force on a date",
     response_model=CatalogueOut,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=documented(refusals.UNKNOWN_REGION)
+    | {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def get_catalogue(
     admdvs: AdmdvsPath,
@@ -307,6 +360,7 @@ async def get_catalogue(
 @tariffs_router.get(
     "/{admdvs}/items/{med_list_codg}/versions",
     operation_id="list_item_versions",
+    responses=documented(refusals.UNKNOWN_REGION, refusals.UNKNOWN_ITEM),
     summary="List an item's versions",
 )
 async def item_versions(
@@ -323,7 +377,10 @@ async def item_versions(
 
 
 @tariffs_router.get(
-    "/{admdvs}/price", operation_id="price_item", summary="Price one item for a visit"
+    "/{admdvs}/price",
+    operation_id="price_item",
+    summary="Price one item for a visit",
+    responses=documented(*refusals.PRICING, refusals.UNKNOWN_REGION),
 )
 async def price_item(
     admdvs: AdmdvsPath,

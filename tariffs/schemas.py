@@ -218,9 +218,10 @@ class RowErrorOut(BaseModel):
 
 
 class ImportRejectedOut(Problem):
-    """A refused file: nothing was imported; ``errors`` names every bad row."""
+    """A refused file: nothing was imported; ``errors`` names every bad row (empty for a
+    refusal of the whole file, such as its encoding)."""
 
-    errors: list[RowErrorOut]
+    errors: list[RowErrorOut] = Field(default_factory=list)
 
 
 class PricedItemOut(BaseModel):

@@ -7,7 +7,8 @@ of the session each one must appear in that operation's documented responses, th
 the code listed in its ``x-sanyi-codes``; the session fails naming every one that does not.
 
 Routes a test mounts for itself (not in the published OpenAPI) and requests matching no route are
-not the contract's business and are not recorded.
+not the contract's business; refusals answered before routing (the edge's character check) name
+no route and are documented on every operation instead.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.routing import BaseRoute, Match, Mount
+from fastapi.routing import iter_route_contexts
 from starlette.types import Message, Receive, Scope, Send
 
 from engine.openapi import CODES_EXTENSION
@@ -77,14 +78,22 @@ class Recorder:
         return restore
 
     def note(self, app: FastAPI, scope: Scope, status: int, body: bytes) -> None:
-        template = _template(app.router.routes, scope, "")
-        if template is None:
+        """Record a refusal of the operation the router matched (``scope["route"]``, set as it
+        routes, is the declared route; its published path carries the prefixes it was included
+        under). An answer given before routing or for no route is no operation's."""
+        matched = scope.get("route")
+        templates = [
+            template
+            for route in iter_route_contexts(app.routes)
+            if route.original_route is matched and (template := route.path_format)
+        ]
+        if not templates:
             return
         try:
             code = json.loads(body).get("code")
         except (ValueError, AttributeError):
             code = None
-        self.answers.add(Answer(scope["method"], template, status, code))
+        self.answers.add(Answer(scope["method"], templates[0], status, code))
 
     def undocumented(self, openapi: dict[str, Any]) -> list[Answer]:
         """The recorded answers the published document does not list, in order."""
@@ -94,28 +103,13 @@ class Recorder:
             if operation is None:
                 continue  # a route a test mounted for itself
             documented = operation["responses"].get(str(answer.status))
-            if documented is None or answer.code not in documented.get(CODES_EXTENSION, []):
+            if documented is None:
                 missing.append(answer)
+            elif CODES_EXTENSION in documented and answer.code not in documented[CODES_EXTENSION]:
+                missing.append(answer)  # a problem whose code is not listed (a body of its own,
+                # such as the health report's, has none to list)
         return missing
 
 
 def _order(answer: Answer) -> tuple[str, str, int, str]:
     return (answer.path, answer.method, answer.status, answer.code or "")
-
-
-def _template(routes: list[BaseRoute], scope: Scope, prefix: str) -> str | None:
-    """The path template of the route Starlette sends ``scope`` to: the first full match (path
-    and method), else the first path match (answered 405)."""
-    partial: str | None = None
-    for route in routes:
-        match, child = route.matches(scope)
-        if match is Match.NONE:
-            continue
-        if isinstance(route, Mount):
-            found = _template(route.routes, {**scope, **child}, prefix + route.path)
-        else:
-            found = prefix + str(getattr(route, "path", ""))
-        if match is Match.FULL:
-            return found
-        partial = partial or found
-    return partial
