@@ -102,7 +102,8 @@ class Problem(BaseModel):
     (a body field, a query or path parameter, a header) where there is one."""
 
     type: str = Field(
-        description=f"`{PROBLEM_TYPE_PREFIX}` followed by `code`", examples=["urn:sanyi:problem:x"]
+        description=f"`{PROBLEM_TYPE_PREFIX}` followed by `code`",
+        examples=["urn:sanyi:problem:already_settled"],
     )
     title: str = Field(description="the HTTP status phrase", examples=["Conflict"])
     status: int = Field(description="the HTTP status code", examples=[409])

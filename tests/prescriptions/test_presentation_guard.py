@@ -162,6 +162,10 @@ async def test_only_the_issuing_hospital_reissues_a_live_prescriptions_trace_cod
             )
             assert answer.status_code == 404
             assert answer.json() == {
+                "type": "urn:sanyi:problem:unknown_prescription",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "no such prescription",
                 "code": "unknown_prescription",
                 "message": "no such prescription",
                 "field": "hi_rxno",
