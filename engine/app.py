@@ -62,7 +62,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        # 400: FastAPI could not read the body as its content type says (bytes that are not
+        # UTF-8 in a JSON body).
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
         return error_response(
             exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
         )

@@ -140,6 +140,9 @@ VALIDATION_ERROR = Refusal(
     422, "validation_error", "a parameter or body field breaks its schema (`field` names it)"
 )
 MALFORMED_JSON = Refusal(422, "malformed_json", "the body is not a JSON document")
+MALFORMED_BODY = Refusal(
+    400, "malformed_body", "the body cannot be read as its content type says (not UTF-8)"
+)
 DATABASE_UNAVAILABLE = Refusal(
     503,
     "database_unavailable",
@@ -223,6 +226,7 @@ def _shared_refusals(route: RouteContext) -> Iterator[Refusal]:
         yield VALIDATION_ERROR
     if route.body_field is not None:
         yield MALFORMED_JSON
+        yield MALFORMED_BODY
     if isinstance(route.original_route, UnitOfWorkRoute):
         yield DATABASE_UNAVAILABLE
 

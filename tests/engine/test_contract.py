@@ -232,3 +232,16 @@ def test_the_recorder_names_an_undocumented_refusal(document: dict[str, Any]) ->
 
     assert recorder.undocumented(document) == [unlisted_status, undocumented]
     assert json.dumps(document)  # the published document is plain JSON
+
+
+async def test_a_body_that_is_not_utf8_is_a_documented_400(
+    client: httpx.AsyncClient, document: dict[str, Any]
+) -> None:
+    refused = await client.post(
+        "/v1/visits", content=b'{"psn_no": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "malformed_body"
+    listed = document["paths"]["/v1/visits"]["post"]["responses"]["400"][CODES_EXTENSION]
+    assert "malformed_body" in listed
