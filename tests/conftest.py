@@ -138,8 +138,9 @@ _recorder = Recorder()
 _restore_app_call = pytest.StashKey[Callable[[], None]]()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[_restore_app_call] = _recorder.install()
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every refusal of the run (``tests/support/contract.py``)."""
+    config.stash[_restore_app_call] = _recorder.install()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
