@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
@@ -22,13 +22,15 @@ from pydantic import BaseModel, Field
 from engine.auth import current_principal, require_role
 from engine.db import UnitOfWorkRoute
 from engine.errors import PROBLEM_TYPE_PREFIX
+from engine.idempotency import IdempotencyKey
 
 #: The response-object extension listing the stable ``code`` s a status carries.
 CODES_EXTENSION = "x-sanyi-codes"
 SECURITY_SCHEME = "bearerAuth"
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 PROBLEM_SCHEMA = "Problem"
 _PROBLEM_REF = f"#/components/schemas/{PROBLEM_SCHEMA}"
+#: The header an idempotent operation takes, as :data:`engine.idempotency.IdempotencyKey` names it.
+_IDEMPOTENCY_HEADER: str = get_args(IdempotencyKey)[1].alias
 DESCRIPTION = """\
 One-stop settlement, e-prescription circulation and insurer clearing for a pooling region.
 
@@ -212,11 +214,12 @@ def _shared_refusals(route: RouteContext) -> Iterator[Refusal]:
     yield INVALID_CHARACTER
     if current_principal.__qualname__ in calls:
         yield UNAUTHENTICATED
+    # require_role builds a closure per role set: ``require_role.<locals>.dependency``.
     if any(call.startswith(f"{require_role.__qualname__}.") for call in calls):
         yield FORBIDDEN
     if route.dependant.path_params:
         yield NOT_FOUND
-    if any(p.alias == IDEMPOTENCY_HEADER for d in dependants for p in d.header_params):
+    if any(p.alias == _IDEMPOTENCY_HEADER for d in dependants for p in d.header_params):
         yield IDEMPOTENCY_KEY_REUSED
         yield IDEMPOTENCY_IN_PROGRESS
     parameters = [
