@@ -29,9 +29,11 @@ from engine.auth import (
 )
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
+from engine.openapi import Refusal, documented
 from engine.wire import Admdvs, Code, Text, WireModel
 
 router = APIRouter(prefix="/admin", tags=["admin"], route_class=UnitOfWorkRoute)
+_NO_ORGANISATION = Refusal(404, "not_found", "no organisation with that id")
 Admin = Annotated[Principal, require_role(Role.admin)]
 Session = Annotated[AsyncSession, Depends(get_session)]
 
@@ -107,10 +109,26 @@ def _org_out(org: Organisation) -> OrganisationOut:
     )
 
 
-@router.post("/organisations", status_code=201)
+@router.post(
+    "/organisations",
+    status_code=201,
+    operation_id="create_organisation",
+    responses=documented(
+        Refusal(400, "duplicate", "the institution code is another organisation's already"),
+        Refusal(
+            400,
+            "invalid_request",
+            "a hospital or pharmacy without its institution code, or a region code that is not "
+            "six digits",
+        ),
+    ),
+    summary="Create an organisation",
+)
 async def create_organisation_endpoint(
     body: OrganisationIn, principal: Admin, session: Session
 ) -> OrganisationOut:
+    """Create an organisation (an insurer of a region, a hospital or a pharmacy with its
+    institution code); it needs a key before it can call anything."""
     org = await create_organisation(
         session,
         name=body.name,
@@ -129,10 +147,17 @@ async def create_organisation_endpoint(
     return _org_out(org)
 
 
-@router.post("/organisations/{org_id}/keys", status_code=201)
+@router.post(
+    "/organisations/{org_id}/keys",
+    status_code=201,
+    operation_id="issue_api_key",
+    responses=documented(_NO_ORGANISATION),
+    summary="Issue an API key",
+)
 async def create_key_endpoint(
     org_id: uuid.UUID, body: ApiKeyIn, principal: Admin, session: Session
 ) -> ApiKeyOut:
+    """Issue an API key for an organisation; the key is shown once, in this answer only."""
     org = await _organisation(session, org_id)
     token = await create_api_key(session, org, label=body.label)
     await audit.record(
@@ -146,7 +171,7 @@ async def create_key_endpoint(
     return ApiKeyOut(org_id=org.id, api_key=token)
 
 
-@router.get("/organisations")
+@router.get("/organisations", operation_id="list_organisations", summary="List organisations")
 async def list_organisations_endpoint(_: Admin, session: Session) -> OrganisationPage:
     """Every organisation, by role then name."""
     return OrganisationPage(items=[_org_out(org) for org in await list_organisations(session)])
@@ -154,7 +179,9 @@ async def list_organisations_endpoint(_: Admin, session: Session) -> Organisatio
 
 @router.get(
     "/organisations/{org_id}/keys",
-    responses={404: {"description": "`not_found`: no such organisation"}},
+    operation_id="list_api_keys",
+    summary="List an organisation's API keys",
+    responses=documented(_NO_ORGANISATION),
 )
 async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> ApiKeyPage:
     """The organisation's keys, revoked ones included, oldest first."""
@@ -164,10 +191,12 @@ async def list_keys_endpoint(org_id: uuid.UUID, _: Admin, session: Session) -> A
 
 @router.post(
     "/keys/{key_id}/revoke",
-    responses={
-        404: {"description": "`unknown_api_key`: no key with that id"},
-        409: {"description": "`already_revoked`: the key was revoked before"},
-    },
+    operation_id="revoke_api_key",
+    summary="Revoke an API key",
+    responses=documented(
+        Refusal(404, "unknown_api_key", "no key with that id"),
+        Refusal(409, "already_revoked", "the key was revoked before"),
+    ),
 )
 async def revoke_key_endpoint(
     key_id: Annotated[str, Path(min_length=1, max_length=16)], principal: Admin, session: Session

@@ -1,5 +1,6 @@
 """The FastAPI application factory: every domain's routes under /v1, the probes and /metrics,
-one error shape, and a request id and access line for every request."""
+one error shape, a request id and access line for every request, and the contract
+(``/openapi.json``) with its docs page (``/docs``) served offline."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
 from console import routes as console_routes
-from engine import admin, metrics, migrate, probes, scheduler
+from engine import admin, metrics, migrate, openapi, probes, scheduler
 from engine.access import AccessMiddleware
 from engine.broker import setup_broker
 from engine.db import Database, DatabaseBounds
@@ -27,6 +29,10 @@ from engine.settings import Settings, get_settings
 from nhsa import routes as nhsa_routes
 
 log = logging.getLogger("sanyi")
+
+#: Where the docs page's scripts and styles are served from: the app itself, never a CDN, so
+#: ``/docs`` works on a fund's private network.
+DOCS_ASSETS = "/docs/assets"
 
 
 def _field_of(loc: tuple[Any, ...]) -> str | None:
@@ -58,7 +64,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        # 400: FastAPI could not read the body as its content type says (bytes that are not
+        # UTF-8 in a JSON body).
+        codes = {400: "malformed_body", 404: "not_found", 405: "method_not_allowed"}
         return error_response(
             exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
         )
@@ -89,10 +97,18 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         if owned:
             await app.state.db.dispose()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="Sanyi",
         version="0.1.0",
-        description="One-stop settlement, e-prescription circulation and insurer clearing.",
+        description=openapi.DESCRIPTION,
+        openapi_tags=openapi.TAGS,
+        redoc_url=None,
+        static_url=DOCS_ASSETS,
+        swagger_ui_parameters={
+            "persistAuthorization": True,
+            "displayOperationId": True,
+            "validatorUrl": None,  # the public validator is out of reach offline
+        },
         lifespan=lifespan,
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
     )
@@ -112,6 +128,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.include_router(probes.router)
     app.include_router(metrics.router)
     app.include_router(console_routes.router)
+    openapi.install(app)
     app.add_middleware(AccessMiddleware)  # outermost: the request id covers the whole request
 
     return app

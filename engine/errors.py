@@ -2,13 +2,32 @@
 
 Every refusal a client can get is a :class:`SanyiError` with an HTTP status and a stable
 machine-readable ``code`` (and the offending ``field`` where there is one). One handler in
-``engine.app`` renders them as ``{"code", "message", "field"}``; anything else is a 500 with no
-detail, so no traceback reaches a client.
+``engine.app`` renders them as :func:`problem` bodies; anything else is a 500 with no detail, so
+no traceback reaches a client.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import ClassVar
+
+#: A problem's ``type`` is this prefix and its ``code``: a name, not a page to fetch.
+PROBLEM_TYPE_PREFIX = "urn:sanyi:problem:"
+
+
+def problem(status: int, code: str, message: str, field: str | None = None) -> dict[str, object]:
+    """The one refusal body: RFC 9457 problem details (``type``, ``title``, ``status``,
+    ``detail``) with Sanyi's own ``code``, ``message`` (the same text as ``detail``) and
+    ``field``, so clients of either convention read it."""
+    return {
+        "type": PROBLEM_TYPE_PREFIX + code,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": message,
+        "code": code,
+        "message": message,
+        "field": field,
+    }
 
 
 class SanyiError(Exception):
@@ -21,8 +40,8 @@ class SanyiError(Exception):
         self.code = code or self.default_code
         self.field = field
 
-    def as_dict(self) -> dict[str, str | None]:
-        return {"code": self.code, "message": self.message, "field": self.field}
+    def as_dict(self) -> dict[str, object]:
+        return problem(self.status, self.code, self.message, self.field)
 
     def headers(self) -> dict[str, str]:
         """HTTP headers the refusal carries besides its body."""

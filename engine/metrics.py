@@ -246,7 +246,9 @@ def reset_multiprocess_dir() -> None:
 router = APIRouter(tags=["ops"])
 
 
-@router.get("/metrics", response_class=Response)
+@router.get(
+    "/metrics", response_class=Response, operation_id="scrape_metrics", summary="Prometheus metrics"
+)
 async def scrape(request: Request) -> Response:
     """Prometheus text exposition; keep it on the operators' network (no credentials asked)."""
     await collect_outbox(request.app.state.db)

@@ -80,12 +80,27 @@ async def _check(request: Request) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if db_ok else 503)
 
 
-@router.get("/livez")
+@router.get("/livez", operation_id="check_liveness", summary="Liveness")
 async def livez() -> dict[str, str]:
+    """The process is up (no dependency is checked)."""
     return {"status": "live"}
 
 
-@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+@router.get(
+    "/readyz",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    operation_id="check_readiness",
+    summary="Readiness",
+)
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health}},
+    operation_id="check_health",
+    summary="Health",
+)
 async def readiness(request: Request) -> JSONResponse:
+    """Ready to serve: 200 while the database answers (the broker away only degrades), 503
+    otherwise."""
     return await _check(request)

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from engine.db import is_outage
-from engine.errors import DatabaseUnavailable
+from engine.errors import DatabaseUnavailable, problem
 
 log = logging.getLogger("sanyi")
 
@@ -29,9 +29,8 @@ def error_response(
     field: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """The one error shape: ``{"code", "message", "field"}``."""
-    body = {"code": code, "message": message, "field": field}
-    return JSONResponse(body, status_code=status, headers=headers)
+    """The one error shape, :func:`engine.errors.problem`."""
+    return JSONResponse(problem(status, code, message, field), status_code=status, headers=headers)
 
 
 def unhandled_error_response(exc: Exception) -> JSONResponse:

@@ -21,8 +21,9 @@ from engine.idempotency import (
     fingerprint,
     run_idempotent,
 )
+from engine.openapi import documented
 from engine.wire import ParameterInt
-from prescriptions import circulation, dispensing, presentation, upload
+from prescriptions import circulation, dispensing, presentation, refusals, upload
 from prescriptions.presentation import PresentationLimits
 from prescriptions.schemas import (
     DispenseIn,
@@ -64,7 +65,24 @@ async def presentation_limits(request: Request) -> PresentationLimits:
 Limits = Annotated[PresentationLimits, Depends(presentation_limits)]
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    operation_id="upload_prescription",
+    summary="Upload a signed prescription",
+    responses=documented(
+        refusals.PATIENT_MISMATCH,
+        refusals.VALIDITY_OVER,
+        refusals.PRSC_TIME_IN_FUTURE,
+        refusals.UNKNOWN_PHARMACY,
+        refusals.INVALID_SIGNATURE,
+        refusals.UNSUPPORTED_SIGNATURE_SCHEME,
+        refusals.UNSIGNABLE_DOCUMENT,
+        *refusals.RULE_VIOLATIONS,
+        refusals.UNKNOWN_VISIT,
+        refusals.DUPLICATE_PRESCRIPTION,
+    ),
+)
 async def upload_prescription(
     body: RxUpload,
     principal: Hospital,
@@ -86,7 +104,12 @@ async def upload_prescription(
     )
 
 
-@router.get("")
+@router.get(
+    "",
+    operation_id="list_prescriptions",
+    summary="List a pharmacy's prescriptions",
+    responses=documented(refusals.INVALID_CURSOR),
+)
 async def list_prescriptions(
     principal: Pharmacy,
     session: Session,
@@ -100,24 +123,13 @@ async def list_prescriptions(
 
 @router.post(
     "/presentations",
-    responses={
-        403: {"description": "`not_a_designated_pharmacy`"},
-        404: {
-            "description": "`unknown_prescription` (field `rx_trace_code`): nothing this pharmacy"
-            " may open, whether the code is unknown, locked, another region's, nominated to"
-            " another pharmacy or no longer circulating, or the certificate is wrong"
-        },
-        429: {
-            "description": "`too_many_attempts`: this window's presentations by the pharmacy"
-            " (field null) or of the trace code (field `rx_trace_code`) are used up",
-            "headers": {
-                "Retry-After": {
-                    "description": "seconds until the window ends",
-                    "schema": {"type": "integer"},
-                }
-            },
-        },
-    },
+    operation_id="present_prescription",
+    summary="Open a presented prescription",
+    responses=documented(
+        refusals.NOT_A_DESIGNATED_PHARMACY,
+        refusals.UNKNOWN_PRESCRIPTION,
+        refusals.TOO_MANY_ATTEMPTS,
+    ),
 )
 async def present_prescription(
     body: PresentIn, principal: Pharmacy, session: Session, now: Now, limits: Limits
@@ -132,7 +144,12 @@ async def present_prescription(
         raise
 
 
-@router.get("/{hi_rxno}")
+@router.get(
+    "/{hi_rxno}",
+    operation_id="download_prescription",
+    summary="Download a prescription",
+    responses=documented(refusals.INVALID_SIGNATURE, refusals.UNKNOWN_PRESCRIPTION),
+)
 async def download_prescription(
     hi_rxno: str, principal: Reader, session: Session, now: Now
 ) -> PrescriptionRead:
@@ -140,7 +157,14 @@ async def download_prescription(
     return await circulation.download(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/review")
+@router.post(
+    "/{hi_rxno}/review",
+    operation_id="review_prescription",
+    summary="Review a prescription",
+    responses=documented(
+        refusals.OPINION_REQUIRED, refusals.UNKNOWN_PRESCRIPTION, *refusals.STATE_CONFLICTS
+    ),
+)
 async def review_prescription(
     hi_rxno: str, body: ReviewIn, principal: Hospital, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -148,7 +172,14 @@ async def review_prescription(
     return await upload.review(session, principal, hi_rxno, body, now)
 
 
-@router.post("/{hi_rxno}/revocation")
+@router.post(
+    "/{hi_rxno}/revocation",
+    operation_id="revoke_prescription",
+    summary="Revoke a prescription",
+    responses=documented(
+        refusals.UNKNOWN_PRESCRIPTION, refusals.PRESCRIPTION_DISPENSED, *refusals.STATE_CONFLICTS
+    ),
+)
 async def revoke_prescription(
     hi_rxno: str, body: RevokeIn, principal: Hospital, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -158,13 +189,9 @@ async def revoke_prescription(
 
 @router.post(
     "/{hi_rxno}/trace-code",
-    responses={
-        404: {"description": "`unknown_prescription`: not a prescription of this hospital"},
-        409: {
-            "description": "`prescription_expired`, `prescription_revoked`,"
-            " `prescription_voided`, `dispense_limit_reached`: no longer live"
-        },
-    },
+    operation_id="reissue_trace_code",
+    summary="Reissue a trace code",
+    responses=documented(refusals.UNKNOWN_PRESCRIPTION, *refusals.STATE_CONFLICTS),
 )
 async def reissue_trace_code(
     hi_rxno: str, principal: Hospital, session: Session, now: Now
@@ -174,7 +201,17 @@ async def reissue_trace_code(
     return await upload.reissue_trace_code(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/lock")
+@router.post(
+    "/{hi_rxno}/lock",
+    operation_id="lock_prescription",
+    summary="Lock a prescription",
+    responses=documented(
+        refusals.INVALID_SIGNATURE,
+        refusals.UNKNOWN_PRESCRIPTION,
+        refusals.PRESCRIPTION_LOCKED,
+        *refusals.STATE_CONFLICTS,
+    ),
+)
 async def lock_prescription(
     hi_rxno: str, principal: Pharmacy, session: Session, now: Now, body: LockIn | None = None
 ) -> LockOut:
@@ -183,7 +220,12 @@ async def lock_prescription(
     return await circulation.lock(session, principal, hi_rxno, lease, now)
 
 
-@router.post("/{hi_rxno}/return")
+@router.post(
+    "/{hi_rxno}/return",
+    operation_id="return_prescription",
+    summary="Return a prescription",
+    responses=documented(refusals.UNKNOWN_PRESCRIPTION, refusals.NOT_LOCK_HOLDER),
+)
 async def return_prescription(
     hi_rxno: str, principal: Pharmacy, session: Session, now: Now
 ) -> PrescriptionOut:
@@ -191,7 +233,24 @@ async def return_prescription(
     return await circulation.release(session, principal, hi_rxno, now)
 
 
-@router.post("/{hi_rxno}/dispensations", status_code=201)
+@router.post(
+    "/{hi_rxno}/dispensations",
+    status_code=201,
+    operation_id="dispense_prescription",
+    responses=documented(
+        refusals.INVALID_SIGNATURE,
+        refusals.DRUG_NOT_PRESCRIBED,
+        refusals.DUPLICATE_LINE,
+        refusals.DUPLICATE_TRACE_CODE,
+        refusals.QUANTITY_EXCEEDS_PRESCRIPTION,
+        refusals.UNKNOWN_PRESCRIPTION,
+        refusals.NOT_LOCK_HOLDER,
+        refusals.TRACE_CODE_DISPENSED,
+        refusals.REPEAT_INTERVAL_NOT_MET,
+        *refusals.STATE_CONFLICTS,
+    ),
+    summary="Dispense and settle a prescription",
+)
 async def dispense_prescription(
     hi_rxno: str,
     body: DispenseIn,

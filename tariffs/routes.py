@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import InvalidRequest
+from engine.openapi import documented
+from engine.uploads import csv_file_body, read_csv
 from engine.wire import Admdvs, CalendarDate, ParameterInt, Quantity, RangeTime, UnitPrice
-from tariffs import catalogue, csv_format, pricing, registry, sync
+from tariffs import catalogue, csv_format, pricing, refusals, registry, sync
 from tariffs.codes import DrTitle, Grade, InstitutionKind, ItemKind
 from tariffs.schemas import (
     CatalogueOut,
@@ -65,22 +67,36 @@ def _own_region(principal: Principal, admdvs: str | None) -> str | None:
 # --- regions -------------------------------------------------------------------------------------
 
 
-@registry_router.post("/regions", status_code=201)
+@registry_router.post(
+    "/regions",
+    status_code=201,
+    operation_id="create_region",
+    summary="Create a pooling region",
+    responses=documented(refusals.DUPLICATE_REGION),
+)
 async def create_region(body: RegionIn, principal: Writer, session: Session) -> RegionOut:
+    """Create a pooling region (an insurer of that region only)."""
     info = await registry.create_region(session, principal, admdvs=body.admdvs, name=body.name)
     return RegionOut.model_validate(info, from_attributes=True)
 
 
-@registry_router.patch("/regions/{admdvs}")
+@registry_router.patch(
+    "/regions/{admdvs}",
+    operation_id="update_region",
+    summary="Update a pooling region",
+    responses=documented(refusals.UNKNOWN_REGION),
+)
 async def update_region(
     admdvs: AdmdvsPath, body: RegionPatch, principal: Writer, session: Session
 ) -> RegionOut:
+    """Rename a pooling region of the caller's."""
     info = await registry.update_region(session, principal, admdvs, name=body.name)
     return RegionOut.model_validate(info, from_attributes=True)
 
 
-@registry_router.get("/regions")
+@registry_router.get("/regions", operation_id="list_regions", summary="List pooling regions")
 async def list_regions(principal: Writer, session: Session) -> list[RegionOut]:
+    """The pooling regions the insurer may see: its own."""
     regions = await registry.list_regions(session, _own_region(principal, None))
     return [RegionOut.model_validate(info, from_attributes=True) for info in regions]
 
@@ -92,10 +108,26 @@ def _institution_out(info: registry.InstitutionInfo) -> InstitutionOut:
     return InstitutionOut.model_validate(info, from_attributes=True)
 
 
-@registry_router.post("/institutions", status_code=201)
+@registry_router.post(
+    "/institutions",
+    status_code=201,
+    operation_id="register_institution",
+    responses=documented(
+        refusals.HOSP_LV_REQUIRED,
+        refusals.NOT_FOR_PHARMACY,
+        refusals.ORGANISATION_REGION_MISMATCH,
+        refusals.ORGANISATION_ROLE_MISMATCH,
+        refusals.UNKNOWN_ORGANISATION,
+        refusals.REGION_NOT_REGISTERED,
+        refusals.DUPLICATE_INSTITUTION,
+    ),
+    summary="Register a designated institution",
+)
 async def register_institution(
     body: InstitutionIn, principal: Writer, session: Session
 ) -> InstitutionOut:
+    """Register a designated institution (hospital or pharmacy) in the insurer's region, bound
+    to its organisation."""
     info = await registry.register_institution(
         session,
         principal,
@@ -110,31 +142,47 @@ async def register_institution(
     return _institution_out(info)
 
 
-@registry_router.patch("/institutions/{fixmedins_code}")
+@registry_router.patch(
+    "/institutions/{fixmedins_code}",
+    operation_id="update_institution",
+    responses=documented(
+        refusals.HOSP_LV_REQUIRED, refusals.NOT_FOR_PHARMACY, refusals.UNKNOWN_INSTITUTION
+    ),
+    summary="Update an institution",
+)
 async def update_institution(
     fixmedins_code: str, body: InstitutionPatch, principal: Writer, session: Session
 ) -> InstitutionOut:
+    """Change an institution's registration (name, level, grade, internet hospital...)."""
     info = await registry.update_institution(session, principal, fixmedins_code, body.changes())
     return _institution_out(info)
 
 
-@registry_router.get("/institutions")
+@registry_router.get("/institutions", operation_id="list_institutions", summary="List institutions")
 async def list_institutions(
     principal: Writer,
     session: Session,
     admdvs: Annotated[Admdvs | None, Query()] = None,
     kind: InstitutionKind | None = None,
 ) -> list[InstitutionOut]:
+    """The institutions of the insurer's region, optionally of one kind."""
     infos = await registry.list_institutions(
         session, admdvs=_own_region(principal, admdvs), kind=kind
     )
     return [_institution_out(info) for info in infos]
 
 
-@registry_router.get("/institutions/{fixmedins_code}")
+@registry_router.get(
+    "/institutions/{fixmedins_code}",
+    operation_id="get_institution",
+    summary="Get an institution",
+    responses=documented(refusals.UNKNOWN_INSTITUTION),
+)
 async def get_institution(
     fixmedins_code: str, principal: Reader, session: Session
 ) -> InstitutionOut:
+    """An institution's registration: an insurer its region's, a hospital or pharmacy its
+    own."""
     return _institution_out(await registry.visible_institution(session, principal, fixmedins_code))
 
 
@@ -145,23 +193,54 @@ def _practitioner_out(info: registry.PractitionerInfo) -> PractitionerOut:
     return PractitionerOut.model_validate(info, from_attributes=True)
 
 
-@registry_router.post("/practitioners", status_code=201)
+@registry_router.post(
+    "/practitioners",
+    status_code=201,
+    operation_id="register_practitioner",
+    responses=documented(
+        refusals.INVALID_PUBLIC_KEY,
+        refusals.UNSUPPORTED_KEY_SCHEME,
+        refusals.NOT_A_HOSPITAL,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.DUPLICATE_PRACTITIONER,
+    ),
+    summary="Register a practitioner",
+)
 async def register_practitioner(
     body: PractitionerIn, principal: Writer, session: Session
 ) -> PractitionerOut:
+    """Register a practitioner (doctor or pharmacist) at a hospital of the insurer's region,
+    with the public key prescriptions are verified with."""
     info = await registry.register_practitioner(session, principal, **body.model_dump())
     return _practitioner_out(info)
 
 
-@registry_router.patch("/practitioners/{dr_code}")
+@registry_router.patch(
+    "/practitioners/{dr_code}",
+    operation_id="update_practitioner",
+    summary="Update a practitioner",
+    responses=documented(
+        refusals.INVALID_PUBLIC_KEY,
+        refusals.UNSUPPORTED_KEY_SCHEME,
+        refusals.NOT_A_HOSPITAL,
+        refusals.INSTITUTION_NOT_REGISTERED,
+        refusals.UNKNOWN_PRACTITIONER,
+    ),
+)
 async def update_practitioner(
     dr_code: str, body: PractitionerPatch, principal: Writer, session: Session
 ) -> PractitionerOut:
+    """Change a practitioner's registration (title, practice site, key...)."""
     info = await registry.update_practitioner(session, principal, dr_code, body.changes())
     return _practitioner_out(info)
 
 
-@registry_router.get("/practitioners")
+@registry_router.get(
+    "/practitioners",
+    operation_id="list_practitioners",
+    summary="List practitioners",
+    responses=documented(refusals.UNKNOWN_INSTITUTION),
+)
 async def list_practitioners(
     principal: RegistryReader,
     session: Session,
@@ -180,30 +259,42 @@ async def list_practitioners(
     return [_practitioner_out(info) for info in infos]
 
 
-@registry_router.get("/practitioners/{dr_code}")
+@registry_router.get(
+    "/practitioners/{dr_code}",
+    operation_id="get_practitioner",
+    summary="Get a practitioner",
+    responses=documented(refusals.UNKNOWN_PRACTITIONER),
+)
 async def get_practitioner(
     dr_code: str, principal: RegistryReader, session: Session
 ) -> PractitionerOut:
+    """A practitioner: an insurer its region's, a hospital its own."""
     return _practitioner_out(await registry.visible_practitioner(session, principal, dr_code))
 
 
 # --- catalogue -----------------------------------------------------------------------------------
 
-_CSV_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"text/csv": {"schema": {"type": "string"}}},
-        "description": "a price bureau's sheet, columns as in docs/tariffs.md",
-    }
-}
+_CSV_BODY = csv_file_body(
+    "a price bureau's sheet (columns as in the tariffs guide), as a `text/csv` body (its "
+    "`charset` parameter names the encoding) or the `file` part of a form"
+)
 
 
 @tariffs_router.post(
     "/{admdvs}/imports",
+    operation_id="import_catalogue",
+    summary="Import a catalogue CSV",
     status_code=201,
     response_model=ImportOut,
     openapi_extra=_CSV_BODY,
-    responses={400: {"model": ImportRejectedOut}, 409: {"model": ImportRejectedOut}},
+    responses=documented(
+        refusals.INVALID_UPLOAD,
+        refusals.INVALID_ENCODING,
+        refusals.INVALID_ROWS,
+        refusals.UNKNOWN_REGION,
+        refusals.OVERLAPPING_VERSION,
+        models={400: ImportRejectedOut, 409: ImportRejectedOut},
+    ),
 )
 async def import_catalogue(
     admdvs: AdmdvsPath,
@@ -215,8 +306,8 @@ async def import_catalogue(
     """Import a catalogue CSV: all rows or none. A refused file answers 400 ``invalid_rows`` (or
     409 ``overlapping_version``) with ``errors`` naming every bad row by line number."""
     principal.require_region(admdvs)
-    charset = csv_format.charset_of(request.headers.get("content-type", ""))
-    text = csv_format.decode(await request.body(), charset)
+    data, content_type = await read_csv(request)
+    text = csv_format.decode(data, csv_format.charset_of(content_type))
     try:
         result = await catalogue.import_catalogue(
             session, admdvs=admdvs, text=text, source=source, actor=principal
@@ -238,8 +329,14 @@ async def import_catalogue(
 
 @tariffs_router.get(
     "/{admdvs}/catalogue",
+    operation_id="get_catalogue",
+    summary="Get the catalogue in force on a date",
     response_model=CatalogueOut,
-    responses={200: {"content": {"text/csv": {}}}},
+    responses=documented(refusals.UNKNOWN_REGION, refusals.INVALID_CURSOR, refusals.CSV_NOT_PAGED)
+    | {
+        200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
+        304: {"description": "Not modified: the `If-None-Match` ETag is the catalogue's now"},
+    },
 )
 async def get_catalogue(
     admdvs: AdmdvsPath,
@@ -325,7 +422,12 @@ async def get_catalogue(
     return Response(body, media_type=media_type, headers=headers)
 
 
-@tariffs_router.get("/{admdvs}/items/{med_list_codg}/versions")
+@tariffs_router.get(
+    "/{admdvs}/items/{med_list_codg}/versions",
+    operation_id="list_item_versions",
+    responses=documented(refusals.UNKNOWN_REGION, refusals.UNKNOWN_ITEM),
+    summary="List an item's versions",
+)
 async def item_versions(
     admdvs: AdmdvsPath, med_list_codg: str, principal: Reader, session: Session
 ) -> ItemHistoryOut:
@@ -339,7 +441,12 @@ async def item_versions(
     )
 
 
-@tariffs_router.get("/{admdvs}/price")
+@tariffs_router.get(
+    "/{admdvs}/price",
+    operation_id="price_item",
+    summary="Price one item for a visit",
+    responses=documented(*refusals.PRICING, refusals.UNKNOWN_REGION),
+)
 async def price_item(
     admdvs: AdmdvsPath,
     principal: Reader,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, ClassVar, Self
 from pydantic import BaseModel, Field, model_validator
 
 from engine import wire
+from engine.openapi import Problem
 from engine.wire import ChrgitmLv, Code, PastDate, Text, WireBool, WireModel
 from tariffs.codes import ControlledClass, DrTitle, Grade, InstitutionKind, ItemKind, KeyScheme
 from tariffs.pricing import PricedItem
@@ -219,13 +220,11 @@ class RowErrorOut(BaseModel):
     med_list_codg: str | None
 
 
-class ImportRejectedOut(BaseModel):
-    """A refused file: nothing was imported; ``errors`` names every bad row."""
+class ImportRejectedOut(Problem):
+    """A refused file: nothing was imported; ``errors`` names every bad row (empty for a
+    refusal of the whole file, such as its encoding)."""
 
-    code: str
-    message: str
-    field: str | None
-    errors: list[RowErrorOut]
+    errors: list[RowErrorOut] = Field(default_factory=list)
 
 
 class PricedItemOut(BaseModel):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import dramatiq
 import httpx
@@ -27,6 +27,7 @@ from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, get_settings, to_async_url
 from tests.claims.world import World, build_world
+from tests.support.contract import Recorder
 
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")
@@ -150,3 +151,27 @@ async def committed_world(database: Database) -> AsyncIterator[World]:
         world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
         await session.commit()
         yield world
+
+
+_recorder = Recorder()
+_restore_app_call = pytest.StashKey[Callable[[], None]]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Record every refusal of the run (``tests/support/contract.py``)."""
+    config.stash[_restore_app_call] = _recorder.install()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when the app answered a refusal its OpenAPI does not document."""
+    session.config.stash[_restore_app_call]()
+    published = create_app(Settings(database_url="postgresql+psycopg://unused", broker_url=None))
+    missing = _recorder.undocumented(published.openapi())
+    if not missing:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{len(missing)} refusal(s) answered but not in the OpenAPI:"]
+    lines += [f"  {answer}" for answer in missing]
+    if reporter is not None:
+        reporter.write_line("\n".join(lines), red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -27,6 +27,10 @@ async def test_missing_and_unknown_keys_get_401(
     )
     assert missing.status_code == 401
     assert missing.json() == {
+        "type": "urn:sanyi:problem:unauthenticated",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "missing bearer API key",
         "code": "unauthenticated",
         "message": "missing bearer API key",
         "field": "Authorization",
@@ -118,6 +122,10 @@ async def test_duplicate_institution_code_is_refused(
     )
     assert response.status_code == 400
     assert response.json() == {
+        "type": "urn:sanyi:problem:duplicate",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "institution code already registered",
         "code": "duplicate",
         "message": "institution code already registered",
         "field": "institution_code",

@@ -88,7 +88,15 @@ async def test_an_unhandled_error_is_one_logged_500_in_the_error_shape(
     with caplog.at_level(logging.ERROR, logger="sanyi"):
         response = await client.get("/test/bug")
     assert response.status_code == 500
-    assert response.json() == {"code": "internal_error", "message": "internal error", "field": None}
+    assert response.json() == {
+        "type": "urn:sanyi:problem:internal_error",
+        "title": "Internal Server Error",
+        "status": 500,
+        "detail": "internal error",
+        "code": "internal_error",
+        "message": "internal error",
+        "field": None,
+    }
     assert "a bug" not in response.text
     [record] = [r for r in caplog.records if r.message == "unhandled error"]
     assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)

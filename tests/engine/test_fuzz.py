@@ -1,4 +1,5 @@
-"""Schemathesis against the app's own OpenAPI document, as every role: no 5xx, ever.
+"""Schemathesis against the app's own OpenAPI document, as every role: no 5xx, ever, and no
+answer the document does not describe.
 
 A real server (uvicorn on loopback) runs on a committed database holding a small demo region
 built through the API by the demo's own steps, so path parameters can name real objects as well
@@ -6,8 +7,10 @@ as random ones. Each operation is called with generated requests (valid by the c
 invalid) under the key of every role, and the responses are checked by schemathesis:
 
 - ``not_a_server_error``: no 5xx for anything a client can send;
+- ``status_code_conformance``: every status an operation answers is one its documentation lists
+  (for every role: the contract holds for each caller, not only the one it was written for);
 - ``content_type_conformance`` and ``response_schema_conformance``: a response with a documented
-  status carries the documented media type and shape.
+  status carries the documented media type and shape (a refusal: the problem body).
 
 The budget is small so ``make test`` stays fast; ``make fuzz`` raises it (``SANYI_FUZZ_EXAMPLES``).
 """
@@ -33,6 +36,7 @@ from schemathesis.checks import (
     content_type_conformance,
     not_a_server_error,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from demo.claims import enrol_population, load_policy, run_claims
@@ -46,7 +50,12 @@ from engine.settings import Settings, get_settings
 from tests.scratch import scratch_database_url
 
 EXAMPLES = int(os.environ.get("SANYI_FUZZ_EXAMPLES", "6"))
-CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 #: Path parameters a generated request may take from the seeded world, by name; the query that
 #: finds one (the first row is enough: the point is to reach real objects, not all of them).

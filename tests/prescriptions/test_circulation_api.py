@@ -28,6 +28,10 @@ def unknown(response: httpx.Response, field: str = "hi_rxno") -> dict[str, Any]:
     assert response.status_code == 404, response.text
     body = dict(response.json())
     assert body == {
+        "type": "urn:sanyi:problem:unknown_prescription",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no such prescription",
         "code": "unknown_prescription",
         "message": "no such prescription",
         "field": field,

@@ -29,7 +29,9 @@ PER_PHARMACY = 10
 WINDOW = 60
 
 UNKNOWN = (
-    b'{"code":"unknown_prescription","message":"no such prescription","field":"rx_trace_code"}'
+    b'{"type":"urn:sanyi:problem:unknown_prescription","title":"Not Found","status":404,'
+    b'"detail":"no such prescription","code":"unknown_prescription",'
+    b'"message":"no such prescription","field":"rx_trace_code"}'
 )
 
 
@@ -163,6 +165,10 @@ async def test_only_the_issuing_hospital_reissues_a_live_prescriptions_trace_cod
             )
             assert answer.status_code == 404
             assert answer.json() == {
+                "type": "urn:sanyi:problem:unknown_prescription",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "no such prescription",
                 "code": "unknown_prescription",
                 "message": "no such prescription",
                 "field": "hi_rxno",
@@ -255,8 +261,9 @@ async def test_presentations_of_one_trace_code_are_throttled_whether_or_not_it_e
         assert answer.status_code == 429, answer.text
         assert answer.headers["Retry-After"] == str(WINDOW - 20)
     assert {a.content for a in answers} == {
-        b'{"code":"too_many_attempts","message":"too many presentations; try again later",'
-        b'"field":"rx_trace_code"}'
+        b'{"type":"urn:sanyi:problem:too_many_attempts","title":"Too Many Requests","status":429,'
+        b'"detail":"too many presentations; try again later","code":"too_many_attempts",'
+        b'"message":"too many presentations; try again later","field":"rx_trace_code"}'
     }
     # A throttled presentation is not a wrong certificate: nothing is counted on the prescription.
     assert await guard_state(session, hi_rxno) == (0, False)

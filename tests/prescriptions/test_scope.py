@@ -17,7 +17,11 @@ from engine.auth import Role
 from tests.factories import make_key, make_org
 from tests.prescriptions.world import RxWorld, build_rx_world
 
-UNKNOWN = b'{"code":"unknown_prescription","message":"no such prescription","field":"hi_rxno"}'
+UNKNOWN = (
+    b'{"type":"urn:sanyi:problem:unknown_prescription","title":"Not Found","status":404,'
+    b'"detail":"no such prescription","code":"unknown_prescription",'
+    b'"message":"no such prescription","field":"hi_rxno"}'
+)
 MISSING = "R" + "0" * 20
 
 Call = Callable[[str, dict[str, str]], Awaitable[httpx.Response]]

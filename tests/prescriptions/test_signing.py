@@ -248,7 +248,15 @@ def test_signature_rejected_renders_as_a_400() -> None:
     error = SignatureRejected("x", field="signature")
     assert isinstance(error, InvalidRequest)
     assert error.status == 400
-    assert error.as_dict() == {"code": "invalid_signature", "message": "x", "field": "signature"}
+    assert error.as_dict() == {
+        "type": "urn:sanyi:problem:invalid_signature",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "x",
+        "code": "invalid_signature",
+        "message": "x",
+        "field": "signature",
+    }
 
 
 def test_a_private_key_file_round_trips_and_is_private(tmp_path: Path) -> None:
