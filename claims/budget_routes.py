@@ -1,4 +1,4 @@
-"""Insurer endpoints for global budgets, DIP and bundles (DOMAIN.md sections 7 and 8).
+"""Insurer endpoints for global budgets, DIP and bundles (docs/domain.md sections 7 and 8).
 
 Role insurer, in its own pooling region (the operator's keys do no insurer work): set up schemes
 and members, run a month's prepayment or the year-end clearing (both idempotent), read a

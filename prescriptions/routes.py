@@ -1,4 +1,4 @@
-"""Prescription endpoints (DOMAIN.md section 9): hospitals upload, review and revoke; pharmacies
+"""Prescription endpoints (domain.md section 9): hospitals upload, review and revoke; pharmacies
 list, open by trace code, lock, return and dispense; both download.
 
 "Now" comes from :func:`clock`, one dependency, so tests (and only tests) can set the date a
