@@ -10,9 +10,7 @@ message is sent by the dispatcher, as the scheduler would every second.
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,31 +20,20 @@ from sqlalchemy import func, inspect, select
 
 from claims import recon_repository, recon_tasks, reconciliation
 from claims.recon_models import ReconJob, ReconMismatch, ReconRun
-from engine.app import create_app
 from engine.audit import AuditEntry
 from engine.db import Database, unit_of_work
 from engine.outbox import OutboxEvent
-from engine.settings import Settings
 from tests.claims.recon_factories import HEADER, detail_file, file_row, revoked, settled
 from tests.claims.test_reconciliation_api import _period
-from tests.claims.world import World, build_world
+from tests.claims.world import World
 
 JOBS = "/v1/reconciliation/detail-jobs"
 
 
 @pytest.fixture
-async def world(database: Database) -> AsyncIterator[World]:
-    """A world of its own region, committed: the workers read it on their own connections."""
-    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
-        database.sessionmaker() as session,
-    ):
-        admdvs = f"7{secrets.randbelow(10**5):05d}"
-        world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
-        await session.commit()
-        yield world
+def world(committed_world: World) -> World:
+    """A committed world: the workers read it on their own connections."""
+    return committed_world
 
 
 async def _run_jobs(broker: StubBroker) -> None:
