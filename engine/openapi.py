@@ -86,6 +86,17 @@ TAGS: list[dict[str, Any]] = [
         "description": "Signed e-prescriptions: the hospital uploads "
         "and reviews them, a pharmacy opens one the patient presents, locks and dispenses it.",
     },
+    {
+        "name": "fhir",
+        "description": "Read-only FHIR R4 views of settlements, prescriptions, dispensations and "
+        "clearing batches (`application/fhir+json`), scoped exactly like their /v1 reads.",
+    },
+    {
+        "name": "national envelope",
+        "description": "The national medical-insurance platform's own message envelope "
+        "(`infno`, `msgid`, `input` → `infcode`, `output`) over the same services as /v1; "
+        "refusals answer HTTP 200 with `infcode` -1.",
+    },
     {"name": "admin", "description": "The operator's keys: organisations and their API keys."},
     {"name": "ops", "description": "Probes and metrics for the operators; no key needed."},
 ]
@@ -205,6 +216,12 @@ def _dependencies(dependant: Dependant) -> Iterator[Dependant]:
         yield from _dependencies(sub)
 
 
+def _needs_key(route: RouteContext) -> bool:
+    """Whether the operation authenticates its caller by the bearer API key."""
+    calls = {getattr(d.call, "__qualname__", "") for d in _dependencies(route.dependant)}
+    return current_principal.__qualname__ in calls
+
+
 def _shared_refusals(route: RouteContext) -> Iterator[Refusal]:
     """The refusals ``route`` shares with every operation of its kind, read from its
     dependencies: the edge's character check, the key and role, the path, the idempotency key,
@@ -212,7 +229,7 @@ def _shared_refusals(route: RouteContext) -> Iterator[Refusal]:
     dependants = list(_dependencies(route.dependant))
     calls = {getattr(d.call, "__qualname__", "") for d in dependants}
     yield INVALID_CHARACTER
-    if current_principal.__qualname__ in calls:
+    if _needs_key(route):
         yield UNAUTHENTICATED
     # require_role builds a closure per role set: ``require_role.<locals>.dependency``.
     if any(call.startswith(f"{require_role.__qualname__}.") for call in calls):
@@ -266,9 +283,13 @@ def publish(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
             for status in [s for s, r in responses.items() if _undocumented_default(r)]:
                 if int(status) >= 400:
                     del responses[status]
-            for refusal in _shared_refusals(route):
+            # A route that answers its refusals in a 200 body (the national envelope) has only
+            # the edge's own, answered before any route runs.
+            in_body = getattr(route.original_route, "answers_refusals_in_body", False)
+            shared = (INVALID_CHARACTER,) if in_body else tuple(_shared_refusals(route))
+            for refusal in shared:
                 _add(responses.setdefault(str(refusal.status), {}), refusal)
-            if UNAUTHENTICATED.code in responses.get("401", {}).get(CODES_EXTENSION, []):
+            if _needs_key(route):
                 operation["security"] = [{SECURITY_SCHEME: []}]
             operation["responses"] = dict(sorted(responses.items()))
     components = document.setdefault("components", {})

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import clearing, settlement
+from claims import refusals as claims_refusals
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
+from engine.openapi import Refusal, documented
 from fhir_export.claim_response import claim_response
 from fhir_export.medication_dispense import medication_dispenses
 from fhir_export.medication_request import medication_requests
@@ -23,6 +25,7 @@ from fhir_export.payment_reconciliation import payment_reconciliation
 from fhir_export.rendering import MEDIA_TYPE, FhirResponse
 from fhir_export.terms import collection
 from prescriptions import circulation
+from prescriptions import refusals as rx_refusals
 from prescriptions.routes import Now  # the request clock /v1 reads prescriptions at
 
 router = APIRouter(
@@ -40,37 +43,26 @@ RESOURCE: Final = {
     "required": ["resourceType"],
 }
 
-
-def _documented(
-    resource: str, not_found: str, conflict: str | None = None
-) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI responses of a read: the FHIR JSON it answers and the refusals it raises."""
-    responses: dict[int | str, dict[str, Any]] = {
-        200: {
-            "description": f"a FHIR R4 {resource}",
-            "content": {MEDIA_TYPE: {"schema": RESOURCE}},
-        },
-        403: {"description": "`forbidden`: a key of a role this read is not for"},
-        404: {"description": not_found},
-    }
-    if conflict is not None:
-        responses[409] = {"description": conflict}
-    return responses
-
-
-UNKNOWN_PRESCRIPTION: Final = (
-    "`unknown_prescription` (field `hi_rxno`): no prescription this caller may see (the issuing"
-    " hospital, a pharmacy it was routed or presented to)"
+UNKNOWN_DISPENSATION: Final = Refusal(
+    404, "unknown_dispensation", "the prescription has no dispensation of that number"
 )
+BATCH_NOT_APPROVED: Final = Refusal(
+    409, "batch_not_approved", "the batch is only applied: its figures are not frozen yet"
+)
+
+
+def _documented(resource: str, *refusals: Refusal) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of a read: the FHIR JSON it answers and the refusals it raises."""
+    return documented(*refusals) | {
+        200: {"description": f"a FHIR R4 {resource}", "content": {MEDIA_TYPE: {"schema": RESOURCE}}}
+    }
 
 
 @router.get(
     "/ClaimResponse/{setl_id}",
-    responses=_documented(
-        "ClaimResponse",
-        "`unknown_settlement` (field `setl_id`): no settlement this caller may see (an"
-        " institution its own, an insurer its region's)",
-    ),
+    operation_id="read_claim_response",
+    summary="A settlement as a FHIR ClaimResponse",
+    responses=_documented("ClaimResponse", claims_refusals.UNKNOWN_SETTLEMENT),
 )
 async def read_claim_response(
     setl_id: str, principal: ClaimsReader, session: Session
@@ -82,7 +74,9 @@ async def read_claim_response(
 
 @router.get(
     "/MedicationRequest/{hi_rxno}",
-    responses=_documented("Bundle of MedicationRequests", UNKNOWN_PRESCRIPTION),
+    operation_id="read_medication_request",
+    summary="A prescription as FHIR MedicationRequests",
+    responses=_documented("Bundle of MedicationRequests", rx_refusals.UNKNOWN_PRESCRIPTION),
 )
 async def read_medication_request(
     hi_rxno: str, principal: RxReader, session: Session, now: Now
@@ -95,10 +89,10 @@ async def read_medication_request(
 
 @router.get(
     "/MedicationDispense/{id}",
+    operation_id="read_medication_dispense",
+    summary="A dispensation as FHIR MedicationDispenses",
     responses=_documented(
-        "Bundle of MedicationDispenses",
-        f"{UNKNOWN_PRESCRIPTION}; `unknown_dispensation` (field `id`): the prescription has no"
-        " such dispensation",
+        "Bundle of MedicationDispenses", rx_refusals.UNKNOWN_PRESCRIPTION, UNKNOWN_DISPENSATION
     ),
 )
 async def read_medication_dispense(
@@ -111,15 +105,15 @@ async def read_medication_dispense(
     for record in rx.dispenses:
         if str(record.dspe_seq) == dspe_seq:
             return FhirResponse(collection(id, medication_dispenses(rx, record)))
-    raise NotFound("no such dispensation", code="unknown_dispensation", field="id")
+    raise NotFound("no such dispensation", code=UNKNOWN_DISPENSATION.code, field="id")
 
 
 @router.get(
     "/PaymentReconciliation/{clr_appy_evt_id}",
+    operation_id="read_payment_reconciliation",
+    summary="An approved clearing batch as a FHIR PaymentReconciliation",
     responses=_documented(
-        "PaymentReconciliation",
-        "`unknown_batch` (field `clr_appy_evt_id`): no clearing batch this caller may see",
-        "`batch_not_approved`: the batch is only applied, its figures are not frozen yet",
+        "PaymentReconciliation", claims_refusals.UNKNOWN_BATCH, BATCH_NOT_APPROVED
     ),
 )
 async def read_payment_reconciliation(

@@ -118,6 +118,9 @@ class EnvelopeRoute(UnitOfWorkRoute):
     200, ``infcode`` -1) once the unit of work has rolled back. Its only documented answer is
     the 200 envelope: the refusal statuses of /v1 routes do not apply."""
 
+    #: Read by :func:`engine.openapi.publish`: refusals travel in the 200 body.
+    answers_refusals_in_body = True
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         super().__init__(path, endpoint, **kwargs)
         self.responses.pop(503, None)

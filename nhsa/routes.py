@@ -40,13 +40,18 @@ _ANSWERS = (
 )
 
 
-@router.post("", openapi_extra=_ENVELOPE_BODY, description=_ANSWERS)
+@router.post("", operation_id="send_envelope", openapi_extra=_ENVELOPE_BODY, description=_ANSWERS)
 async def envelope(request: Request, principal: Institution, session: Session) -> EnvelopeOut:
     """A national message, routed by its own ``infno``."""
     return await _serve(request, principal, session, None)
 
 
-@router.post("/{infno}", openapi_extra=_ENVELOPE_BODY, description=_ANSWERS)
+@router.post(
+    "/{infno}",
+    operation_id="send_envelope_transaction",
+    openapi_extra=_ENVELOPE_BODY,
+    description=_ANSWERS,
+)
 async def transaction(
     infno: str, request: Request, principal: Institution, session: Session
 ) -> EnvelopeOut:

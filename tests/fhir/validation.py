@@ -57,4 +57,7 @@ def money(value: dict[str, Any]) -> Decimal:
 
 
 def refusal(response: httpx.Response) -> tuple[int, dict[str, Any]]:
-    return response.status_code, dict(response.json())
+    """The status and the engine's own members of a problem body (the RFC 9457 members derive
+    from them)."""
+    body = response.json()
+    return response.status_code, {name: body[name] for name in ("code", "message", "field")}
