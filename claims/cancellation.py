@@ -21,7 +21,7 @@ from engine import audit
 from engine.auth import Principal
 from engine.errors import Conflict, NotFound
 
-#: The ``feedetl_sn`` that cancels every fee line of the visit (the national 2205 convention).
+#: The ``chrg_bchno`` that names every fee line of the visit (the national 2205 convention).
 ALL_LINES = "0000"
 
 
@@ -43,22 +43,37 @@ async def _cancellable_visit(
 
 
 async def cancel_fee_lines(
-    session: AsyncSession, principal: Principal, mdtrt_id: str, psn_no: str, feedetl_sn: str
+    session: AsyncSession,
+    principal: Principal,
+    mdtrt_id: str,
+    psn_no: str,
+    *,
+    chrg_bchno: str = ALL_LINES,
+    feedetl_sn: str | None = None,
 ) -> int:
-    """2205: cancel fee line ``feedetl_sn`` of an unsettled visit, or every line with
-    :data:`ALL_LINES`; returns how many were cancelled. An unknown line is refused."""
+    """2205: cancel the fee lines of charge batch ``chrg_bchno`` of an unsettled visit (every
+    line with :data:`ALL_LINES`), or only line ``feedetl_sn`` among them; returns how many
+    were cancelled. A line or a batch the visit does not have is refused."""
     await _cancellable_visit(session, principal, mdtrt_id, psn_no)
-    one = None if feedetl_sn == ALL_LINES else feedetl_sn
-    cancelled = await repository.delete_fee_lines(session, mdtrt_id, one)
-    if one is not None and cancelled == 0:
+    batch = None if chrg_bchno == ALL_LINES else chrg_bchno
+    cancelled = await repository.delete_fee_lines(
+        session, mdtrt_id, feedetl_sn=feedetl_sn, chrg_bchno=batch
+    )
+    if cancelled == 0 and feedetl_sn is not None:
         raise NotFound("no such fee line", code="unknown_fee_line", field="feedetl_sn")
+    if cancelled == 0 and batch is not None:
+        raise NotFound(
+            "the visit has no fee line of this charge batch",
+            code="unknown_chrg_bchno",
+            field="chrg_bchno",
+        )
     await audit.record(
         session,
         actor=principal,
         action="visit.fees_cancelled",
         object_type="visit",
         object_id=mdtrt_id,
-        payload={"feedetl_sn": feedetl_sn, "cancelled": cancelled},
+        payload={"chrg_bchno": chrg_bchno, "feedetl_sn": feedetl_sn, "cancelled": cancelled},
     )
     return cancelled
 
@@ -75,7 +90,7 @@ async def cancel_visit(
             code="visit_has_settlements",
             field="mdtrt_id",
         )
-    await repository.delete_fee_lines(session, mdtrt_id, None)
+    await repository.delete_fee_lines(session, mdtrt_id)
     await repository.delete_visit(session, mdtrt_id)
     await audit.record(
         session,

@@ -216,6 +216,8 @@ class FeeLine(Base):
     non_medical: Mapped[bool] = mapped_column(Boolean)
     tariff_version: Mapped[str] = mapped_column(String(64))
     fee_ocur_time: Mapped[datetime]
+    #: The HIS's charge batch the line came in (2204), which 2205 cancels and 2206/2207 name.
+    chrg_bchno: Mapped[str | None] = mapped_column(String(30))
 
 
 SETTLEMENT_AMOUNTS = (

@@ -276,11 +276,29 @@ async def has_settlement(session: AsyncSession, mdtrt_id: str) -> bool:
     return found is not None
 
 
-async def delete_fee_lines(session: AsyncSession, mdtrt_id: str, feedetl_sn: str | None) -> int:
-    """Delete one fee line of the visit (``feedetl_sn``) or all of them (None); how many went."""
+async def fee_line_batches(session: AsyncSession, mdtrt_id: str) -> set[str | None]:
+    """The charge batches the visit's fee lines came in; None for lines uploaded without one."""
+    return set(
+        await session.scalars(
+            select(FeeLine.chrg_bchno).where(FeeLine.mdtrt_id == mdtrt_id).distinct()
+        )
+    )
+
+
+async def delete_fee_lines(
+    session: AsyncSession,
+    mdtrt_id: str,
+    *,
+    feedetl_sn: str | None = None,
+    chrg_bchno: str | None = None,
+) -> int:
+    """Delete the visit's fee lines: line ``feedetl_sn``, the lines of batch ``chrg_bchno``, or
+    all of them when neither is named; how many went."""
     statement = delete(FeeLine).where(FeeLine.mdtrt_id == mdtrt_id)
     if feedetl_sn is not None:
         statement = statement.where(FeeLine.feedetl_sn == feedetl_sn)
+    if chrg_bchno is not None:
+        statement = statement.where(FeeLine.chrg_bchno == chrg_bchno)
     return cast(CursorResult[Any], await session.execute(statement)).rowcount
 
 

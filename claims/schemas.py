@@ -261,6 +261,9 @@ class FeeLineIn(WireModel):
     cnt: Quantity
     pric: PositivePrice | None = None
     fee_ocur_time: EventTime | None = None
+    chrg_bchno: Code | None = Field(
+        default=None, description="the HIS's charge batch the line is billed in"
+    )
 
 
 class FeeUpload(WireModel):

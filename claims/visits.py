@@ -342,7 +342,7 @@ def _uploaded_before(
     body: FeeUpload, visit: Visit, stored: Sequence[FeeLine]
 ) -> list[FeeLine] | None:
     """The stored lines an upload asks for again, in its order, when every one of its lines is
-    stored as it asks (code, quantity, price if given, time); None otherwise."""
+    stored as it asks (code, quantity, price if given, time, charge batch); None otherwise."""
     by_sn = {line.feedetl_sn: line for line in stored}
     lines = []
     for request in body.feedetail:
@@ -353,6 +353,7 @@ def _uploaded_before(
             or line.cnt != request.cnt
             or (request.pric is not None and line.pric != request.pric)
             or line.fee_ocur_time != (request.fee_ocur_time or visit.begntime)
+            or line.chrg_bchno != request.chrg_bchno
         ):
             return None
         lines.append(line)
@@ -423,6 +424,7 @@ async def upload_fees(
             non_medical=item.non_medical,
             tariff_version=item.version_id,
             fee_ocur_time=request.fee_ocur_time or visit.begntime,
+            chrg_bchno=request.chrg_bchno,
         )
         for request, item in zip(body.feedetail, priced, strict=True)
     ]

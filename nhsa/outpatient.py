@@ -143,8 +143,9 @@ async def cancel_visit(call: Call, body: CancelVisitIn) -> None:
 
 
 async def upload_fees(call: Call, body: FeeUploadIn) -> FeeUploadOut:
-    """2204: upload one visit's fee lines. The HIS's ``psn_no`` must be the visit's person and
-    its ``det_item_fee_sumamt``, when given, the engine's price of the line."""
+    """2204: upload one visit's fee lines, each kept with its ``chrg_bchno``. The HIS's
+    ``psn_no`` must be the visit's person and its ``det_item_fee_sumamt``, when given, the
+    engine's price of the line."""
     first = body.feedetail[0]
     for i, line in enumerate(body.feedetail):
         if line.mdtrt_id != first.mdtrt_id:
@@ -163,7 +164,14 @@ async def upload_fees(call: Call, body: FeeUploadIn) -> FeeUploadOut:
                 FeeLineIn,
                 line.model_dump(
                     mode="json",
-                    include={"feedetl_sn", "med_list_codg", "cnt", "pric", "fee_ocur_time"},
+                    include={
+                        "feedetl_sn",
+                        "med_list_codg",
+                        "cnt",
+                        "pric",
+                        "fee_ocur_time",
+                        "chrg_bchno",
+                    },
                     exclude_none=True,
                 ),
                 prefix=f"input.feedetail.{i}",
@@ -208,20 +216,13 @@ async def upload_fees(call: Call, body: FeeUploadIn) -> FeeUploadOut:
 
 
 async def cancel_fees(call: Call, body: CancelFeesIn) -> None:
-    """2205: cancel every unsettled line of the visit (``chrg_bchno`` "0000") or one line
-    (``feedetl_sn``). The engine keeps no charge batches, so another ``chrg_bchno`` is refused
-    rather than read as all lines."""
+    """2205: cancel the unsettled lines of one charge batch (``chrg_bchno``; "0000" names every
+    line of the visit) or one line (``feedetl_sn``)."""
     data = body.data
     if (data.chrg_bchno is None) == (data.feedetl_sn is None):
         raise InvalidRequest(
-            'name the lines: chrg_bchno "0000" for all of them, or the feedetl_sn of one',
+            'name the lines: a chrg_bchno ("0000" for all of them), or the feedetl_sn of one',
             code="fee_lines_unnamed",
-            field="input.data.chrg_bchno",
-        )
-    if data.chrg_bchno not in (None, cancellation.ALL_LINES):
-        raise InvalidRequest(
-            'only chrg_bchno "0000" (every line) is offered; cancel one line by feedetl_sn',
-            code="chrg_bchno_unsupported",
             field="input.data.chrg_bchno",
         )
     with fields_under("input.data"):
@@ -230,5 +231,6 @@ async def cancel_fees(call: Call, body: CancelFeesIn) -> None:
             call.principal,
             data.mdtrt_id,
             data.psn_no,
-            data.feedetl_sn or cancellation.ALL_LINES,
+            chrg_bchno=data.chrg_bchno or cancellation.ALL_LINES,
+            feedetl_sn=data.feedetl_sn,
         )

@@ -273,7 +273,7 @@ class NationalFeeLine(WireModel):
     dscg_tkdrug_flag: Note = None
     matn_fee_flag: Note = None
     rx_circ_flag: Note = None
-    chrg_bchno: Note = None
+    chrg_bchno: Omittable[Code] = Field(default=None, description="the HIS's charge batch")
     dise_codg: Note = None
     rxno: Note = None
     unchk_flag: Note = None
@@ -303,12 +303,14 @@ class FeeUploadOut(BaseModel):
 
 
 class FeeLineRef(WireModel):
-    """2205's ``data``: the national ``chrg_bchno`` "0000" cancels every unsettled line of the
-    visit; the engine's ``feedetl_sn`` cancels one line."""
+    """2205's ``data``: ``chrg_bchno`` cancels the unsettled lines of one charge batch, and the
+    national "0000" every unsettled line of the visit; ``feedetl_sn`` cancels one line."""
 
     mdtrt_id: Code
     psn_no: Code
-    chrg_bchno: Omittable[Code] = Field(default=None, description='"0000": every line')
+    chrg_bchno: Omittable[Code] = Field(
+        default=None, description='the charge batch to cancel; "0000": every line'
+    )
     feedetl_sn: Omittable[Code] = Field(default=None, description="one line")
 
 
@@ -320,8 +322,9 @@ class CancelFeesIn(WireModel):
 
 
 class SettleData(WireModel):
-    """2206/2207's ``data``. ``medfee_sumamt``, ``psn_setlway`` and, when given, the split
-    figures are the HIS's own, checked against the engine's before anything is settled."""
+    """2206/2207's ``data``. ``medfee_sumamt``, ``psn_setlway`` and, when given, ``chrg_bchno``
+    and the split figures are the HIS's own, checked against the engine's before anything is
+    settled."""
 
     psn_no: Code
     mdtrt_cert_type: MdtrtCertType
@@ -332,7 +335,9 @@ class SettleData(WireModel):
         description="01 by item (the engine's), 02 by fixed amount"
     )
     mdtrt_id: Code
-    chrg_bchno: Note = None
+    chrg_bchno: Omittable[Code] = Field(
+        default=None, description="when given, the batch of every fee line of the visit"
+    )
     insutype: Omittable[Insutype] = None
     acct_used_flag: Flag
     invono: Note = None

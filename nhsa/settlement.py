@@ -3,11 +3,11 @@ settlement services, with the HIS's own figures checked first."""
 
 from __future__ import annotations
 
+from claims import repository, settlement
 from claims import schemas as v1
-from claims import settlement
 from engine.errors import InvalidRequest
 from nhsa.envelope import Call, fields_under
-from nhsa.figures import agree
+from nhsa.figures import FigureMismatch, agree
 from nhsa.schemas import (
     RevokeIn,
     SetlDetail,
@@ -40,6 +40,23 @@ def _check(data: SettleData, engine: v1.SettlementOut) -> None:
         agree(member, getattr(data, member), getattr(engine, member), under=under)
 
 
+async def _check_batch(call: Call, data: SettleData) -> None:
+    """A settlement that names a charge batch settles that batch, and the engine settles every
+    fee line of the visit: each must have come in that batch (a line uploaded without a batch
+    matches none)."""
+    if data.chrg_bchno is None:
+        return
+    batches = await repository.fee_line_batches(call.session, data.mdtrt_id)
+    if batches != {data.chrg_bchno}:
+        held = sorted(batch or "no batch" for batch in batches)
+        raise FigureMismatch(
+            "chrg_bchno",
+            data.chrg_bchno,
+            " and ".join(held) or "no fee line",
+            field="input.data.chrg_bchno",
+        )
+
+
 async def _presettled(call: Call, data: SettleData) -> v1.SettlementOut:
     """The pre-settlement of the visit, refused unless the HIS's figures agree with it."""
     if data.psn_setlway != BY_ITEM:
@@ -52,6 +69,7 @@ async def _presettled(call: Call, data: SettleData) -> v1.SettlementOut:
         presettled = await settlement.presettle(
             call.session, call.principal, data.mdtrt_id, _settle_in(data)
         )
+    await _check_batch(call, data)
     _check(data, presettled)
     return presettled
 
@@ -81,7 +99,8 @@ async def presettle(call: Call, body: SettleIn) -> SettlementOut:
 
 async def settle(call: Call, body: SettleIn) -> SettlementOut:
     """2207: settle the visit once the HIS's figures agree with the engine's. They are checked
-    again on the settlement itself (a fee line uploaded in between changes the total): a
+    again on the settlement itself (a fee line uploaded in between changes the total or the
+    batches): a
     mismatch then refuses the whole message, and the settlement rolls back with it."""
     data = body.data
     presettled = await _presettled(call, data)
@@ -92,6 +111,7 @@ async def settle(call: Call, body: SettleIn) -> SettlementOut:
             data.mdtrt_id,
             _settle_in(data, presettled.presettle_token),
         )
+    await _check_batch(call, data)
     _check(data, settled)
     return national(settled)
 

@@ -161,6 +161,35 @@ async def test_a_2204_line_number_used_for_another_line_is_refused(world: World)
     assert mixed.status_code == 409
 
 
+async def test_a_2204_line_keeps_its_charge_batch_and_a_retry_names_the_same(
+    world: World, session: AsyncSession
+) -> None:
+    """The batch is part of the line: the same line in another batch, or without one, is not
+    a retry of it."""
+    psn_no, certno = await world.enrol()
+    visit = await world.visit(psn_no, certno)
+    line = {
+        "feedetl_sn": "1",
+        "med_list_codg": CLASS_A_ITEM,
+        "cnt": "1",
+        "pric": "10.00",
+        "chrg_bchno": "B0001",
+    }
+    first = await upload(world, visit["mdtrt_id"], [line])
+    assert first.status_code == 201, first.text
+    assert (await upload(world, visit["mdtrt_id"], [line])).json() == first.json()
+    for other in (
+        line | {"chrg_bchno": "B0002"},
+        {k: v for k, v in line.items() if k != "chrg_bchno"},
+    ):
+        refused = await upload(world, visit["mdtrt_id"], [other])
+        assert (refused.status_code, refused.json()["code"]) == (409, "duplicate_line")
+    batches = await session.scalars(
+        select(FeeLine.chrg_bchno).where(FeeLine.mdtrt_id == visit["mdtrt_id"])
+    )
+    assert list(batches) == ["B0001"]
+
+
 async def test_a_2204_under_its_key_replays_and_refuses_another_body(world: World) -> None:
     psn_no, certno = await world.enrol()
     visit = await world.visit(psn_no, certno)

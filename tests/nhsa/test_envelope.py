@@ -325,7 +325,7 @@ async def test_fee_lines_and_visits_are_cancelled_until_settled(
         "unknown_fee_line", "input.data.feedetl_sn",
     )  # fmt: skip
     for data, code in (
-        ({"chrg_bchno": "B0001"}, "chrg_bchno_unsupported"),
+        ({"chrg_bchno": "B0009"}, "unknown_chrg_bchno"),
         ({}, "fee_lines_unnamed"),
         ({"chrg_bchno": "0000", "feedetl_sn": "1"}, "fee_lines_unnamed"),
     ):
@@ -368,6 +368,62 @@ async def test_fee_lines_and_visits_are_cancelled_until_settled(
     assert await _count(session, Visit, mdtrt_id=fresh) == 0
     gone = await his.refused("2204", _lines(fresh, psn_no))
     assert (gone["err_code"], gone["err_field"]) == ("unknown_visit", "input.feedetail.0.mdtrt_id")
+
+
+def _batch_refs(mdtrt_id: str, psn_no: str, chrg_bchno: str) -> dict[str, Any]:
+    return {"data": {"chrg_bchno": chrg_bchno, "mdtrt_id": mdtrt_id, "psn_no": psn_no}}
+
+
+async def test_a_settlement_naming_a_batch_settles_only_a_visit_of_that_batch(
+    world: World, his: His, session: AsyncSession
+) -> None:
+    """The engine settles every line of the visit: a 2206/2207 naming a batch is refused while
+    a line of another batch is on the visit, and 2205 cancels one batch's lines."""
+    psn_no, certno = await _person(world)
+    mdtrt_id = await _visit(his, psn_no, certno)
+    await his.call("2204", _lines(mdtrt_id, psn_no))  # batch B0001
+    later = fee_line(mdtrt_id, psn_no, "6", DRUG_Z, "1", "15.00", "15.00")
+    await his.call("2204", {"feedetail": [later | {"chrg_bchno": "B0002"}]})
+
+    for batch in ("B0001", "B0002", "B0009"):
+        for infno in ("2206", "2207"):
+            body = settle_data(mdtrt_id, psn_no, certno, "226.40", chrg_bchno=batch)
+            refused = await his.refused(infno, body)
+            assert (refused["err_code"], refused["err_field"]) == (
+                "chrg_bchno_mismatch", "input.data.chrg_bchno",
+            ), refused  # fmt: skip
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 0
+
+    await his.call("2205", _batch_refs(mdtrt_id, psn_no, "B0002"))
+    kept = await session.scalars(
+        select(FeeLine.chrg_bchno).where(FeeLine.mdtrt_id == mdtrt_id).order_by(FeeLine.id)
+    )
+    assert list(kept) == ["B0001"] * len(EXAMPLE_A)
+    gone = await his.refused("2205", _batch_refs(mdtrt_id, psn_no, "B0002"))
+    assert (gone["err_code"], gone["err_field"]) == ("unknown_chrg_bchno", "input.data.chrg_bchno")
+    unknown = settle_data(mdtrt_id, psn_no, certno, "211.40", chrg_bchno="B0009")
+    assert (await his.refused("2207", unknown))["err_code"] == "chrg_bchno_mismatch"
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 0
+
+    settled = await his.call("2207", settle_data(mdtrt_id, psn_no, certno, "211.40"))
+    assert settled["setlinfo"]["medfee_sumamt"] == "211.40"
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 1
+
+
+async def test_lines_uploaded_without_a_batch_match_only_a_settlement_naming_none(
+    world: World, his: His, session: AsyncSession
+) -> None:
+    psn_no, certno = await _person(world)
+    mdtrt_id, _ = await _v1_visit(world, psn_no, certno)
+
+    named = await his.refused("2207", settle_data(mdtrt_id, psn_no, certno, "211.40"))
+    assert (named["err_code"], named["err_field"]) == (
+        "chrg_bchno_mismatch", "input.data.chrg_bchno",
+    )  # fmt: skip
+    assert await _count(session, Settlement, mdtrt_id=mdtrt_id) == 0
+    unnamed = settle_data(mdtrt_id, psn_no, certno, "211.40", chrg_bchno="")
+    settled = await his.call("2207", unnamed)
+    assert settled["setlinfo"]["medfee_sumamt"] == "211.40"
 
 
 async def test_refusals_are_national_envelopes_that_change_nothing(
