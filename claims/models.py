@@ -324,3 +324,6 @@ import claims.budget_models  # noqa: E402, F401
 
 # Reconciliation and clearing tables (claims.recon_models), likewise.
 from claims import recon_models  # noqa: E402, F401
+
+# Cross-region filings and inter-region claims (claims.crossregion.models), likewise.
+from claims.crossregion import models as crossregion_models  # noqa: E402, F401

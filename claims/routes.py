@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims import budget_routes, persons, policies, recon_routes, refusals, settlement, visits
+from claims.crossregion import routes as crossregion_routes
 from claims.examples import EXAMPLE_A
 from claims.schemas import (
     FeeUpload,
@@ -326,3 +327,4 @@ async def list_settlements(
 
 router.include_router(budget_routes.router)
 router.include_router(recon_routes.router)
+router.include_router(crossregion_routes.router)

@@ -59,6 +59,9 @@ LAZY_GROUPS = {
     ),
     "recon": LazyGroup("claims.recon_cli:app", "Reconciliation: 3201 totals and 3202 details."),
     "clearing": LazyGroup("claims.clearing_cli:app", "Clearing batches (3203)."),
+    "xregion": LazyGroup(
+        "claims.crossregion.cli:app", "Cross-region care: filings and inter-region claims."
+    ),
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),

@@ -72,6 +72,11 @@ TAGS: list[dict[str, Any]] = [
         "(3203) applied for by institutions and approved by the insurer.",
     },
     {
+        "name": "cross-region",
+        "description": "Cross-region direct settlement (异地就医直接结算): filings (备案) by the "
+        "insured place's insurer and the monthly inter-region claims between fund agencies.",
+    },
+    {
         "name": "registry",
         "description": "Pooling regions, designated institutions and "
         "practitioners, kept by the insurer of the region.",
