@@ -142,8 +142,15 @@ INVALID_UPLOAD = Refusal(
 
 #: 2201's insurance checks: the visit may not be paid by insurance (it may still be registered
 #: with ``selfpay_flag``); ``field`` is ``biz_type_code``.
+CROSS_REGION_NOT_COVERED = Refusal(
+    400,
+    "cross_region_not_covered",
+    "the insured place's policy does not pay for this care in another region (unfiled, or a "
+    "filing type it has no terms for)",
+)
 INSURANCE_REFUSALS = (
     Refusal(400, "no_benefit_policy", "no benefit policy covers the visit"),
+    CROSS_REGION_NOT_COVERED,
     Refusal(400, "doctor_not_registered_here", "the doctor is not licensed at the institution"),
     Refusal(
         400,

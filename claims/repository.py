@@ -16,6 +16,7 @@ from claims.models import (
     BasicPolicyRow,
     BenefitAccumulator,
     CriticalIllnessPolicyRow,
+    CrossRegionPolicyRow,
     FeeLine,
     Person,
     PersonYearAccumulator,
@@ -25,7 +26,7 @@ from claims.models import (
 )
 from engine.db import insert_or_ignore
 
-PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow
+PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow | CrossRegionPolicyRow
 
 
 async def policy_token(session: AsyncSession, admdvs: str) -> str | None:
@@ -45,7 +46,10 @@ async def bump_policy_token(session: AsyncSession, admdvs: str) -> None:
 async def region_policies(
     session: AsyncSession, admdvs: str
 ) -> tuple[
-    Sequence[BasicPolicyRow], Sequence[CriticalIllnessPolicyRow], Sequence[AssistancePolicyRow]
+    Sequence[BasicPolicyRow],
+    Sequence[CriticalIllnessPolicyRow],
+    Sequence[AssistancePolicyRow],
+    Sequence[CrossRegionPolicyRow],
 ]:
     """Every policy version of a region (a few dozen rows), newest first."""
 
@@ -57,6 +61,7 @@ async def region_policies(
         await rows(BasicPolicyRow),
         await rows(CriticalIllnessPolicyRow),
         await rows(AssistancePolicyRow),
+        await rows(CrossRegionPolicyRow),
     )
 
 
@@ -237,11 +242,12 @@ async def settlements_page(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[Settlement]:
-    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts. None for
-    ``admdvs``, ``fixmedins_code`` or ``status`` does not filter on it."""
+    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts. ``admdvs``
+    keeps the settlements made in the region or for its insured; None for ``admdvs``,
+    ``fixmedins_code`` or ``status`` does not filter on it."""
     query = select(Settlement).where(Settlement.setl_time >= begin, Settlement.setl_time < end)
     if admdvs is not None:
-        query = query.where(Settlement.admdvs == admdvs)
+        query = query.where(or_(Settlement.admdvs == admdvs, Settlement.insuplc_admdvs == admdvs))
     if fixmedins_code is not None:
         query = query.where(Settlement.fixmedins_code == fixmedins_code)
     if status is not None:

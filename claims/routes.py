@@ -214,6 +214,7 @@ async def upload_fee_lines(
     responses=documented(
         refusals.NO_FEE_LINES,
         refusals.NO_BENEFIT_POLICY,
+        refusals.CROSS_REGION_NOT_COVERED,
         refusals.UNKNOWN_PRESETTLE_TOKEN,
         refusals.UNKNOWN_VISIT,
         refusals.ALREADY_SETTLED,
@@ -237,6 +238,7 @@ async def presettle(
     responses=documented(
         refusals.NO_FEE_LINES,
         refusals.NO_BENEFIT_POLICY,
+        refusals.CROSS_REGION_NOT_COVERED,
         refusals.UNKNOWN_PRESETTLE_TOKEN,
         refusals.UNKNOWN_VISIT,
         refusals.ALREADY_SETTLED,

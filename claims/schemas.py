@@ -97,12 +97,30 @@ class AssistancePolicyIn(WireModel):
     annual_cap: Amount
 
 
+CareType = Literal["long_term_residence", "referral", "temporary_travel", "unfiled"]
+
+
+class CrossRegionPolicyIn(WireModel):
+    """The region's terms for its insured's care in another region of one care type (a filing
+    type, or ``unfiled``): paid or not, and the basic pool's ratio moved by a number of
+    percentage points (the result kept within 0..100%)."""
+
+    care_type: CareType
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = None
+    payable: WireBool = True
+    pool_prop_points: StrictInt = Field(
+        default=0, ge=-100, le=100, description="e.g. -10: ten percentage points lower"
+    )
+
+
 class PolicyLoad(WireModel):
     """A region's benefit policy rows; each row is a new version from its ``valid_from``."""
 
     basic: list[BasicPolicyIn] = Field(default_factory=list)
     critical_illness: list[CriticalIllnessPolicyIn] = Field(default_factory=list)
     assistance: list[AssistancePolicyIn] = Field(default_factory=list)
+    cross_region: list[CrossRegionPolicyIn] = Field(default_factory=list)
 
 
 class PolicyLoadResult(BaseModel):
@@ -110,6 +128,7 @@ class PolicyLoadResult(BaseModel):
     basic: int
     critical_illness: int
     assistance: int
+    cross_region: int
 
 
 # --- persons -------------------------------------------------------------------------------------
@@ -245,6 +264,11 @@ class VisitOut(BaseModel):
     mdtrt_id: str
     psn_no: str
     fixmedins_code: str
+    insuplc_admdvs: str = Field(description="the person's pooling region (参保地)")
+    filing_type: CareType | None = Field(
+        default=None,
+        description="cross-region care: the filing type that covers the visit day, or unfiled",
+    )
     insutype: str
     med_type: str
     biz_type_code: str
@@ -327,6 +351,12 @@ class SettlementOut(BaseModel):
     mdtrt_id: str
     psn_no: str
     fixmedins_code: str
+    insuplc_admdvs: str = Field(description="the person's pooling region (参保地)")
+    mdtrtarea_admvs: str = Field(description="the institution's pooling region (就医地)")
+    filing_type: CareType | None = Field(
+        default=None,
+        description="cross-region care: the filing type that covered the visit, or unfiled",
+    )
     insutype: str
     med_type: str
     clr_type: ClrType

@@ -164,10 +164,12 @@ def _dip_body(admdvs: str) -> dict[str, Any]:
 
 
 def _visit_body(ids: Ids, caller: Caller) -> dict[str, Any]:
+    """A registration naming the person by psn_no with a resident ID that is not theirs: with
+    their own, an institution of another region registers cross-region care, as it should."""
     return {
         "psn_no": ids.psn_no,
         "mdtrt_cert_type": "02",
-        "mdtrt_cert_no": ids.certno,
+        "mdtrt_cert_no": make_certno(),
         "fixmedins_code": _own_or(ids, caller),
         "med_type": "11",
         "biz_type_code": "01",
