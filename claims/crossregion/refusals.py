@@ -15,3 +15,12 @@ OVERLAPPING_FILING = Refusal(
     409, "overlapping_filing", "the person has a filing for that region sharing a day"
 )
 FILING_REVOKED = Refusal(409, "filing_revoked", "the filing is revoked")
+CLAIM_EXISTS = Refusal(409, "claim_exists", "the month's claim on that region is made already")
+UNKNOWN_CLAIM = Refusal(
+    404, "unknown_claim", "no inter-region claim with this id that the caller's region may see"
+)
+INVALID_CLAIM_FILE = Refusal(
+    400,
+    "invalid_claim_file",
+    "the claim file is not the claim CSV (header, a line, an amount); `field` names the line",
+)

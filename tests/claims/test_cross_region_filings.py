@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -218,3 +219,33 @@ def test_the_cli_files_lists_ends_and_revokes(configured: None) -> None:
     assert again.exit_code == 1 and "filing_revoked" in again.output
     elsewhere = runner.invoke(app, ["xregion", "revoke", sn, "--region", TREATMENT])
     assert elsewhere.exit_code == 1 and "unknown_filing" in elsewhere.output
+
+
+def test_the_cli_makes_exports_and_reconciles_a_claim(configured: None, tmp_path: Path) -> None:
+    """A claim with nothing to claim in a pair of regions of their own: the file B exports
+    reconciles at A; a line A has no record of does not."""
+    treatment, insured = (f"6{secrets.randbelow(10**5):05d}" for _ in range(2))
+    runner = CliRunner()
+    made = runner.invoke(
+        app,
+        [
+            *("xregion", "claim", "--region", treatment),
+            *("--insured-region", insured, "--setlym", "202609"),
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    claim_id = made.output.split()[0]
+    exported = tmp_path / "claim.csv"
+    lines = runner.invoke(
+        app, ["xregion", "claim-lines", claim_id, "--region", treatment, "--out", str(exported)]
+    )
+    assert lines.exit_code == 0, lines.output
+    balanced = runner.invoke(
+        app, ["xregion", "reconcile", claim_id, "--region", insured, "--file", str(exported)]
+    )
+    assert balanced.exit_code == 0 and "balanced" in balanced.output, balanced.output
+    exported.write_text(exported.read_text() + "S1,settlement,,,,,,1.00,1.00\n")
+    differs = runner.invoke(
+        app, ["xregion", "reconcile", claim_id, "--region", insured, "--file", str(exported)]
+    )
+    assert differs.exit_code == 1 and "missing_here" in differs.output, differs.output

@@ -66,6 +66,7 @@ class Ids:
     org_id: str
     key_id: str
     trt_dcla_detl_sn: str
+    claim_id: str
     prescription: dict[str, Any] = field(default_factory=dict)
 
 
@@ -87,6 +88,7 @@ def nowhere() -> Ids:
         org_id=str(uuid.uuid4()),
         key_id="0" * 12,
         trt_dcla_detl_sn="F" + "0" * 20,
+        claim_id="X" + "0" * 20,
     )
 
 
@@ -530,6 +532,16 @@ CASES: dict[str, Case] = {
     "POST /v1/cross-region/filings/{trt_dcla_detl_sn}/revocation": Case(
         _call(path={"trt_dcla_detl_sn": "trt_dcla_detl_sn"})
     ),
+    "POST /v1/cross-region/claims": Case(
+        lambda ids, c: Call(json={"insuplc_admdvs": ids.admdvs, "setlym": SETLYM}),
+        names_ids=False,
+    ),
+    "GET /v1/cross-region/claims": Case(_call(), names_ids=False),
+    "GET /v1/cross-region/claims/{claim_id}": Case(_call(path={"claim_id": "claim_id"})),
+    "GET /v1/cross-region/claims/{claim_id}/lines.csv": Case(_call(path={"claim_id": "claim_id"})),
+    "POST /v1/cross-region/claims/{claim_id}/reconciliation": Case(
+        _call(path={"claim_id": "claim_id"}, content=b"", content_type="text/csv")
+    ),
     # --- FHIR -------------------------------------------------------------------------------
     "GET /v1/fhir/ClaimResponse/{setl_id}": Case(
         _call(path={"setl_id": "setl_id"}), institution_owned=True
@@ -669,6 +681,13 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
             headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
         )
     )
+    claim = _ok(
+        await client.post(
+            "/v1/cross-region/claims",
+            json={"insuplc_admdvs": TREATMENT_REGION, "setlym": SETLYM},
+            headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
     org = await make_org(session, role=Role.insurer, admdvs=REGION_A)
     key = await make_key(session, org)
     return Ids(
@@ -687,6 +706,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         org_id=str(org.id),
         key_id=key["Authorization"].split("_")[1],
         trt_dcla_detl_sn=filing["trt_dcla_detl_sn"],
+        claim_id=claim["claim_id"],
         prescription=document | {"signature": signature},
     )
 
@@ -761,6 +781,7 @@ def _secrets(ids: Ids) -> list[str]:
     return [
         ids.fixmedins_code, ids.psn_no, ids.mdtrt_id, ids.setl_id, ids.dr_code, ids.recon_id,
         ids.job_id, ids.clr_appy_evt_id, ids.hi_rxno, ids.rx_trace_code, ids.trt_dcla_detl_sn,
+        ids.claim_id,
     ]  # fmt: skip
 
 
