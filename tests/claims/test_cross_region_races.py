@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from claims.crossregion.models import InterRegionClaim
 from claims.models import BenefitAccumulator, Settlement
 from engine.app import create_app
 from engine.db import Database
@@ -77,5 +78,32 @@ async def test_one_key_settles_a_cross_region_visit_once(
             select(func.count())
             .select_from(Settlement)
             .where(Settlement.mdtrt_id == visit["mdtrt_id"])
+        )
+    assert count == 1
+
+
+async def test_one_months_claim_made_at_once_is_made_once(
+    committed: CrossRegion, database: Database
+) -> None:
+    """Ten requests for the same month's claim, with different keys: one claim, the others
+    ``claim_exists``, never a server error."""
+    xr = committed
+    responses = await asyncio.gather(
+        *(
+            xr.away.client.post(
+                "/v1/cross-region/claims",
+                json={"insuplc_admdvs": xr.home.admdvs, "setlym": "202609"},
+                headers=xr.away.insurer | {"Idempotency-Key": uuid.uuid4().hex},
+            )
+            for _ in range(10)
+        )
+    )
+    assert sorted(r.status_code for r in responses) == [201] + [409] * 9
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {"claim_exists"}
+    async with database.sessionmaker() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(InterRegionClaim)
+            .where(InterRegionClaim.mdtrtarea_admvs == xr.away.admdvs)
         )
     assert count == 1

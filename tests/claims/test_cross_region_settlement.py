@@ -218,3 +218,21 @@ async def test_who_reads_a_cross_region_settlement(
         INSURED,
         "temporary_travel",
     )
+
+
+async def test_a_moved_ratio_stays_within_nothing_and_everything(xr: CrossRegion) -> None:
+    """Terms that would move 50% below zero or above 100% pay nothing, or everything in scope."""
+    loaded = await xr.home.client.post(
+        f"/v1/policies/{INSURED}",
+        json={"cross_region": [
+            {"care_type": "unfiled", "valid_from": "2026-02-01", "pool_prop_points": -60},
+            {"care_type": "referral", "valid_from": "2026-02-01", "pool_prop_points": 60},
+        ]},
+        headers=xr.home.insurer,
+    )  # fmt: skip
+    assert loaded.status_code == 201, loaded.text
+    assert loaded.json()["cross_region"] == 2
+    nothing = await xr.settled(None)
+    everything = await xr.settled("referral")
+    assert (nothing["hifp_pay"], nothing["psn_part_amt"]) == ("0.00", "185.60")
+    assert (everything["hifp_pay"], everything["psn_part_amt"]) == ("150.80", "34.80")
