@@ -525,6 +525,12 @@ def _resolve(region: _RegionPolicies, token: str, key: _ClaimKey) -> ResolvedPol
             deductible=from_fen(row.deductible),
             pool_bands=_moved(_bands(bands), points) if points else _bands(bands),
             annual_cap=from_fen(row.annual_cap),
+            ratio_rule=(
+                None
+                if care_type is None
+                else f"docs/domain.md §15: {care_type} care in another region, the insured "
+                f"place's ratio moved by {points:+d} percentage points"
+            ),
         ),
         critical_illness=(
             CriticalIllnessPolicy(

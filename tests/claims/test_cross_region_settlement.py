@@ -82,7 +82,9 @@ async def test_priced_by_the_treatment_place_paid_by_the_insured_places_ratio(
         settlement["mdtrtarea_admvs"],
         settlement["filing_type"],
     ) == (INSURED, TREATMENT, filing_type or "unfiled")
-    assert settlement["explanation"]["funds"][0]["bands"][0]["ratio"] == ratio
+    pool = settlement["explanation"]["funds"][0]
+    assert pool["bands"][0]["ratio"] == ratio
+    assert f"{filing_type or 'unfiled'} care in another region" in pool["basis"]
     accumulator = await session.get_one(BenefitAccumulator, (settlement["psn_no"], 2026, "390-11"))
     assert accumulator.hifp_paid == round(float(hifp) * 100)
 
