@@ -123,12 +123,17 @@ async def test_only_the_insured_places_insurer_files_ends_and_revokes(
         )
         assert (response.status_code, response.json()["code"]) == (404, "unknown_filing")
     _, hospital = home.hospital(0)
-    pharmacy = await make_key(
-        session,
-        await make_org(session, role=Role.pharmacy, institution_code=unique_code("Y")),
-    )
+    pharmacies = [
+        await make_key(
+            session,
+            await make_org(
+                session, role=Role.pharmacy, admdvs=admdvs, institution_code=unique_code("Y")
+            ),
+        )
+        for admdvs in (INSURED, TREATMENT)
+    ]
     operator = await make_key(session, await make_org(session, role=Role.admin, admdvs=None))
-    for headers in (hospital, pharmacy, operator):
+    for headers in (hospital, away.hospital(0)[1], *pharmacies, operator):
         attempt = await home.client.post(
             "/v1/cross-region/filings",
             json=filing_body(psn_no),
