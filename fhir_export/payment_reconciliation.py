@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from claims.clearing import month_bounds
-from claims.recon_schemas import ClearingBatchOut
+from claims.clearing.batches import month_bounds
+from claims.clearing.schemas import ClearingBatchOut
 from engine.errors import Conflict
 from fhir_export.terms import (
     Resource,

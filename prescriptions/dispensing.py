@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.schemas import (
+from claims.settlement.schemas import (
     DiagnosisIn,
     FeeLineIn,
     FeeUpload,
@@ -25,8 +25,8 @@ from claims.schemas import (
     SettlementOut,
     VisitIn,
 )
-from claims.settlement import settle
-from claims.visits import VOUCHER, register, upload_fees
+from claims.settlement.service.settle import settle
+from claims.settlement.service.visits import VOUCHER, register, upload_fees
 from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest, SanyiError
 from prescriptions import circulation, documents, records, repository

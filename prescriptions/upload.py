@@ -18,7 +18,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.visits import owned_visit
+from claims.settlement.service.visits import owned_visit
 from engine.auth import Principal
 from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from engine.settings import get_settings

@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budgets import local_date
+from claims.funding.budgets import local_date
 from console import repository
 
 

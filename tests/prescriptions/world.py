@@ -21,8 +21,8 @@ from engine.auth import Role
 from prescriptions.routes import clock
 from prescriptions.rules import CHINA_TZ
 from prescriptions.signing import generate_key_pair, sign
-from tests.claims.world import World, build_world
-from tests.factories import make_key, make_org, unique_code
+from tests.support.factories.orgs import make_key, make_org, unique_code
+from tests.support.factories.world import World, build_world
 
 #: The day the tests' prescriptions are issued on (the claims world's visits are that morning).
 DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)
