@@ -54,9 +54,8 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from claims.funding import door as funding
 from claims.funding.budgets import CST
-from claims.funding.models import FundingCaseEntry
-from claims.funding.repository import route_lookup_columns, route_params
 from claims.settlement.models import (
     BenefitAccumulator,
     FeeLine,
@@ -86,7 +85,7 @@ ClaimRow = Any
 _visit, _person, _fee = table_of(Visit), table_of(Person), table_of(FeeLine)
 _settlement, _policy_version = table_of(Settlement), table_of(PolicyVersion)
 _benefit, _per_year = table_of(BenefitAccumulator), table_of(PersonYearAccumulator)
-_funding, _audit, _outbox = table_of(FundingCaseEntry), table_of(AuditEntry), table_of(OutboxEvent)
+_funding, _audit, _outbox = funding.CASE_ENTRIES, table_of(AuditEntry), table_of(OutboxEvent)
 _records = table_of(IdempotencyRecord)
 
 
@@ -123,7 +122,7 @@ _ACC_YEAR = _LocalYear(_visit.c.begntime)
 #: resolved after the read). Each carries the visit's columns with its person's, the region's
 #: policy version token, ``live`` (the visit has a live settlement), the person's per-year
 #: accumulators, the record under the request's Idempotency-Key (:func:`claim_params`) and the
-#: funding route lookups (``claims.budget_repository.route_lookup_columns``).
+#: funding route lookups (``claims.funding.door.route_lookup_columns``).
 _CLAIM = (
     select(
         *_visit.c,
@@ -147,7 +146,7 @@ _CLAIM = (
         _per_year.c.inscp_psn_cum,
         _per_year.c.critical_paid,
         _per_year.c.assistance_paid,
-        *route_lookup_columns(_visit.c.psn_no, _visit.c.admdvs, _visit.c.main_diag_code),
+        *funding.route_lookup_columns(_visit.c.psn_no, _visit.c.admdvs, _visit.c.main_diag_code),
         _fee.c.id.label("fee_line_id"),
         *(c for c in _fee.c if c.key not in ("id", "mdtrt_id")),
     )
@@ -333,7 +332,7 @@ def claim_params(
     claimed = None if idempotency_claim is None else idempotency_claim.claimed
     return {
         "mdtrt_id": mdtrt_id,
-        **route_params(today),
+        **funding.route_params(today),
         "idem_org_id": None if claimed is None else claimed.org_id,
         "idem_key": None if claimed is None else claimed.key,
     }

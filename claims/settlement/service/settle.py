@@ -18,9 +18,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door as funding
 from claims.funding.budgets import local_date
-from claims.funding.repository import RouteLookup
 from claims.settlement import repository
 from claims.settlement import store as settlement_store
 from claims.settlement.audit_facts import settlement_facts
@@ -86,7 +85,7 @@ class _Claim:
 
     visit: ClaimRow
     adjudication: Adjudication
-    route: ledger.Route
+    route: funding.Route
     settled_at: datetime
     state_digest: str
     year: int
@@ -138,7 +137,7 @@ def _adjudicated(state: _State, body: SettleIn) -> _Claim:
     return _Claim(
         visit=visit,
         adjudication=adjudication,
-        route=ledger.route_of(RouteLookup.of(visit), visit.med_type),
+        route=funding.route_of(visit, visit.med_type),
         settled_at=state.read_at,
         state_digest=_state_digest(state.policy.token, accumulators, visit.acct_balc, lines),
         year=state.visit_date.year,
@@ -268,18 +267,13 @@ def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
     )
 
 
-def _facts(values: Mapping[str, Any], dise_codg: str | None) -> ledger.SettlementFacts:
-    return ledger.SettlementFacts(
+def _facts(values: Mapping[str, Any]) -> funding.SettlementFacts:
+    return funding.SettlementFacts(
         setl_id=values["setl_id"] or "",
         fixmedins_code=values["fixmedins_code"],
         admdvs=values["admdvs"],
-        psn_no=values["psn_no"],
-        insutype=values["insutype"],
-        med_type=values["med_type"],
         setl_time=values["setl_time"],
-        fund_pay_sumamt=from_fen(values["fund_pay_sumamt"]),
         hifp_pay=from_fen(values["hifp_pay"]),
-        dise_codg=dise_codg,
     )
 
 
@@ -373,7 +367,7 @@ async def _settle_once(
             "category": values["category"],
             **dataclasses.asdict(_stored_delta(values)),
         },
-        case_entries=ledger.case_entries(_facts(values, claim.visit.main_diag_code), claim.route),
+        case_entries=funding.case_entries(_facts(values), claim.route),
         audit_entry=audit.entry_values(
             actor=principal,
             action="settlement.settled",
@@ -412,7 +406,7 @@ async def revoke(session: AsyncSession, principal: Principal, setl_id: str) -> S
     row.revoked_at = utcnow()
     await session.flush()
     values = _columns(row)
-    await ledger.record_revocation(session, row.setl_id, row.revoked_at)
+    await funding.record_revocation(session, row.setl_id, row.revoked_at)
     await audit.record(
         session,
         actor=principal,

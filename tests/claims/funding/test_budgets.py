@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door
 from claims.funding.budgets import BudgetTerms, twelfth
 from claims.funding.models import FundingLedgerEntry
 from engine.auth import Role
@@ -165,7 +165,7 @@ async def test_final_clearing_is_negative_when_prepayments_exceed_the_entitlemen
     assert (await client.post(january, headers=headers)).json()["prepayments"][0]["prepaid"] == (
         "95000.00"
     )
-    await ledger.record_revocation(session, settlement.setl_id, datetime(YEAR, 2, 3, tzinfo=UTC))
+    await door.record_revocation(session, settlement.setl_id, datetime(YEAR, 2, 3, tzinfo=UTC))
     february = await client.post(
         f"/v1/funding/regions/{REGION}/{YEAR}/months/2/prepayment", headers=headers
     )

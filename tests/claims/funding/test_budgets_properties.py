@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door, ledger
 from claims.funding.budgets import create_budget
 from claims.funding.models import FundingLedgerEntry
 from claims.funding.schemas import BudgetIn, QualityScoreIn
@@ -144,7 +144,7 @@ async def test_ledger_entries_sum_to_the_amounts_paid_out(
             settlement = facts(code, datetime(YEAR, month, 12, tzinfo=UTC), str(amount))
             await settle(session, settlement)
             if revoked is not None:
-                await ledger.record_revocation(
+                await door.record_revocation(
                     session, settlement.setl_id, datetime(YEAR, revoked, 20, tzinfo=UTC)
                 )
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door
 from claims.funding.models import FundingCaseEntry
 from tests.support.factories.funding import (
     OTHER_REGION,
@@ -105,9 +105,9 @@ async def test_member_care_at_the_holder_and_elsewhere_and_their_revocation(
     bundle = (await client.get(f"/v1/funding/bundles/{holder}/{YEAR}", headers=headers)).json()
     assert (bundle["care_at_holder"], bundle["care_elsewhere"]) == ("80.00", "50.00")
 
-    await ledger.record_revocation(session, at_holder.setl_id, _on(3, 1))
-    await ledger.record_revocation(session, elsewhere.setl_id, _on(3, 2))
-    await ledger.record_revocation(session, elsewhere.setl_id, _on(3, 3))  # nothing left
+    await door.record_revocation(session, at_holder.setl_id, _on(3, 1))
+    await door.record_revocation(session, elsewhere.setl_id, _on(3, 2))
+    await door.record_revocation(session, elsewhere.setl_id, _on(3, 3))  # nothing left
     assert await _entries(session, at_holder.setl_id) == [
         ("bundle_care", holder, holder, 2, 8000),
         ("bundle_care", holder, holder, 3, -8000),

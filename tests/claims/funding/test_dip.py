@@ -14,12 +14,13 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door
 from claims.funding.dip import entitlement, point_value
 from claims.funding.models import FundingCaseEntry
 from engine.money import ZERO, Money, cny
 from tests.support.factories.funding import (
     REGION,
+    Case,
     facts,
     insurer_headers,
     provider,
@@ -62,7 +63,7 @@ async def _scheme(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[st
     return dict(response.json())
 
 
-def _case(code: str, month: int, diagnosis: str, med_type: str = "21") -> ledger.SettlementFacts:
+def _case(code: str, month: int, diagnosis: str, med_type: str = "21") -> Case:
     return facts(
         code, datetime(YEAR, month, 8, tzinfo=UTC), "1000.00", med_type=med_type,
         dise_codg=diagnosis,
@@ -107,7 +108,7 @@ async def test_three_providers_point_value_entitlements_and_balances_to_the_fen(
     a_cases = [_case(a, 3, "I10.x00") for _ in range(4)]
     for case in a_cases:
         assert await settle(session, case) == "05"
-    await ledger.record_revocation(session, a_cases[0].setl_id, datetime(YEAR, 5, 2, tzinfo=UTC))
+    await door.record_revocation(session, a_cases[0].setl_id, datetime(YEAR, 5, 2, tzinfo=UTC))
     # B: 2 × 300 (exact E11.900) + 250.5 (E11 prefix) in March: 850.5 points.
     for diagnosis in ("E11.900", "E11.900", "E11.200"):
         await settle(session, _case(b, 3, diagnosis))

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import ledger
+from claims.funding import door
 from claims.funding.budgets import local_date
-from claims.funding.models import FundingCaseEntry
-from claims.funding.repository import RouteLookup, route_lookup_columns, route_params
 from claims.settlement.models import Person
 from engine.auth import Organisation, Role
 from engine.money import cny
@@ -73,6 +72,20 @@ def budget_body(fixmedins_code: str, year: int, budget_amt: str, **terms: Any) -
     } | terms
 
 
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A settlement as funding sees it, with what its route is looked up by."""
+
+    facts: door.SettlementFacts
+    psn_no: str
+    med_type: str
+    dise_codg: str | None
+
+    @property
+    def setl_id(self) -> str:
+        return self.facts.setl_id
+
+
 def facts(
     fixmedins_code: str,
     when: datetime,
@@ -82,37 +95,32 @@ def facts(
     med_type: str = "11",
     dise_codg: str | None = "I10.x00",
     admdvs: str = REGION,
-) -> ledger.SettlementFacts:
-    return ledger.SettlementFacts(
+) -> Case:
+    settlement = door.SettlementFacts(
         setl_id="S" + uuid.uuid4().hex[:20].upper(),
         fixmedins_code=fixmedins_code,
         admdvs=admdvs,
-        psn_no=psn_no or "P" + uuid.uuid4().hex[:16].upper(),
-        insutype="390",
-        med_type=med_type,
         setl_time=when,
-        fund_pay_sumamt=cny(hifp_pay),
         hifp_pay=cny(hifp_pay),
-        dise_codg=dise_codg,
     )
+    return Case(settlement, psn_no or "P" + uuid.uuid4().hex[:16].upper(), med_type, dise_codg)
 
 
-async def route(session: AsyncSession, facts: ledger.SettlementFacts) -> ledger.Route:
+async def route(session: AsyncSession, case: Case) -> door.Route:
     """The settlement's funding route, its lookups read as the settle path's claim read reads
-    them (``claims.budget_repository.route_lookup_columns``)."""
-    columns = route_lookup_columns(
-        bindparam("psn_no", facts.psn_no),
-        bindparam("admdvs", facts.admdvs),
-        bindparam("icd_code", facts.dise_codg),
+    them (``claims.funding.door.route_lookup_columns``)."""
+    columns = door.route_lookup_columns(
+        bindparam("psn_no", case.psn_no),
+        bindparam("admdvs", case.facts.admdvs),
+        bindparam("icd_code", case.dise_codg),
     )
-    params = route_params(local_date(facts.setl_time))
-    lookup = RouteLookup.of((await session.execute(select(*columns), params)).one())
-    return ledger.route_of(lookup, facts.med_type)
+    params = door.route_params(local_date(case.facts.setl_time))
+    return door.route_of((await session.execute(select(*columns), params)).one(), case.med_type)
 
 
-async def settle(session: AsyncSession, settlement: ledger.SettlementFacts) -> str:
+async def settle(session: AsyncSession, case: Case) -> str:
     """Record a settlement as the settlement service does; returns its clr_way."""
-    paid_by = await route(session, settlement)
-    session.add_all(FundingCaseEntry(**v) for v in ledger.case_entries(settlement, paid_by))
+    paid_by = await route(session, case)
+    await session.execute(insert(door.CASE_ENTRIES), door.case_entries(case.facts, paid_by))
     await session.flush()
     return paid_by.clr_way
