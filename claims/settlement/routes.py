@@ -254,11 +254,11 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (read with the claim, the
+    """2207 settle, idempotent under ``Idempotency-Key`` (read with the visit's state, the
     response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
-    claim = idempotency.Claim(principal, idempotency_key, request_hash)
-    return await settlement.settle(session, principal, mdtrt_id, body, idempotency_claim=claim)
+    reservation = idempotency.Reservation(principal, idempotency_key, request_hash)
+    return await settlement.settle(session, principal, mdtrt_id, body, reservation=reservation)
 
 
 @router.post(

@@ -1,13 +1,13 @@
 """The settlement hot path's statements, built once at import and executed as plain rows.
 
-A settle is two statements: the claim read (the visit with its fee lines, the person with its
+A settle is two statements: the state read (the visit with its fee lines, the person with its
 ledger version and accumulators, the policy version token, whether the visit has a live
 settlement, the funding route, and the record already stored under the request's
 Idempotency-Key) and one write. Building an ORM query per request, cache-keying it and hydrating
 objects cost more CPU than PostgreSQL spends on the whole settlement, so these statements are
 Core, built with bind parameters once, and their rows are read by column name.
 
-The write applies only if the person's ledger version is still the one the claim read
+The write applies only if the person's ledger version is still the one the state read
 (compare-and-set), and moves it on. On PostgreSQL it is a single statement: every insert and
 update (the settlement, both accumulators, the account debit, the funding case entries, the audit
 entry, the outbox event and the idempotency record with its response) is a data-modifying CTE
@@ -79,7 +79,7 @@ from engine.outbox import OutboxEvent
 
 #: A row of the statements below, read by column name: SQLAlchemy's ``Row`` on SQLite, psycopg's
 #: named tuple on PostgreSQL.
-ClaimRow = Any
+StateRow = Any
 
 
 _visit, _person, _fee = table_of(Visit), table_of(Person), table_of(FeeLine)
@@ -91,7 +91,7 @@ _records = table_of(IdempotencyRecord)
 
 class _LocalYear(FunctionElement[int]):
     """The calendar year in the pooling region of a UTC timestamp column: in SQL,
-    ``claims.budgets.local_date(t).year``, the year whose accumulators a visit counts against."""
+    ``local_date(t).year``, the year whose accumulators a visit counts against."""
 
     type = Integer()
     name = "local_year"
@@ -116,14 +116,14 @@ def _local_year_on_sqlite(element: _LocalYear, compiler: SQLCompiler, **kw: Any)
 
 _ACC_YEAR = _LocalYear(_visit.c.begntime)
 
-#: The claim: one row per fee line of the visit (one row with null line columns when there is
-#: none) and per benefit accumulator category of the person's year (``acc_category``, null before
-#: the person's first settlement of the year; the category a claim counts against is policy data,
-#: resolved after the read). Each carries the visit's columns with its person's, the region's
-#: policy version token, ``live`` (the visit has a live settlement), the person's per-year
-#: accumulators, the record under the request's Idempotency-Key (:func:`claim_params`) and the
-#: funding route lookups (``claims.funding.door.route_lookup_columns``).
-_CLAIM = (
+#: The state a settle adjudicates on: one row per fee line of the visit (one row with null line
+#: columns when there is none) and per benefit accumulator category of the person's year
+#: (``acc_category``, null before the person's first settlement of the year; the category a claim
+#: counts against is policy data, resolved after the read). Each carries the visit's columns with
+#: its person's, the region's policy version token, ``live`` (the visit has a live settlement), the
+#: person's per-year accumulators, the record under the request's Idempotency-Key
+#: (:func:`state_params`) and the funding route lookups (``funding.route_lookup_columns``).
+_STATE = (
     select(
         *_visit.c,
         _person.c.admdvs.label("person_admdvs"),
@@ -161,7 +161,7 @@ _CLAIM = (
             _per_year,
             and_(_per_year.c.psn_no == _visit.c.psn_no, _per_year.c.year == _ACC_YEAR),
         )
-        .outerjoin(  # the record under the request's Idempotency-Key (claim_params)
+        .outerjoin(  # the record under the request's Idempotency-Key (state_params)
             _records,
             and_(
                 _records.c.org_id == bindparam("idem_org_id"),
@@ -173,8 +173,8 @@ _CLAIM = (
     .order_by(_fee.c.id, _benefit.c.category)
 )
 
-#: The person's row lock, taken before :data:`_CLAIM` when settling under it on PostgreSQL. A
-#: statement of its own: under READ COMMITTED the claim read after it then sees what a settlement
+#: The person's row lock, taken before :data:`_STATE` when settling under it on PostgreSQL. A
+#: statement of its own: under READ COMMITTED the state read after it then sees what a settlement
 #: that held the lock before committed, which a locking read's own joins and subqueries would not.
 _LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(
     select(_person.c.ledger_version)
@@ -184,8 +184,8 @@ _LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(
 )
 
 #: Planned once per connection: its constants are in its text, so PostgreSQL's generic plan reads
-#: the live settlement through the partial index (tests/claims/test_settlement_store.py).
-CLAIM_ON_POSTGRESQL = DriverStatement.of(_CLAIM)
+#: the live settlement through the partial index (tests/claims/settlement/test_settlement_store.py).
+STATE_ON_POSTGRESQL = DriverStatement.of(_STATE)
 
 
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
@@ -295,7 +295,7 @@ class Effects:
     case_entries: Sequence[dict[str, Any]]
     audit_entry: dict[str, Any]
     event: dict[str, Any]
-    response: tuple[idempotency.Claim, BaseModel] | None
+    response: tuple[idempotency.Reservation, BaseModel] | None
     ledger_version: int
 
     def appended_rows(
@@ -305,8 +305,8 @@ class Effects:
         form the store's statements take a JSON column in)."""
         records = []
         if self.response is not None:
-            claim, answer = self.response
-            records.append(claim.record() | {"response": document(answer)})
+            reservation, answer = self.response
+            records.append(reservation.record() | {"response": document(answer)})
         return {
             _settlement: [self.settlement],
             _funding: list(self.case_entries),
@@ -324,17 +324,17 @@ class Effects:
         return params
 
 
-def claim_params(
-    mdtrt_id: str, today: date, idempotency_claim: idempotency.Claim | None
+def state_params(
+    mdtrt_id: str, today: date, reservation: idempotency.Reservation | None
 ) -> dict[str, Any]:
-    """The claim read's parameters: the visit, the day its funding route is looked up for (in the
+    """The state read's parameters: the visit, the day its funding route is looked up for (in the
     pooling region) and the request's Idempotency-Key, if any."""
-    claimed = None if idempotency_claim is None else idempotency_claim.claimed
+    reserved = None if reservation is None else reservation.reserved
     return {
         "mdtrt_id": mdtrt_id,
         **funding.route_params(today),
-        "idem_org_id": None if claimed is None else claimed.org_id,
-        "idem_key": None if claimed is None else claimed.key,
+        "idem_org_id": None if reserved is None else reserved.org_id,
+        "idem_key": None if reserved is None else reserved.key,
     }
 
 
@@ -357,11 +357,11 @@ class SettlementStore:
         serialises writers already."""
         return nullcontext()
 
-    async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
-        """The claim's rows (:data:`_CLAIM`, :func:`claim_params`), none for an unknown visit.
+    async def read_state(self, params: dict[str, Any], *, lock: bool) -> Sequence[StateRow]:
+        """The state's rows (:data:`_STATE`, :func:`state_params`), none for an unknown visit.
         ``lock``: read under the person's row lock. On SQLite the unit of work's BEGIN IMMEDIATE
         holds every writer's lock already, so there is nothing more to take."""
-        return (await self.session.execute(_CLAIM, params)).all()
+        return (await self.session.execute(_STATE, params)).all()
 
     async def write(self, effects: Effects) -> bool:
         """Debit the person's account and move the ledger version on, if it is still
@@ -398,10 +398,10 @@ class _DriverSettlementStore(SettlementStore):
     def serialized(self) -> AbstractAsyncContextManager[object]:
         return self.connection.transaction()
 
-    async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
+    async def read_state(self, params: dict[str, Any], *, lock: bool) -> Sequence[StateRow]:
         if lock:
             await driver_execute(self.connection, _LOCK_PERSON_ON_POSTGRESQL, params)
-        cursor = await driver_execute(self.connection, CLAIM_ON_POSTGRESQL, params)
+        cursor = await driver_execute(self.connection, STATE_ON_POSTGRESQL, params)
         return await cursor.fetchall()
 
     async def write(self, effects: Effects) -> bool:
@@ -416,7 +416,7 @@ class _DriverSettlementStore(SettlementStore):
             if exc.diag.table_name == _records.name:
                 raise idempotency.KeyTaken from exc
             raise
-        applied: ClaimRow = await cursor.fetchone()
+        applied: StateRow = await cursor.fetchone()
         return bool(applied.applied)
 
 

@@ -1,6 +1,6 @@
 """Pre-settle (2206), settle (2207) and revoke (2208): docs/domain.md section 5.
 
-Settle reads the claim, adjudicates, and writes every effect at once (the settlement, the
+Settle reads the visit's state, adjudicates, and writes every effect at once (the settlement, the
 accumulator delta and the account debit, the audit entry, the outbox event and the funding
 entries), only if the person's ledger version is still the one it read: that version guards every
 limit at stake (deductible, annual caps, the account balance), and settlements of different people
@@ -36,7 +36,7 @@ from claims.settlement.service.adjudication import (
     adjudicate,
 )
 from claims.settlement.service.visits import new_id, priced_line
-from claims.settlement.store import ClaimRow
+from claims.settlement.store import StateRow
 from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.db import table_of, utcnow
@@ -48,19 +48,19 @@ CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _State:
-    """What a visit is adjudicated on: the claim's rows (``SettlementStore.claim``), the first
+    """What a visit is adjudicated on: the state's rows (``SettlementStore.read_state``), the first
     carrying the visit and everything read once per claim, and its policy."""
 
-    rows: Sequence[ClaimRow]
+    rows: Sequence[StateRow]
     policy: policies.ResolvedPolicy
     visit_date: date
     read_at: datetime
 
     @property
-    def visit(self) -> ClaimRow:
+    def visit(self) -> StateRow:
         return self.rows[0]
 
-    def lines(self) -> list[ClaimRow]:
+    def lines(self) -> list[StateRow]:
         """The visit's fee lines in upload order, once each (a line has a row per accumulator
         category of the person's year)."""
         lines = {row.fee_line_id: row for row in self.rows if row.fee_line_id is not None}
@@ -83,7 +83,7 @@ class _State:
 class _Claim:
     """A visit adjudicated on what the database held when it was read."""
 
-    visit: ClaimRow
+    visit: StateRow
     adjudication: Adjudication
     route: funding.Route
     settled_at: datetime
@@ -96,15 +96,15 @@ async def _read(
     store: settlement_store.SettlementStore,
     principal: Principal,
     mdtrt_id: str,
-    idempotency_claim: idempotency.Claim | None,
+    reservation: idempotency.Reservation | None,
     *,
     lock: bool,
 ) -> _State:
-    """The claim (under the person's row lock when ``lock``), with the record under the request's
-    Idempotency-Key, and the policy it names."""
+    """The visit's state (under the person's row lock when ``lock``), with the record under the
+    request's Idempotency-Key, and the policy it names."""
     now = utcnow()
-    params = settlement_store.claim_params(mdtrt_id, local_date(now), idempotency_claim)
-    rows = await store.claim(params, lock=lock)
+    params = settlement_store.state_params(mdtrt_id, local_date(now), reservation)
+    rows = await store.read_state(params, lock=lock)
     if not rows or rows[0].fixmedins_code != principal.institution_code:
         raise NotFound("no such visit", code="unknown_visit", field="mdtrt_id")
     visit = rows[0]
@@ -146,8 +146,8 @@ def _adjudicated(state: _State, body: SettleIn) -> _Claim:
 
 
 def _claim_input(
-    visit: ClaimRow,
-    lines: Sequence[ClaimRow],
+    visit: StateRow,
+    lines: Sequence[StateRow],
     policy: policies.ResolvedPolicy,
     accumulators: Accumulators,
     body: SettleIn,
@@ -170,7 +170,7 @@ def _claim_input(
 
 
 def _state_digest(
-    policy_token: str, accumulators: Accumulators, balance: int, lines: Sequence[ClaimRow]
+    policy_token: str, accumulators: Accumulators, balance: int, lines: Sequence[StateRow]
 ) -> str:
     """What a pre-settlement was computed on; settle compares it to say whether anything moved."""
     state = "|".join(
@@ -294,10 +294,10 @@ async def settle(
     mdtrt_id: str,
     body: SettleIn,
     *,
-    idempotency_claim: idempotency.Claim | None = None,
+    reservation: idempotency.Reservation | None = None,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
-    Under ``idempotency_claim`` the response is stored with the same write; a request whose key
+    Under ``reservation`` the response is stored with the same write; a request whose key
     already holds a response (stored before its read, or between its read and its write) gets
     that response, or a refusal if it was another request's.
 
@@ -317,17 +317,17 @@ async def settle(
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:
                 settled = await _settle_once(
-                    store, principal, mdtrt_id, body, presettled, idempotency_claim
+                    store, principal, mdtrt_id, body, presettled, reservation
                 )
             if settled is not None:
                 return settled
         async with store.serialized():
             settled = await _settle_once(
-                store, principal, mdtrt_id, body, presettled, idempotency_claim, lock=True
+                store, principal, mdtrt_id, body, presettled, reservation, lock=True
             )
     except idempotency.KeyTaken:
-        assert idempotency_claim is not None
-        return await idempotency.replay(session, idempotency_claim, SettlementOut)
+        assert reservation is not None
+        return await idempotency.replay(session, reservation, SettlementOut)
     if settled is None:
         raise RuntimeError("the person's ledger moved under the person's row lock")
     return settled
@@ -339,18 +339,18 @@ async def _settle_once(
     mdtrt_id: str,
     body: SettleIn,
     presettled: str | None,
-    idempotency_claim: idempotency.Claim | None,
+    reservation: idempotency.Reservation | None,
     *,
     lock: bool = False,
 ) -> SettlementOut | None:
-    """Settle on one read of the claim: None, writing nothing, if the person's ledger moved
+    """Settle on one read of the visit's state: None, writing nothing, if the person's ledger moved
     before the write. ``presettled`` is the state digest of the request's pre-settlement token,
     compared with the state read to say whether the accumulators moved since."""
-    state = await _read(store, principal, mdtrt_id, idempotency_claim, lock=lock)
+    state = await _read(store, principal, mdtrt_id, reservation, lock=lock)
     stored = state.visit
-    if idempotency_claim is not None and stored.idem_request_hash is not None:
+    if reservation is not None and stored.idem_request_hash is not None:
         return idempotency.replayed(
-            idempotency_claim, stored.idem_request_hash, stored.idem_response, SettlementOut
+            reservation, stored.idem_request_hash, stored.idem_response, SettlementOut
         )
     claim = _adjudicated(state, body)
     values = _values(claim, principal, setl_id=new_id("S"))
@@ -378,7 +378,7 @@ async def _settle_once(
         event=outbox.event_values(
             "settlement.settled", values["fixmedins_code"], _event_payload(values)
         ),
-        response=None if idempotency_claim is None else (idempotency_claim, out),
+        response=None if reservation is None else (reservation, out),
         ledger_version=claim.visit.ledger_version,
     )
     return out if await store.write(effects) else None

@@ -23,7 +23,7 @@ from claims.settlement.schemas import FeeLineOut, FeeUpload, FeeUploadOut, Visit
 from claims.settlement.service import policies
 from claims.settlement.service.adjudication import PricedLine, split_line
 from claims.settlement.service.persons import resident_id_hash
-from claims.settlement.store import ClaimRow
+from claims.settlement.store import StateRow
 from engine import audit
 from engine.auth import Principal
 from engine.db import insert_or_ignore, utcnow
@@ -304,7 +304,7 @@ async def owned_visit(
     return visit
 
 
-def priced_line(line: FeeLine | ClaimRow) -> PricedLine:
+def priced_line(line: FeeLine | StateRow) -> PricedLine:
     """A stored fee line (an ORM row, or the claim-state row of claims.settlement_store) as the
     adjudication reads it."""
     return PricedLine(

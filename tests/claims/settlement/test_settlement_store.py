@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement import store as settlement_store
 from claims.settlement.models import Settlement
-from claims.settlement.store import CLAIM_ON_POSTGRESQL, claim_params
+from claims.settlement.store import STATE_ON_POSTGRESQL, state_params
 from engine.db import Database, DriverStatement, driver_connection, driver_cursor, table_of
 from engine.settings import to_async_url
 
@@ -38,15 +38,15 @@ async def test_the_claim_generic_plan_reads_the_live_settlement_by_its_index(
     """A constant bound as a parameter made PostgreSQL re-plan the statement on every settle: a
     plan for all parameter values cannot use a partial index on ``status = 'settled'``."""
     connection = await driver_connection(session)
-    params = claim_params("M-PLAN", date(2026, 3, 1), None)
-    arguments = CLAIM_ON_POSTGRESQL.arguments(params)
+    params = state_params("M-PLAN", date(2026, 3, 1), None)
+    arguments = STATE_ON_POSTGRESQL.arguments(params)
     cursor = connection.cursor()
     await cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     await cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table must not decide
-    await driver_cursor(connection).execute(CLAIM_ON_POSTGRESQL.sql, arguments, prepare=True)
+    await driver_cursor(connection).execute(STATE_ON_POSTGRESQL.sql, arguments, prepare=True)
     await cursor.execute(
         "SELECT name FROM pg_prepared_statements WHERE statement = %s",
-        [CLAIM_ON_POSTGRESQL.sql],
+        [STATE_ON_POSTGRESQL.sql],
     )
     row = await cursor.fetchone()
     assert row is not None
