@@ -56,29 +56,27 @@ from claims.clearing.repository import LineSums
 from claims.clearing.schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
 from claims.funding import budgets
 from claims.funding import repository as budget_repository
-from claims.funding.budgets import CST, BudgetTerms, Part, twelfth
+from claims.funding.budgets import BudgetTerms, Part, twelfth
 from claims.settlement.scope import institution_filter, is_institution
-from claims.settlement.service.visits import new_id
 from engine import audit, outbox
 from engine.auth import Principal
+from engine.clock import CST, month_bounds
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.ids import new_id
 from engine.money import ZERO, Money, amount_text, cny, from_fen, to_fen, yuan
 
 POOLED = "hifp_pay"
 
 
-def month_bounds(setlym: str) -> tuple[datetime, datetime]:
-    """[first instant, first instant of the next month) of ``YYYYMM`` in China Standard Time."""
-    year, month = int(setlym[:4]), int(setlym[4:])
-    begin = datetime(year, month, 1, tzinfo=CST)
-    end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=CST)
-    return begin, end
+def month_of(setlym: str) -> tuple[int, int]:
+    """(year, month) of a clearing month ``YYYYMM``."""
+    return int(setlym[:4]), int(setlym[4:])
 
 
 def require_month_over(setlym: str) -> None:
     """Only a settled month is cleared: while it runs, settlements still arrive."""
-    if utcnow() < month_bounds(setlym)[1]:
+    if utcnow() < month_bounds(*month_of(setlym))[1]:
         raise InvalidRequest(f"{setlym} is not over yet", code="period_not_over", field="setlym")
 
 
@@ -258,7 +256,7 @@ async def budget_month(
 ) -> BudgetMonth | None:
     """The batch's month as the institution's global budget prepaid it, prepaying it now if the
     month run has not (module docstring); None without a budget for that year."""
-    year, month = int(row.setlym[:4]), int(row.setlym[4:])
+    year, month = month_of(row.setlym)
     budget = await budget_repository.budget(session, row.fixmedins_code, year, lock=True)
     if budget is None:
         return None
@@ -289,7 +287,7 @@ async def approve(
     row = await _visible_batch(session, principal, clr_appy_evt_id, lock=True)
     if row.clr_stas == "approved":
         raise Conflict("the batch is already approved", code="already_approved")
-    await repo.freeze_settlements(session, row, *month_bounds(row.setlym))
+    await repo.freeze_settlements(session, row, *month_bounds(*month_of(row.setlym)))
     await repo.carry_adjustments(session, row)
     result = statement(
         await repo.line_sums(session, row.clr_appy_evt_id),

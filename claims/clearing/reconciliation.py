@@ -4,7 +4,7 @@ Both compare the institution's records with the engine's settlements of a scope:
 (hospitals and pharmacies reconcile their own settlements only; an insurer names one institution
 of its region, or for details its whole region), optionally an ``insutype`` and ``clr_type``, and
 ``setl_time`` from ``stmt_begndate`` to ``stmt_enddate`` inclusive, calendar days in China
-Standard Time as every period of the claims domain (``claims.budgets.CST``).
+Standard Time as every period of the claims domain (``engine.clock.CST``).
 
 * Totals: count and sums (``medfee_sumamt``, ``fund_pay_sumamt``, ``acct_pay``) of the live
   settlements (not revoked, ``refd_setl_flag`` 0). Balanced means all four are equal.
@@ -52,10 +52,10 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.funding.budgets import CST
 from claims.settlement.scope import institution_filter, is_institution
 from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
+from engine.clock import CST
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import cny, to_fen, yuan

@@ -29,7 +29,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
@@ -51,12 +51,10 @@ from claims.funding.schemas import (
 )
 from engine import audit, outbox
 from engine.auth import Principal, Role, find_organisation
+from engine.clock import CST, local_date
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import ZERO, Money, amount_text, cny, from_fen, min_money, scale, to_fen, yuan
-
-#: China Standard Time: no daylight saving since 1991, so a fixed offset is exact.
-CST = timezone(timedelta(hours=8), name="CST")
 
 RATIO_PLACES = Decimal("0.0001")
 
@@ -64,17 +62,6 @@ Band = Literal["surplus", "overspend_shared", "overspend_beyond_corridor"]
 
 
 # --- periods and visibility ----------------------------------------------------------------------
-
-
-def local_date(when: datetime) -> date:
-    """The calendar day in the pooling region (UTC+8) of a UTC timestamp."""
-    return when.astimezone(CST).date()
-
-
-def month_bounds(year: int, month: int) -> tuple[date, date]:
-    first = date(year, month, 1)
-    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    return first, following - timedelta(days=1)
 
 
 def require_month_started(year: int, month: int) -> None:

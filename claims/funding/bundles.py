@@ -20,7 +20,7 @@ The withheld capitation is released by the same quality rule as a global budget'
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,8 +32,6 @@ from claims.funding.budgets import (
     balance_of,
     check_quality_terms,
     entry_out,
-    local_date,
-    month_bounds,
     post_month,
     post_year_end,
     require_provider,
@@ -55,6 +53,7 @@ from claims.funding.schemas import (
 )
 from engine import audit
 from engine.auth import Principal
+from engine.clock import local_date, month_bounds
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import ZERO, Money, cny, from_fen, to_fen
@@ -173,7 +172,9 @@ async def sign_members(
 
 
 async def members_in_month(session: AsyncSession, row: Bundle, month: int) -> int:
-    return await repo.member_count(session, row.id, *month_bounds(row.year, month))
+    """Members signed to the bundle on at least one day of the month."""
+    begin, end = month_bounds(row.year, month)
+    return await repo.member_count(session, row.id, begin.date(), end.date() - timedelta(days=1))
 
 
 async def prepay_month(
@@ -263,7 +264,7 @@ async def bundle_view(
     today = local_date(utcnow())
     months: list[BundleMonthOut] = []
     for month in range(1, 13):
-        if month_bounds(year, month)[0] > today and month not in care:
+        if month_bounds(year, month)[0].date() > today and month not in care:
             break
         members = await members_in_month(session, row, month)
         totals = care.get(month, repo.CaseTotals())

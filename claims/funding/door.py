@@ -33,9 +33,9 @@ from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.funding import repository as repo
-from claims.funding.budgets import local_date
 from claims.funding.models import FundingCaseEntry
 from claims.funding.repository import route_lookup_columns, route_params
+from engine.clock import local_date
 from engine.db import table_of
 from engine.money import Money, to_fen
 

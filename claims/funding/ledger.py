@@ -20,7 +20,6 @@ from claims.funding.budgets import (
     burn_ratio,
     clear_budget,
     entry_out,
-    local_date,
     prepay_budget_month,
     require_month_started,
     require_visible,
@@ -42,6 +41,7 @@ from claims.funding.schemas import (
     YearEndOut,
 )
 from engine.auth import Principal, find_organisation
+from engine.clock import local_date
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import InvalidRequest, NotFound
 

@@ -55,7 +55,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from claims.funding import door as funding
-from claims.funding.budgets import CST
 from claims.settlement.models import (
     BenefitAccumulator,
     FeeLine,
@@ -67,6 +66,7 @@ from claims.settlement.models import (
 )
 from engine import idempotency
 from engine.audit import AuditEntry
+from engine.clock import CST
 from engine.db import (
     DriverConnection,
     DriverStatement,

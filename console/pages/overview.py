@@ -10,12 +10,12 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.funding import ledger
-from claims.funding.budgets import CST, local_date
 from claims.funding.schemas import RegionSummaryOut
 from claims.settlement.service import settle
 from console import repository
 from console.pages.calendar import today, year_elapsed
 from engine.auth import Principal
+from engine.clock import CST, local_date
 
 #: Settlements per day are shown for this many days up to today.
 DAYS_SHOWN = 31

@@ -28,9 +28,9 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import CST
 from claims.settlement.cli import read_policy_file
 from engine.auth import Role
+from engine.clock import CST
 from prescriptions.signing import sign
 from tests.prescriptions.world import RxWorld, build_rx_world
 from tests.support.factories.clearing import backdate, detail_file, file_row

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import CST
 from engine.auth import Role
+from engine.clock import CST
 from tests.fhir.validation import fhir_json, identifier_value, money, refusal
 from tests.support.factories.clearing import backdate, settled
 from tests.support.factories.orgs import make_key, make_org

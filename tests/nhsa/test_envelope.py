@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import local_date
 from claims.settlement.models import FeeLine, Settlement, Visit
+from engine.clock import local_date
 from engine.db import utcnow
 from tests.nhsa.his import His, fee_line, registration, settle_data
 from tests.support.factories.world import (

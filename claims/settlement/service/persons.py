@@ -13,7 +13,6 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import local_date
 from claims.settlement import repository
 from claims.settlement.models import Person
 from claims.settlement.schemas import (
@@ -28,6 +27,7 @@ from claims.settlement.schemas import (
 from claims.settlement.service import policies
 from engine import audit
 from engine.auth import Principal
+from engine.clock import local_date
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.money import cny, to_fen, yuan
 from engine.settings import get_settings

@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.funding import door as funding
-from claims.funding.budgets import local_date
 from claims.settlement import repository
 from claims.settlement import store as settlement_store
 from claims.settlement.audit_facts import settlement_facts
@@ -35,13 +34,16 @@ from claims.settlement.service.adjudication import (
     ClaimInput,
     adjudicate,
 )
-from claims.settlement.service.visits import new_id, priced_line
+from claims.settlement.service.visits import priced_line
 from claims.settlement.store import StateRow
 from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
+from engine.clock import local_date
 from engine.db import table_of, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.ids import new_id
 from engine.money import amount_text, from_fen, to_fen, yuan
+from engine.pagination import decode_cursor, encode_cursor
 
 CLR_TYPE_BY_MED_TYPE = {"11": "11", "14": "11", "21": "21", "41": "41"}
 
@@ -458,20 +460,6 @@ async def visible_settlement(
     return settlement_out(_columns(row))
 
 
-def _cursor(row: Settlement) -> str:
-    return f"{row.setl_time.isoformat()}|{row.setl_id}"
-
-
-def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        time, setl_id = cursor.split("|", 1)
-        return datetime.fromisoformat(time), setl_id
-    except ValueError as exc:
-        raise InvalidRequest("malformed cursor", code="invalid_cursor", field="cursor") from exc
-
-
 async def visible_settlements(
     session: AsyncSession,
     principal: Principal,
@@ -492,12 +480,12 @@ async def visible_settlements(
         status=status,
         begin=begin,
         end=end,
-        after=_parse_cursor(cursor),
+        after=decode_cursor(cursor),
         limit=limit + 1,
     )
     more = len(rows) > limit
     rows = rows[:limit]
     return SettlementPage(
         items=[settlement_out(_columns(r)) for r in rows],
-        next_cursor=_cursor(rows[-1]) if more and rows else None,
+        next_cursor=encode_cursor(rows[-1].setl_time, rows[-1].setl_id) if more and rows else None,
     )

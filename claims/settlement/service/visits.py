@@ -10,13 +10,11 @@ self-pay.
 from __future__ import annotations
 
 import hmac
-import secrets
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import local_date
 from claims.settlement import repository
 from claims.settlement.models import FeeLine, Person, Visit
 from claims.settlement.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
@@ -26,9 +24,11 @@ from claims.settlement.service.persons import resident_id_hash
 from claims.settlement.store import StateRow
 from engine import audit
 from engine.auth import Principal
+from engine.clock import local_date
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.idempotency import fingerprint
+from engine.ids import new_id
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
 from tariffs.registry import InstitutionInfo, get_institution, visible_practitioner
@@ -52,11 +52,6 @@ VOUCHER = "01"
 
 class InsuranceRefused(InvalidRequest):
     """The visit may not be paid by insurance (it may still be registered as self-pay)."""
-
-
-def new_id(prefix: str) -> str:
-    """Random, non-sequential identifiers: ids must not let a client guess others' objects."""
-    return prefix + secrets.token_hex(10).upper()
 
 
 def _check_not_future(when: datetime, field: str) -> None:

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import CST
 from engine.audit import AuditEntry
 from engine.auth import Role
+from engine.clock import CST
 from engine.outbox import OutboxEvent
 from tests.support.factories.clearing import backdate, revoked, settled
 from tests.support.factories.funding import budget_body

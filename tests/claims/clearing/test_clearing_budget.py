@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding.budgets import CST, local_date
 from claims.funding.models import FundingCaseEntry, FundingLedgerEntry, GlobalBudget
 from engine.audit import AuditEntry
+from engine.clock import CST, local_date
 from engine.db import utcnow
 from engine.outbox import OutboxEvent
 from tests.support.factories.clearing import backdate, revoked, settled

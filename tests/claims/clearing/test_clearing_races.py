@@ -15,9 +15,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from claims.funding.budgets import CST
 from claims.funding.models import FundingLedgerEntry
 from engine.app import create_app
+from engine.clock import CST
 from engine.db import Database
 from engine.settings import Settings
 from tests.support.factories.clearing import backdate, revoked, settled

@@ -16,9 +16,10 @@ from sqlalchemy import func, select
 
 from claims.funding import ledger as funding
 from claims.funding import tasks as budget_tasks
-from claims.funding.budgets import create_budget, local_date
+from claims.funding.budgets import create_budget
 from claims.funding.models import FundingLedgerEntry, GlobalBudget
 from claims.funding.schemas import BudgetIn
+from engine.clock import local_date
 from engine.db import Database, unit_of_work, utcnow
 from engine.errors import InvalidRequest
 from tests.support.factories.funding import budget_body, facts, provider, settle

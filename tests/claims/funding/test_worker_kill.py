@@ -31,10 +31,11 @@ from sqlalchemy import delete, func, select
 
 from claims.funding import ledger
 from claims.funding import tasks as budget_tasks
-from claims.funding.budgets import create_budget, local_date
+from claims.funding.budgets import create_budget
 from claims.funding.models import FundingCaseEntry, FundingLedgerEntry, GlobalBudget
 from claims.funding.schemas import BudgetIn
 from engine.auth import Organisation
+from engine.clock import local_date
 from engine.db import Database, unit_of_work, utcnow
 from engine.outbox import OutboxEvent
 from tests.conftest import BROKER_URL

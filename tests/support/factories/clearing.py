@@ -10,9 +10,9 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing.repository import DETAIL_COLUMNS
-from claims.funding.budgets import local_date
 from claims.funding.models import FundingCaseEntry
 from claims.settlement.models import Settlement
+from engine.clock import local_date
 from engine.db import utcnow
 from tests.support.factories.world import CLASS_A_ITEM, World
 

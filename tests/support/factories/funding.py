@@ -16,9 +16,9 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.funding import door
-from claims.funding.budgets import local_date
 from claims.settlement.models import Person
 from engine.auth import Organisation, Role
+from engine.clock import local_date
 from engine.money import cny
 from tests.support.factories.orgs import make_key, make_org, unique_code
 
