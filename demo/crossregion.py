@@ -20,11 +20,11 @@ from rich.table import Table
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budget_models import FundingCaseEntry
-from claims.budgets import CST
-from claims.models import Settlement
+from claims.funding.models import FundingCaseEntry
+from claims.settlement.models import Settlement
 from demo.client import Client
 from demo.reference import DEMO_DATA
+from engine.clock import CST
 from engine.terminal import money
 
 TREATMENT_REGION = "510100"

@@ -12,15 +12,16 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import persons, visits
-from claims import repository as claims_repository
 from claims.crossregion import repository
 from claims.crossregion.models import CrossRegionFiling
 from claims.crossregion.schemas import FilingEndIn, FilingIn, FilingOut, FilingPage
+from claims.settlement import repository as claims_repository
+from claims.settlement.service import persons
 from engine import audit
 from engine.auth import Principal
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.ids import new_id
 
 #: The care type of a visit in another region without a filing covering its day.
 UNFILED = "unfiled"
@@ -55,7 +56,7 @@ async def file(session: AsyncSession, principal: Principal, body: FilingIn) -> C
             field="begndate",
         )
     row = CrossRegionFiling(
-        trt_dcla_detl_sn=visits.new_id("F"),
+        trt_dcla_detl_sn=new_id("F"),
         psn_no=person.psn_no,
         insuplc_admdvs=person.admdvs,
         mdtrtarea_admvs=body.mdtrtarea_admvs,

@@ -25,9 +25,7 @@ from decimal import Decimal
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import visits
-from claims.budgets import CST
-from claims.clearing import month_bounds, require_month_over
+from claims.clearing.batches import month_of, require_month_over
 from claims.crossregion import repository
 from claims.crossregion.models import InterRegionClaim, InterRegionClaimLine
 from claims.crossregion.schemas import (
@@ -38,11 +36,13 @@ from claims.crossregion.schemas import (
     ClaimReconOut,
     ClaimSide,
 )
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 from engine import audit
 from engine.auth import Principal
+from engine.clock import CST, month_bounds
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from engine.ids import new_id
 from engine.money import cny, to_fen, yuan
 from engine.wire import SignedYuan
 
@@ -114,7 +114,7 @@ async def make_claim(
             "the month's claim on that region is made already", code="claim_exists", field="setlym"
         )
     now = utcnow()
-    begin, end = month_bounds(body.setlym)
+    begin, end = month_bounds(*month_of(body.setlym))
     settled = await repository.month_settlements(
         session, treatment, body.insuplc_admdvs, begin, end, live_at=now
     )
@@ -122,7 +122,7 @@ async def make_claim(
         session, treatment, body.insuplc_admdvs, before=now, into=None
     )
     header = {
-        "claim_id": visits.new_id("X"),
+        "claim_id": new_id("X"),
         "mdtrtarea_admvs": treatment,
         "insuplc_admdvs": body.insuplc_admdvs,
         "setlym": body.setlym,
@@ -233,7 +233,7 @@ def read_claim_file(data: bytes) -> Lines:
 async def _record(session: AsyncSession, claim: InterRegionClaim) -> Lines:
     """The insured place's own record of what the claim holds: its insured's settlements at the
     treatment place, as they stood when the claim froze."""
-    begin, end = month_bounds(claim.setlym)
+    begin, end = month_bounds(*month_of(claim.setlym))
     settled = await repository.month_settlements(
         session,
         claim.mdtrtarea_admvs,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from claims.crossregion.models import CrossRegionFiling, InterRegionClaim, InterRegionClaimLine
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 
 
 async def filing(

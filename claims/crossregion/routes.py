@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import refusals as claims_refusals
 from claims.crossregion import filings, interregion, refusals
 from claims.crossregion.schemas import (
     ClaimIn,
@@ -21,6 +20,7 @@ from claims.crossregion.schemas import (
     FilingOut,
     FilingPage,
 )
+from claims.settlement import refusals as claims_refusals
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent

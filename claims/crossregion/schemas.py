@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from claims.recon_schemas import Setlym
+from claims.clearing.schemas import Setlym
 from engine.wire import Admdvs, CalendarDate, Code, SignedYuan, WireModel
 
 FilingType = Literal["long_term_residence", "referral", "temporary_travel"]
