@@ -59,9 +59,6 @@ LAZY_GROUPS = {
     ),
     "recon": LazyGroup("claims.clearing.cli:app", "Reconciliation: 3201 totals and 3202 details."),
     "clearing": LazyGroup("claims.clearing.batch_cli:app", "Clearing batches (3203)."),
-    "xregion": LazyGroup(
-        "claims.crossregion.cli:app", "Cross-region care: filings and inter-region claims."
-    ),
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),

@@ -17,7 +17,6 @@ DOMAINS = (
     "claims.settlement",
     "claims.funding",
     "claims.clearing",
-    "claims.crossregion",
     "prescriptions",
     "fhir_export",
 )

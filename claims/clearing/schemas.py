@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StrictInt
 
 from claims.funding.schemas import Signed
 from claims.settlement.schemas import Amount, ClrType, Insutype
-from engine.wire import CalendarDate, Code, WireModel
+from engine.wire import Admdvs, CalendarDate, Code, SignedYuan, WireModel
 
 StmtRslt = Literal["0", "1"]
 Setlym = Annotated[
@@ -207,3 +207,56 @@ class ClearingBatchOut(BaseModel):
 
 class ClearingBatchPage(BaseModel):
     items: list[ClearingBatchOut]
+
+
+# --- inter-region claims (跨区清算) ---------------------------------------------------------------
+
+
+class ClaimIn(WireModel):
+    insuplc_admdvs: Admdvs = Field(description="the insured place claimed from")
+    setlym: Setlym
+
+
+class ClaimOut(BaseModel):
+    claim_id: str
+    mdtrtarea_admvs: str = Field(description="the treatment place, which claims")
+    insuplc_admdvs: str = Field(description="the insured place, which owes")
+    setlym: str
+    frozen_at: datetime
+    setl_cnt: int = Field(description="settlements of the month")
+    adjustment_cnt: int = Field(description="revocations carried in from earlier claims")
+    medfee_sumamt: SignedYuan
+    fund_pay_sumamt: SignedYuan = Field(
+        description="the fund share of the month's settlements, net of the adjustments"
+    )
+
+
+class ClaimList(BaseModel):
+    items: list[ClaimOut]
+
+
+ClaimMismatchKind = Literal["missing_here", "missing_there", "amount_differs"]
+
+
+class ClaimSide(BaseModel):
+    lines: int
+    fund_pay_sumamt: SignedYuan
+
+
+class ClaimMismatch(BaseModel):
+    setl_id: str
+    kind: Literal["settlement", "adjustment"]
+    mismatch: ClaimMismatchKind = Field(
+        description="missing_here: a line the insured place has no record of; missing_there: "
+        "a line of its record the claim lacks; amount_differs: both, other fund share"
+    )
+    claimed: SignedYuan | None = Field(description="the claim's fund share; null if missing")
+    recorded: SignedYuan | None = Field(description="the record's fund share; null if missing")
+
+
+class ClaimReconOut(BaseModel):
+    claim_id: str
+    balanced: bool
+    claim: ClaimSide
+    record: ClaimSide
+    mismatches: list[ClaimMismatch]

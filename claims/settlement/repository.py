@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, or_, select, update
@@ -16,6 +16,7 @@ from claims.settlement.models import (
     BasicPolicyRow,
     BenefitAccumulator,
     CriticalIllnessPolicyRow,
+    CrossRegionFiling,
     CrossRegionPolicyRow,
     FeeLine,
     Person,
@@ -310,3 +311,65 @@ async def delete_fee_lines(
 
 async def delete_visit(session: AsyncSession, mdtrt_id: str) -> None:
     await session.execute(delete(Visit).where(Visit.mdtrt_id == mdtrt_id))
+
+
+# --- cross-region filings -------------------------------------------------------------------------
+
+
+async def filing(
+    session: AsyncSession, trt_dcla_detl_sn: str, *, lock: bool = False
+) -> CrossRegionFiling | None:
+    query = select(CrossRegionFiling).where(CrossRegionFiling.trt_dcla_detl_sn == trt_dcla_detl_sn)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=lock))).first()
+
+
+def _overlapping(begndate: date, enddate: date | None) -> list[object]:
+    """Filings whose period shares a day with [begndate, enddate]."""
+    conditions: list[object] = [
+        or_(CrossRegionFiling.enddate.is_(None), CrossRegionFiling.enddate >= begndate)
+    ]
+    if enddate is not None:
+        conditions.append(CrossRegionFiling.begndate <= enddate)
+    return conditions
+
+
+async def active_filings(
+    session: AsyncSession,
+    psn_no: str,
+    mdtrtarea_admvs: str,
+    begndate: date,
+    enddate: date | None,
+) -> Sequence[CrossRegionFiling]:
+    """The person's live filings for the treatment region that share a day with the period."""
+    query = select(CrossRegionFiling).where(
+        CrossRegionFiling.psn_no == psn_no,
+        CrossRegionFiling.mdtrtarea_admvs == mdtrtarea_admvs,
+        CrossRegionFiling.status == "active",
+        *_overlapping(begndate, enddate),  # type: ignore[arg-type]
+    )
+    return (await session.scalars(query.order_by(CrossRegionFiling.begndate))).all()
+
+
+async def filings_page(
+    session: AsyncSession,
+    *,
+    admdvs: str,
+    psn_no: str | None,
+    after: str | None,
+    limit: int,
+) -> Sequence[CrossRegionFiling]:
+    """Filings that name ``admdvs`` as insured or treatment region, by serial number."""
+    query = select(CrossRegionFiling).where(
+        or_(
+            CrossRegionFiling.insuplc_admdvs == admdvs,
+            CrossRegionFiling.mdtrtarea_admvs == admdvs,
+        )
+    )
+    if psn_no is not None:
+        query = query.where(CrossRegionFiling.psn_no == psn_no)
+    if after is not None:
+        query = query.where(CrossRegionFiling.trt_dcla_detl_sn > after)
+    query = query.order_by(CrossRegionFiling.trt_dcla_detl_sn).limit(limit)
+    return (await session.scalars(query)).all()

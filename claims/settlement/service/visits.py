@@ -15,11 +15,10 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.crossregion import filings
 from claims.settlement import repository
 from claims.settlement.models import FeeLine, Person, Visit
 from claims.settlement.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
-from claims.settlement.service import policies
+from claims.settlement.service import filings, policies
 from claims.settlement.service.adjudication import PricedLine, split_line
 from claims.settlement.service.persons import resident_id_hash
 from claims.settlement.store import StateRow

@@ -208,21 +208,23 @@ def test_the_cli_files_lists_ends_and_revokes(configured: None) -> None:
     made = runner.invoke(
         app,
         [
-            *("xregion", "file", "--region", region, "--psn-no", psn_no),
+            *("claims", "filing", "create", "--region", region, "--psn-no", psn_no),
             *("--filing-type", "referral", "--treatment-region", TREATMENT, "--from", "2026-01-01"),
         ],
     )
     assert made.exit_code == 0, made.output
     sn = made.output.split()[0]
-    listed = runner.invoke(app, ["xregion", "filings", "--region", region])
+    listed = runner.invoke(app, ["claims", "filing", "list", "--region", region])
     assert sn in listed.output and "referral" in listed.output
-    ended = runner.invoke(app, ["xregion", "end", sn, "--region", region, "--to", "2026-02-01"])
+    ended = runner.invoke(
+        app, ["claims", "filing", "end", sn, "--region", region, "--to", "2026-02-01"]
+    )
     assert ended.exit_code == 0 and "2026-02-01" in ended.output, ended.output
-    revoked = runner.invoke(app, ["xregion", "revoke", sn, "--region", region])
+    revoked = runner.invoke(app, ["claims", "filing", "revoke", sn, "--region", region])
     assert revoked.exit_code == 0 and "revoked" in revoked.output, revoked.output
-    again = runner.invoke(app, ["xregion", "revoke", sn, "--region", region])
+    again = runner.invoke(app, ["claims", "filing", "revoke", sn, "--region", region])
     assert again.exit_code == 1 and "filing_revoked" in again.output
-    elsewhere = runner.invoke(app, ["xregion", "revoke", sn, "--region", TREATMENT])
+    elsewhere = runner.invoke(app, ["claims", "filing", "revoke", sn, "--region", TREATMENT])
     assert elsewhere.exit_code == 1 and "unknown_filing" in elsewhere.output
 
 
@@ -234,7 +236,7 @@ def test_the_cli_makes_exports_and_reconciles_a_claim(configured: None, tmp_path
     made = runner.invoke(
         app,
         [
-            *("xregion", "claim", "--region", treatment),
+            *("clearing", "interregion", "make", "--region", treatment),
             *("--insured-region", insured, "--setlym", "202609"),
         ],
     )
@@ -242,15 +244,45 @@ def test_the_cli_makes_exports_and_reconciles_a_claim(configured: None, tmp_path
     claim_id = made.output.split()[0]
     exported = tmp_path / "claim.csv"
     lines = runner.invoke(
-        app, ["xregion", "claim-lines", claim_id, "--region", treatment, "--out", str(exported)]
+        app,
+        [
+            "clearing",
+            "interregion",
+            "lines",
+            claim_id,
+            "--region",
+            treatment,
+            "--out",
+            str(exported),
+        ],
     )
     assert lines.exit_code == 0, lines.output
     balanced = runner.invoke(
-        app, ["xregion", "reconcile", claim_id, "--region", insured, "--file", str(exported)]
+        app,
+        [
+            "clearing",
+            "interregion",
+            "reconcile",
+            claim_id,
+            "--region",
+            insured,
+            "--file",
+            str(exported),
+        ],
     )
     assert balanced.exit_code == 0 and "balanced" in balanced.output, balanced.output
     exported.write_text(exported.read_text() + "S1,settlement,,,,,,1.00,1.00\n")
     differs = runner.invoke(
-        app, ["xregion", "reconcile", claim_id, "--region", insured, "--file", str(exported)]
+        app,
+        [
+            "clearing",
+            "interregion",
+            "reconcile",
+            claim_id,
+            "--region",
+            insured,
+            "--file",
+            str(exported),
+        ],
     )
     assert differs.exit_code == 1 and "missing_here" in differs.output, differs.output

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from claims.crossregion.models import InterRegionClaim
+from claims.clearing.models import InterRegionClaim
 from claims.settlement.models import BenefitAccumulator, Settlement
 from engine.app import create_app
 from engine.db import Database

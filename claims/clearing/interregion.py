@@ -25,10 +25,10 @@ from decimal import Decimal
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.clearing import repository
 from claims.clearing.batches import month_of, require_month_over
-from claims.crossregion import repository
-from claims.crossregion.models import InterRegionClaim, InterRegionClaimLine
-from claims.crossregion.schemas import (
+from claims.clearing.models import InterRegionClaim, InterRegionClaimLine
+from claims.clearing.schemas import (
     ClaimIn,
     ClaimList,
     ClaimMismatch,

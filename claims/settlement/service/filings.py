@@ -12,10 +12,9 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.crossregion import repository
-from claims.crossregion.models import CrossRegionFiling
-from claims.crossregion.schemas import FilingEndIn, FilingIn, FilingOut, FilingPage
-from claims.settlement import repository as claims_repository
+from claims.settlement import repository
+from claims.settlement.models import CrossRegionFiling
+from claims.settlement.schemas import FilingEndIn, FilingIn, FilingOut, FilingPage
 from claims.settlement.service import persons
 from engine import audit
 from engine.auth import Principal
@@ -46,7 +45,7 @@ async def file(session: AsyncSession, principal: Principal, body: FilingIn) -> C
             "the treatment region is the person's own", code="same_region", field="mdtrtarea_admvs"
         )
     _check_period(body.begndate, body.enddate)
-    await claims_repository.person(session, person.psn_no, lock=True)
+    await repository.person(session, person.psn_no, lock=True)
     if await repository.active_filings(
         session, person.psn_no, body.mdtrtarea_admvs, body.begndate, body.enddate
     ):
