@@ -406,7 +406,9 @@ async def claim_csv(claim_id: str, principal: Insurer, session: Session) -> Resp
 @router.post(
     "/cross-region/claims/{claim_id}/reconciliation",
     operation_id="reconcile_interregion_claim",
-    responses=documented(refusals.UNKNOWN_CLAIM, refusals.INVALID_CLAIM_FILE),
+    responses=documented(
+        refusals.UNKNOWN_CLAIM, refusals.INVALID_CLAIM_FILE, refusals.INVALID_UPLOAD
+    ),
     openapi_extra=csv_file_body(
         "the claim as the insured place received it (the claim CSV); an empty body reconciles "
         "the claim as stored"
