@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from claims.clearing.schemas import (
-        ClaimOut,
-        ClaimReconOut,
         ClearingBatchOut,
         ClearingBatchPage,
+        InterRegionClaimOut,
+        InterRegionReconOut,
     )
 
 app = typer.Typer(no_args_is_help=True)
@@ -168,12 +168,12 @@ def claim_command(
 ) -> None:
     """Make REGION's claim on an insured place for a settled month (frozen as made)."""
     from claims.clearing import interregion
-    from claims.clearing.schemas import ClaimIn
+    from claims.clearing.schemas import InterRegionClaimIn
     from engine.auth import cli_insurer
 
-    body = parsed(ClaimIn, {"insuplc_admdvs": insured_region, "setlym": setlym})
+    body = parsed(InterRegionClaimIn, {"insuplc_admdvs": insured_region, "setlym": setlym})
 
-    async def work(session: AsyncSession) -> ClaimOut:
+    async def work(session: AsyncSession) -> InterRegionClaimOut:
         return interregion.claim_out(
             await interregion.make_claim(session, cli_insurer(region), body)
         )
@@ -219,7 +219,7 @@ def reconcile_command(
 
     data = file.read_bytes() if file is not None else None
 
-    async def work(session: AsyncSession) -> ClaimReconOut:
+    async def work(session: AsyncSession) -> InterRegionReconOut:
         return await interregion.reconcile(session, cli_insurer(region), claim_id, data)
 
     result = run(work)

@@ -29,12 +29,12 @@ from claims.clearing import repository
 from claims.clearing.batches import month_of, require_month_over
 from claims.clearing.models import InterRegionClaim, InterRegionClaimLine
 from claims.clearing.schemas import (
-    ClaimIn,
-    ClaimList,
-    ClaimMismatch,
-    ClaimOut,
-    ClaimReconOut,
-    ClaimSide,
+    InterRegionClaimIn,
+    InterRegionClaimList,
+    InterRegionClaimOut,
+    InterRegionMismatch,
+    InterRegionReconOut,
+    InterRegionSide,
 )
 from claims.settlement.models import Settlement
 from engine import audit
@@ -65,8 +65,8 @@ _SIGNED_YUAN: TypeAdapter[Decimal] = TypeAdapter(SignedYuan)
 Lines = dict[tuple[str, str], int]
 
 
-def claim_out(row: InterRegionClaim) -> ClaimOut:
-    return ClaimOut(
+def claim_out(row: InterRegionClaim) -> InterRegionClaimOut:
+    return InterRegionClaimOut(
         claim_id=row.claim_id,
         mdtrtarea_admvs=row.mdtrtarea_admvs,
         insuplc_admdvs=row.insuplc_admdvs,
@@ -96,7 +96,7 @@ def _line(claim_id: str, settlement: Settlement, kind: str) -> dict[str, object]
 
 
 async def make_claim(
-    session: AsyncSession, principal: Principal, body: ClaimIn
+    session: AsyncSession, principal: Principal, body: InterRegionClaimIn
 ) -> InterRegionClaim:
     """Freeze the month's claim of the caller's region on ``body.insuplc_admdvs`` (module
     docstring). A settlement is claimed once and adjusted once (the lines' key): when two claims
@@ -174,10 +174,10 @@ async def visible_claim(
     return row
 
 
-async def visible_claims(session: AsyncSession, principal: Principal) -> ClaimList:
+async def visible_claims(session: AsyncSession, principal: Principal) -> InterRegionClaimList:
     assert principal.admdvs is not None  # insurers are bound to a region
     rows = await repository.claims_of_region(session, principal.admdvs)
-    return ClaimList(items=[claim_out(r) for r in rows])
+    return InterRegionClaimList(items=[claim_out(r) for r in rows])
 
 
 def _cells(line: InterRegionClaimLine) -> list[str]:
@@ -254,11 +254,11 @@ async def _record(session: AsyncSession, claim: InterRegionClaim) -> Lines:
     return record
 
 
-def _side(lines: Mapping[tuple[str, str], int]) -> ClaimSide:
-    return ClaimSide(lines=len(lines), fund_pay_sumamt=yuan(sum(lines.values())))
+def _side(lines: Mapping[tuple[str, str], int]) -> InterRegionSide:
+    return InterRegionSide(lines=len(lines), fund_pay_sumamt=yuan(sum(lines.values())))
 
 
-def _mismatches(claimed: Lines, record: Lines) -> list[ClaimMismatch]:
+def _mismatches(claimed: Lines, record: Lines) -> list[InterRegionMismatch]:
     found = []
     for key in sorted(claimed.keys() | record.keys()):
         mine, theirs = record.get(key), claimed.get(key)
@@ -272,7 +272,7 @@ def _mismatches(claimed: Lines, record: Lines) -> list[ClaimMismatch]:
             else "amount_differs"
         )
         found.append(
-            ClaimMismatch(
+            InterRegionMismatch(
                 setl_id=key[0],
                 kind=key[1],
                 mismatch=kind,
@@ -285,7 +285,7 @@ def _mismatches(claimed: Lines, record: Lines) -> list[ClaimMismatch]:
 
 async def reconcile(
     session: AsyncSession, principal: Principal, claim_id: str, claim_file: bytes | None
-) -> ClaimReconOut:
+) -> InterRegionReconOut:
     """The insured place's reconciliation of a claim against its own record: the claim as the
     file ``claim_file`` carries it, or as stored when None."""
     claim = await visible_claim(session, principal, claim_id)
@@ -299,7 +299,7 @@ async def reconcile(
     )  # fmt: skip
     record = await _record(session, claim)
     mismatches = _mismatches(claimed, record)
-    return ClaimReconOut(
+    return InterRegionReconOut(
         claim_id=claim_id,
         balanced=not mismatches,
         claim=_side(claimed),

@@ -21,16 +21,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import batches, interregion, reconciliation
 from claims.clearing.schemas import (
-    ClaimIn,
-    ClaimList,
-    ClaimOut,
-    ClaimReconOut,
     ClearingApplyIn,
     ClearingBatchOut,
     ClearingBatchPage,
     ClrType,
     DetailJobOut,
     DetailReconOut,
+    InterRegionClaimIn,
+    InterRegionClaimList,
+    InterRegionClaimOut,
+    InterRegionReconOut,
     Setlym,
     TotalsIn,
     TotalsOut,
@@ -339,13 +339,13 @@ async def clearing_batch_csv(
     summary="Make the month's inter-region claim",
 )
 async def make_claim(
-    body: ClaimIn, principal: Insurer, session: Session, idempotency_key: IdempotencyKey
-) -> ClaimOut:
+    body: InterRegionClaimIn, principal: Insurer, session: Session, idempotency_key: IdempotencyKey
+) -> InterRegionClaimOut:
     """The treatment place's claim on an insured place for a settled month: the fund share of
     every cross-region settlement, with revocations since the pair's earlier claims carried in;
     frozen as made. Idempotent under ``Idempotency-Key``."""
 
-    async def make() -> ClaimOut:
+    async def make() -> InterRegionClaimOut:
         return interregion.claim_out(await interregion.make_claim(session, principal, body))
 
     return await run_idempotent(
@@ -354,7 +354,7 @@ async def make_claim(
         idempotency_key,
         fingerprint("interregion-claim", body.model_dump(mode="json")),
         make,
-        ClaimOut,
+        InterRegionClaimOut,
     )
 
 
@@ -363,7 +363,7 @@ async def make_claim(
     operation_id="list_interregion_claims",
     summary="List the inter-region claims of the insurer's region",
 )
-async def list_claims(principal: Insurer, session: Session) -> ClaimList:
+async def list_claims(principal: Insurer, session: Session) -> InterRegionClaimList:
     """The claims the insurer's region made as treatment place and those made on it."""
     return await interregion.visible_claims(session, principal)
 
@@ -374,7 +374,7 @@ async def list_claims(principal: Insurer, session: Session) -> ClaimList:
     responses=documented(refusals.UNKNOWN_CLAIM),
     summary="Get an inter-region claim",
 )
-async def get_claim(claim_id: str, principal: Insurer, session: Session) -> ClaimOut:
+async def get_claim(claim_id: str, principal: Insurer, session: Session) -> InterRegionClaimOut:
     """A claim, to the insurer of the treatment place or of the insured place."""
     return interregion.claim_out(await interregion.visible_claim(session, principal, claim_id))
 
@@ -417,7 +417,7 @@ async def claim_csv(claim_id: str, principal: Insurer, session: Session) -> Resp
 )
 async def reconcile_claim(
     claim_id: str, request: Request, principal: Insurer, session: Session
-) -> ClaimReconOut:
+) -> InterRegionReconOut:
     """The insured place reconciles a claim on it against its own record of its insured's
     settlements at the treatment place: totals, and each line missing on either side or with
     another fund share. Only the insured place's insurer reconciles (403 for the treatment

@@ -212,12 +212,12 @@ class ClearingBatchPage(BaseModel):
 # --- inter-region claims (跨区清算) ---------------------------------------------------------------
 
 
-class ClaimIn(WireModel):
+class InterRegionClaimIn(WireModel):
     insuplc_admdvs: Admdvs = Field(description="the insured place claimed from")
     setlym: Setlym
 
 
-class ClaimOut(BaseModel):
+class InterRegionClaimOut(BaseModel):
     claim_id: str
     mdtrtarea_admvs: str = Field(description="the treatment place, which claims")
     insuplc_admdvs: str = Field(description="the insured place, which owes")
@@ -231,22 +231,22 @@ class ClaimOut(BaseModel):
     )
 
 
-class ClaimList(BaseModel):
-    items: list[ClaimOut]
+class InterRegionClaimList(BaseModel):
+    items: list[InterRegionClaimOut]
 
 
-ClaimMismatchKind = Literal["missing_here", "missing_there", "amount_differs"]
+InterRegionMismatchKind = Literal["missing_here", "missing_there", "amount_differs"]
 
 
-class ClaimSide(BaseModel):
+class InterRegionSide(BaseModel):
     lines: int
     fund_pay_sumamt: SignedYuan
 
 
-class ClaimMismatch(BaseModel):
+class InterRegionMismatch(BaseModel):
     setl_id: str
     kind: Literal["settlement", "adjustment"]
-    mismatch: ClaimMismatchKind = Field(
+    mismatch: InterRegionMismatchKind = Field(
         description="missing_here: a line the insured place has no record of; missing_there: "
         "a line of its record the claim lacks; amount_differs: both, other fund share"
     )
@@ -254,9 +254,9 @@ class ClaimMismatch(BaseModel):
     recorded: SignedYuan | None = Field(description="the record's fund share; null if missing")
 
 
-class ClaimReconOut(BaseModel):
+class InterRegionReconOut(BaseModel):
     claim_id: str
     balanced: bool
-    claim: ClaimSide
-    record: ClaimSide
-    mismatches: list[ClaimMismatch]
+    claim: InterRegionSide
+    record: InterRegionSide
+    mismatches: list[InterRegionMismatch]
