@@ -9,6 +9,7 @@ import csv
 import io
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -226,3 +227,31 @@ async def test_who_may_see_make_and_reconcile_a_claim(
         (400, "same_region"),
         (400, "period_not_over"),
     ]
+
+
+async def test_the_treatment_place_clears_its_institution_as_usual(
+    xr: CrossRegion, session: AsyncSession
+) -> None:
+    """3203 at B is unchanged: the hospital's October batch holds its cross-region settlements
+    with its own insured's, and B's insurer approves it as any batch."""
+    made = await october(xr, session)
+    code, hospital = xr.away.hospital(0)
+    applied = await xr.away.client.post(
+        "/v1/clearing/batches",
+        json={"setlym": "202610", "clr_type": "11"},
+        headers=hospital | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert applied.status_code == 201, applied.text
+    approved = await xr.away.client.post(
+        f"/v1/clearing/batches/{applied.json()['clr_appy_evt_id']}/approval",
+        headers=xr.away.insurer | {"Idempotency-Key": uuid.uuid4().hex},
+    )
+    assert approved.status_code == 200, approved.text
+    batch = approved.json()
+    rows = list(csv.DictReader(io.StringIO((await xr.away.client.get(
+        f"/v1/clearing/batches/{batch['clr_appy_evt_id']}/lines.csv", headers=xr.away.insurer
+    )).text)))  # fmt: skip
+    cleared = {r["setl_id"] for r in rows}
+    assert {s["setl_id"] for s in made.values()} < cleared
+    assert (batch["fixmedins_code"], batch["psntime"]) == (code, 5)  # and B's own insured's
+    assert Decimal(batch["fund_appy_sum"]) == sum(Decimal(r["fund_pay_sumamt"]) for r in rows)
