@@ -52,7 +52,7 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement.scope import institution_filter, is_institution
+from claims.settlement.door import institution_filter, is_institution
 from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
 from engine.clock import CST
