@@ -21,8 +21,10 @@ import io
 from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import repository
@@ -36,7 +38,6 @@ from claims.clearing.schemas import (
     InterRegionReconOut,
     InterRegionSide,
 )
-from claims.settlement.models import Settlement
 from engine import audit
 from engine.auth import Principal
 from engine.clock import CST, month_bounds
@@ -79,7 +80,7 @@ def claim_out(row: InterRegionClaim) -> InterRegionClaimOut:
     )
 
 
-def _line(claim_id: str, settlement: Settlement, kind: str) -> dict[str, object]:
+def _line(claim_id: str, settlement: Row[Any], kind: str) -> dict[str, object]:
     sign = 1 if kind == "settlement" else -1
     return {
         "setl_id": settlement.setl_id,

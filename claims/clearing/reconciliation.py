@@ -52,7 +52,7 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement.scope import institution_filter, is_institution
+from claims.settlement.door import institution_filter, is_institution
 from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
 from engine.clock import CST
@@ -387,7 +387,8 @@ async def submit_details(
     return out
 
 
-def _run_scope(run: ReconRun, job: ReconJob) -> Scope:
+def run_scope(run: ReconRun, job: ReconJob) -> Scope:
+    """The settlements a submitted detail reconciliation compares with."""
     begin, end = Period(run.stmt_begndate, run.stmt_enddate).bounds()
     return Scope(job.scope_admdvs, run.fixmedins_code, run.insutype, run.clr_type, begin, end)
 
@@ -416,7 +417,7 @@ async def run_job(db: Database, recon_id: uuid.UUID) -> None:
             return  # finished by a concurrent delivery while this one waited for the lock
         steps = _Steps()
         out = await _diff(
-            session, run, repo.staged_upload(session, recon_id), _run_scope(run, job), steps
+            session, run, repo.staged_upload(session, recon_id), run_scope(run, job), steps
         )
         job.status, job.finished_at = "done", utcnow()
         payload = out.model_dump(mode="json", exclude={"mismatches"})

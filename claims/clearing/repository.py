@@ -36,6 +36,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     Numeric,
+    Row,
     String,
     Table,
     and_,
@@ -66,8 +67,8 @@ from claims.clearing.models import (
     ReconMismatch,
     ReconRun,
 )
-from claims.funding.models import FundingCaseEntry
-from claims.settlement.models import Settlement
+from claims.funding import door as funding
+from claims.settlement.door import SETTLEMENTS
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import InvalidRequest
 from engine.money import cny, to_fen
@@ -106,7 +107,7 @@ class Scope:
     end: datetime
 
     def where(self) -> list[ColumnElement[bool]]:
-        s = Settlement
+        s = SETTLEMENTS.c
         clauses = [s.setl_time >= self.begin, s.setl_time < self.end]
         if self.admdvs is not None:
             clauses.append(s.admdvs == self.admdvs)
@@ -159,7 +160,7 @@ def _totals(row: Any) -> Totals:
 
 
 async def settlement_totals(session: AsyncSession, scope: Scope) -> Totals:
-    s = Settlement
+    s = SETTLEMENTS.c
     stmt = select(
         *_totals_columns(s.status == "settled", s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay)
     ).where(*scope.where())
@@ -389,7 +390,7 @@ async def diff_upload(
     amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no).
     """
     await set_local(session, "work_mem", DIFF_WORK_MEM)
-    s = Settlement
+    s = SETTLEMENTS.c
     here = (
         select(
             s.setl_id,
@@ -589,23 +590,6 @@ async def batches(
     return (await session.scalars(stmt.order_by(b.setlym, b.fixmedins_code, b.clr_type))).all()
 
 
-def _hifp_route(setl_id: Any, fixmedins_code: Any) -> Any:
-    """How claims.funding routed the settlement's pooled-fund share: item by item when it wrote a
-    fund share for this institution, else by DIP points, else by the holder's bundle. A
-    settlement with no funding entry at all is paid item by item."""
-    e = FundingCaseEntry
-
-    def entry(kind: str, *extra: ColumnElement[bool]) -> Any:
-        return exists().where(e.setl_id == setl_id, e.kind == kind, e.reverses_id.is_(None), *extra)
-
-    return case(
-        (entry("fund_share", e.fixmedins_code == fixmedins_code), "item"),
-        (entry("dip_points"), "points"),
-        (entry("bundle_care"), "bundle"),
-        else_="item",
-    )
-
-
 _AMOUNTS = ("medfee_sumamt", "fund_pay_sumamt", "psn_cash_pay", *FUNDS)
 
 
@@ -614,7 +598,7 @@ async def freeze_settlements(
 ) -> int:
     """Copy every live settlement of the batch's institution, clr_type and month into the batch;
     how many. What is copied is what the batch pays, whatever happens to the settlements later."""
-    s = Settlement
+    s = SETTLEMENTS.c
     columns: dict[str, Any] = {
         "setl_id": s.setl_id,
         "kind": literal("settlement"),
@@ -624,7 +608,7 @@ async def freeze_settlements(
         "psn_no": s.psn_no,
         "insutype": s.insutype,
         "clr_way": s.clr_way,
-        "hifp_route": _hifp_route(s.setl_id, s.fixmedins_code),
+        "hifp_route": funding.hifp_route(s.setl_id, s.fixmedins_code),
         "setl_time": s.setl_time,
         "revoked_at": null(),
         **{name: getattr(s, name) for name in _AMOUNTS},
@@ -647,7 +631,7 @@ async def carry_adjustments(session: AsyncSession, row: ClearingBatch) -> int:
     The primary key (setl_id, kind) makes a concurrent approval that carries the same revocation
     skip it (``ON CONFLICT DO NOTHING``): each revocation is carried once.
     """
-    line, earlier, s = aliased(ClearingLine), aliased(ClearingBatch), Settlement
+    line, earlier, s = aliased(ClearingLine), aliased(ClearingBatch), SETTLEMENTS.c
     carried = aliased(ClearingLine)
     columns: dict[str, Any] = {
         "setl_id": line.setl_id,
@@ -666,7 +650,7 @@ async def carry_adjustments(session: AsyncSession, row: ClearingBatch) -> int:
     query = (
         select(*columns.values())
         .join(earlier, earlier.clr_appy_evt_id == line.clr_appy_evt_id)
-        .join(s, s.setl_id == line.setl_id)
+        .join(SETTLEMENTS, s.setl_id == line.setl_id)
         .where(
             line.kind == "settlement",
             earlier.fixmedins_code == row.fixmedins_code,
@@ -741,28 +725,31 @@ async def stream_lines(session: AsyncSession, clr_appy_evt_id: str) -> AsyncIter
 # --- inter-region claims --------------------------------------------------------------------------
 
 
+_S = SETTLEMENTS.c
+
+
 def _pair(b: str, a: str) -> list[ColumnElement[bool]]:
     """Settlements made by ``b``'s institutions for ``a``'s insured."""
-    return [Settlement.admdvs == b, Settlement.insuplc_admdvs == a]
+    return [_S.admdvs == b, _S.insuplc_admdvs == a]
 
 
 async def month_settlements(
     session: AsyncSession, b: str, a: str, begin: datetime, end: datetime, *, live_at: datetime
-) -> Sequence[Settlement]:
+) -> Sequence[Row[Any]]:
     """The pair's settlements made in [begin, end) that were live at ``live_at`` (not revoked,
-    or revoked only later)."""
-    query = select(Settlement).where(
+    or revoked only later), as rows of settlement's columns."""
+    query = select(SETTLEMENTS).where(
         *_pair(b, a),
-        Settlement.setl_time >= begin,
-        Settlement.setl_time < end,
-        or_(Settlement.revoked_at.is_(None), Settlement.revoked_at >= live_at),
+        _S.setl_time >= begin,
+        _S.setl_time < end,
+        or_(_S.revoked_at.is_(None), _S.revoked_at >= live_at),
     )
-    return (await session.scalars(query.order_by(Settlement.setl_time, Settlement.setl_id))).all()
+    return (await session.execute(query.order_by(_S.setl_time, _S.setl_id))).all()
 
 
 async def revocations_to_carry(
     session: AsyncSession, b: str, a: str, *, before: datetime, into: str | None
-) -> Sequence[Settlement]:
+) -> Sequence[Row[Any]]:
     """Settlements of the pair claimed in a claim frozen before ``before``, revoked after that
     claim froze and before ``before``, and not carried into a claim other than ``into`` (the
     claim being checked; None while making a claim): the adjustments a claim frozen at
@@ -771,22 +758,22 @@ async def revocations_to_carry(
     earlier = aliased(InterRegionClaim)
     carried = aliased(InterRegionClaimLine)
     query = (
-        select(Settlement)
-        .join(claimed, and_(claimed.setl_id == Settlement.setl_id, claimed.kind == "settlement"))
+        select(SETTLEMENTS)
+        .join(claimed, and_(claimed.setl_id == _S.setl_id, claimed.kind == "settlement"))
         .join(earlier, earlier.claim_id == claimed.claim_id)
         .where(
             *_pair(b, a),
             earlier.frozen_at < before,
-            Settlement.revoked_at >= earlier.frozen_at,
-            Settlement.revoked_at < before,
+            _S.revoked_at >= earlier.frozen_at,
+            _S.revoked_at < before,
             ~exists().where(
-                carried.setl_id == Settlement.setl_id,
+                carried.setl_id == _S.setl_id,
                 carried.kind == "adjustment",
                 *([] if into is None else [carried.claim_id != into]),
             ),
         )
     )
-    return (await session.scalars(query.order_by(Settlement.setl_time, Settlement.setl_id))).all()
+    return (await session.execute(query.order_by(_S.setl_time, _S.setl_id))).all()
 
 
 async def interregion_claim(session: AsyncSession, claim_id: str) -> InterRegionClaim | None:

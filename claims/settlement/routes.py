@@ -260,7 +260,7 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (read with the visit's state, the
+    """2207 settle, idempotent under ``Idempotency-Key`` (read with the claim, the
     response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     reservation = idempotency.Reservation(principal, idempotency_key, request_hash)

@@ -382,7 +382,7 @@ class SettlementStore:
         return True
 
 
-class _DriverSettlementStore(SettlementStore):
+class DriverSettlementStore(SettlementStore):
     """The same statements on the psycopg connection (:class:`engine.db.DriverStatement`), every
     write as the one statement of data-modifying CTEs."""
 
@@ -430,4 +430,4 @@ async def store(session: AsyncSession) -> SettlementStore:
         return SettlementStore(session)
     if not session.in_transaction() and isinstance(bind, Engine):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return _DriverSettlementStore(session, await driver_connection(session))
+    return DriverSettlementStore(session, await driver_connection(session))

@@ -12,10 +12,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claims.clearing.batches import BudgetMonth, statement
+from claims.clearing.batches import statement
 from claims.clearing.models import FUNDS
 from claims.clearing.repository import LineSums
 from claims.funding.budgets import Part, QualityRule, apportion
+from claims.funding.door import BudgetMonth
 from engine.money import ZERO, cny, from_fen, to_fen
 
 COLUMNS = ("medfee_sumamt", "fund_pay_sumamt", "psn_cash_pay", *FUNDS)
