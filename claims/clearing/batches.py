@@ -17,17 +17,17 @@ transaction:
 Per fund (the settlement columns ``hifp_pay`` ... ``oth_pay`` and the personal account
 ``acct_pay``): claimed (the month's settlements) + adjustment (revocations carried in), then for
 the basic pooled fund only, since budgets, DIP and bundles are budgets of that fund
-(``claims.budgets``):
+(``claims.funding.budgets``):
 
 * ``bundle_deduction``: members' care paid out of the holder's per-capita bundle, not item by item
-  (docs/domain.md section 8; the holder is paid by capitation, ``claims.bundles``);
-* ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.dip``);
+  (docs/domain.md section 8; the holder is paid by capitation, ``claims.funding.bundles``);
+* ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.funding.dip``);
 * for an institution with a global budget that year, the budget's figures come from the one
   record of the month's budget payment, the funding ledger's prepayment entry
-  (``claims.budgets``): approval makes that prepayment first if the month has not been run (the
-  same step as the month run, once, under the budget's row lock), then takes the batch's
-  ``clr_type`` part of it (the month's gross is shared among clr_types when it is made,
-  ``claims.budgets.apportion``). ``budget_withheld`` = the part's withholding and
+  (``claims.funding.door.budget_month``): approval makes that prepayment first if the month has
+  not been run (the same step as the month run, once, under the budget's row lock), then takes the
+  batch's ``clr_type`` part of it (the month's gross is shared among clr_types when it is made,
+  ``claims.funding.budgets.apportion``). ``budget_withheld`` = the part's withholding and
   ``budget_deferred`` = the batch's item-by-item share A − the part's gross, so the pooled fund
   pays exactly the part's prepaid amount. ``deferred`` is the budget's monthly cap at work plus
   whatever differs between what the run saw and what the batch froze (settlements and revocations

@@ -15,7 +15,7 @@ Standard Time as every period of the claims domain (``engine.clock.CST``).
   file), ``amount_differs`` (any of the three amounts, to the fen), ``revocation_differs``
   (``refd_setl_flag`` against the settlement's status) and ``identity_differs`` (same setl_id,
   other ``mdtrt_id`` or ``psn_no``). The body is streamed into the database and compared there
-  (``claims.recon_repository``), so a million-row file reconciles in bounded memory.
+  (``claims.clearing.repository``), so a million-row file reconciles in bounded memory.
 
 The engine's totals for a detail run are derived, not re-read: rows that match contribute the
 same to both sides, so the engine's side is the file's totals minus what the file's mismatched
@@ -359,7 +359,7 @@ async def submit_details(
     chunks: AsyncIterator[bytes],
 ) -> DetailJobOut:
     """3202 for a large file: check and store the upload as the synchronous path does, and queue
-    a job for a worker (``claims.recon_tasks``). Nothing is stored for a bad file; the job is
+    a job for a worker (``claims.clearing.tasks``). Nothing is stored for a bad file; the job is
     dispatched only once this unit of work committed."""
     scope = await asked.scope(session, principal)
     steps = _Steps()

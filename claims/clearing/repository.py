@@ -1,4 +1,4 @@
-"""Every query of reconciliation and clearing (tables in ``claims.recon_models``; settlements and
+"""Every query of reconciliation and clearing (tables in ``claims.clearing.models``; settlements and
 funding case entries are read from their own tables, which belong to the same domain).
 
 A detail file is loaded into a staging table of its own and compared with one full join:

@@ -1,4 +1,4 @@
-"""Every query of global budgets, DIP and bundles (tables in ``claims.budget_models``)."""
+"""Every query of global budgets, DIP and bundles (tables in ``claims.funding.models``)."""
 
 from __future__ import annotations
 

@@ -209,8 +209,7 @@ def _postgresql_write() -> TextClause:
 
     Each appended table gets its rows as one JSON array (``json_populate_recordset`` against the
     table's own row type), so the statement has a handful of parameters whatever the number of
-    case entries, and stays short enough for psycopg to cache its parsed form: bound one column
-    at a time, it had over a hundred parameters and was re-parsed on every settle.
+    case entries, and stays short enough for psycopg to cache its parsed form (docs/performance.md).
     """
     applied = "EXISTS (SELECT 1 FROM cas)"
     ctes = [

@@ -2,8 +2,8 @@
 the budget's prepayment of the month: every fund line adds up, and with a global budget the pooled
 fund pays exactly the batch's part of the ledger's prepayment, whatever the batch froze.
 
-And the split of a month's prepayment among clr_types (``claims.budgets.apportion``): the parts
-add up to the month to the fen, and one clr_type takes the whole month by the monthly rule."""
+And the split of a month's prepayment among clr_types (``claims.funding.budgets.apportion``): the
+parts add up to the month to the fen, and one clr_type takes the whole month by the monthly rule."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Typed helpers for the reconciliation and clearing tests: real settlements through the API
-(``tests.claims.world``), and the institution's side of a 3202 detail file."""
+(``tests.support.factories.world``), and the institution's side of a 3202 detail file."""
 
 from __future__ import annotations
 
