@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from console import sessions as console_sessions
 from demo.claims import ClaimsReport, enrol_population, load_policy, run_claims
 from demo.client import Client
+from demo.crossregion import CrossRegionReport, run_cross_region, setup_treatment_region
 from demo.funding import report_funding, setup_funding
 from demo.prescriptions import PrescriptionReport, run_prescriptions
 from demo.reference import load_reference_data
@@ -205,6 +206,24 @@ def populate(
     return DemoMonth(region, claims, prescriptions, funding)
 
 
+def cross_region_month(
+    settings: Settings, month: DemoMonth, bar: Progress, *, today: date
+) -> CrossRegionReport:
+    """Residents of the region (outside the bundles) treated in 510100, one per care type, and
+    last month's inter-region claim, reconciled (demo.crossregion)."""
+    with _phase(bar, "cross-region care in 510100 and the inter-region claim"):
+        treatment = setup_treatment_region(month.region.admin, organisation_key)
+        residents = [p for p in month.claims.people if p.insutype == "390"]
+        return run_cross_region(
+            month.region.insurer,
+            treatment,
+            [(p.psn_no, p.certno) for p in residents[-4:]],
+            insured_region=REGION,
+            in_database=lambda work: _in_database(settings, work),
+            today=today,
+        )
+
+
 def _serve_until_interrupted() -> None:
     console.print("Serving until interrupted (Ctrl-C).")
     try:
@@ -230,6 +249,7 @@ def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026, serve: bool
                 http = stack.enter_context(httpx.Client(base_url=base_url, timeout=60))
                 health = http.get("/health").json()
             month = populate(http, admin_token, bar, today=today, days=days, people=people, rng=rng)
+            cross_region = cross_region_month(settings, month, bar, today=today)
         database, broker = health["database"], health["broker"]
         overview = Table(title=f"Sanyi demo region {REGION}", show_header=False)
         overview.add_row("API", base_url)
@@ -239,7 +259,8 @@ def run_demo(*, days: int = 30, people: int = 120, seed: int = 2026, serve: bool
         overview.add_row("pharmacies", ", ".join(month.region.pharmacies))
         first, last = today - timedelta(days=days), today - timedelta(days=1)
         overview.add_row("period", f"{first} .. {last} ({days} days)")
-        for part in (overview, month.claims.table(), month.prescriptions.table(), month.funding):
+        parts = (overview, month.claims.table(), month.prescriptions.table(), month.funding)
+        for part in (*parts, cross_region.table()):
             console.print(part)
         console.print(f"Insurer console: {base_url}/console")
         link = console_link(settings, base_url, month.region.insurer_key)

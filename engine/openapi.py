@@ -69,7 +69,13 @@ TAGS: list[dict[str, Any]] = [
         "name": "reconciliation",
         "description": "Totals (3201) and detail (3202) reconciliation "
         "of an institution's settlements against the engine's, and monthly clearing batches "
-        "(3203) applied for by institutions and approved by the insurer.",
+        "(3203) applied for by institutions and approved by the insurer; the monthly "
+        "inter-region claims (跨区清算) of cross-region settlements between fund agencies.",
+    },
+    {
+        "name": "cross-region",
+        "description": "Cross-region direct settlement (异地就医直接结算): the insured place's "
+        "filings (备案) of its people for care in another region.",
     },
     {
         "name": "registry",

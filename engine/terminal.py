@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -147,3 +148,17 @@ def export_csv(
     with out.open("w", encoding="utf-8", newline="") as target:
         written = write(target)
     console.print(f"{written:,} row(s) written to {out}")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parsed(model: type[M], values: dict[str, object]) -> M:
+    """Options as an API request model: the first invalid one refused like a bad option, so a
+    command checks exactly what the endpoint checks."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as invalid:
+        first = invalid.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        raise typer.BadParameter(str(first["msg"]), param_hint=field) from None

@@ -12,14 +12,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import Region, console, export_csv, money, run, step, table
+from engine.terminal import Region, console, export_csv, money, parsed, run, step, table
 
 if TYPE_CHECKING:
     from decimal import Decimal
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from claims.clearing.schemas import ClearingBatchOut, ClearingBatchPage
+    from claims.clearing.schemas import (
+        ClearingBatchOut,
+        ClearingBatchPage,
+        InterRegionClaimOut,
+        InterRegionReconOut,
+    )
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -144,3 +149,95 @@ def lines(
             yield cells
 
     export_csv(clearing.LINE_CSV_HEADER, rows, out)
+
+
+interregion_app = typer.Typer(
+    no_args_is_help=True,
+    help="Inter-region claims (跨区清算): make, export, reconcile (docs/cross-region.md).",
+)
+app.add_typer(interregion_app, name="interregion")
+
+ClaimId = Annotated[str, typer.Argument(help="the inter-region claim's claim_id")]
+
+
+@interregion_app.command("make")
+def claim_command(
+    region: Region,
+    insured_region: Annotated[str, typer.Option(help="insuplc_admdvs claimed from")],
+    setlym: Annotated[str, typer.Option(help="the settled month, YYYYMM")],
+) -> None:
+    """Make REGION's claim on an insured place for a settled month (frozen as made)."""
+    from claims.clearing import interregion
+    from claims.clearing.schemas import InterRegionClaimIn
+    from engine.auth import cli_insurer
+
+    body = parsed(InterRegionClaimIn, {"insuplc_admdvs": insured_region, "setlym": setlym})
+
+    async def work(session: AsyncSession) -> InterRegionClaimOut:
+        return interregion.claim_out(
+            await interregion.make_claim(session, cli_insurer(region), body)
+        )
+
+    claim = run(work)
+    console.print(
+        f"{claim.claim_id}  {claim.mdtrtarea_admvs} -> {claim.insuplc_admdvs}  {claim.setlym}  "
+        f"{claim.setl_cnt} settlement(s), {claim.adjustment_cnt} adjustment(s)  "
+        f"fund {money(claim.fund_pay_sumamt)}"
+    )
+
+
+@interregion_app.command("lines")
+def claim_lines_command(
+    claim_id: ClaimId,
+    region: Region,
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Export a claim's lines as CSV (either region's insurer)."""
+    from claims.clearing import interregion
+    from engine.auth import cli_insurer
+
+    async def rows(session: AsyncSession) -> AsyncIterator[list[str]]:
+        await interregion.visible_claim(session, cli_insurer(region), claim_id)
+        async for cells in interregion.line_rows(session, claim_id):
+            yield cells
+
+    export_csv(interregion.LINE_CSV_HEADER, rows, out)
+
+
+@interregion_app.command("reconcile")
+def reconcile_command(
+    claim_id: ClaimId,
+    region: Region,
+    file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="the claim CSV as received"),
+    ] = None,
+) -> None:
+    """Reconcile a claim on REGION against REGION's record; exit 1 on any mismatch."""
+    from claims.clearing import interregion
+    from engine.auth import cli_insurer
+
+    data = file.read_bytes() if file is not None else None
+
+    async def work(session: AsyncSession) -> InterRegionReconOut:
+        return await interregion.reconcile(session, cli_insurer(region), claim_id, data)
+
+    result = run(work)
+    console.print(
+        f"claim {result.claim.lines} line(s) {money(result.claim.fund_pay_sumamt)}; "
+        f"record {result.record.lines} line(s) {money(result.record.fund_pay_sumamt)}"
+    )
+    if result.balanced:
+        console.print("[green]balanced[/green]")
+        return
+    listed = table("setl_id", "kind", "mismatch", "claimed", "recorded")
+    for m in result.mismatches:
+        listed.add_row(
+            m.setl_id,
+            m.kind,
+            m.mismatch,
+            "" if m.claimed is None else money(m.claimed),
+            "" if m.recorded is None else money(m.recorded),
+        )
+    console.print(listed)
+    raise typer.Exit(1)

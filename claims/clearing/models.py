@@ -273,3 +273,45 @@ class ClearingLine(Base):
     maf_pay: Mapped[int] = mapped_column(BigInteger)
     oth_pay: Mapped[int] = mapped_column(BigInteger)
     acct_pay: Mapped[int] = mapped_column(BigInteger)
+
+
+class InterRegionClaim(Base):
+    """The treatment place's monthly claim on the insured place (跨区清算): the fund share of every
+    cross-region settlement of ``setlym`` by ``mdtrtarea_admvs``'s institutions for
+    ``insuplc_admdvs``'s insured. Frozen when made: its lines and totals never change, and a
+    revocation after it is carried into the pair's next claim as an adjustment."""
+
+    __tablename__ = "interregion_claim"
+    __table_args__ = (UniqueConstraint("mdtrtarea_admvs", "insuplc_admdvs", "setlym"),)
+
+    claim_id: Mapped[str] = mapped_column(String(30), primary_key=True)
+    mdtrtarea_admvs: Mapped[str] = mapped_column(String(6))
+    insuplc_admdvs: Mapped[str] = mapped_column(String(6), index=True)
+    setlym: Mapped[str] = mapped_column(String(6))
+    frozen_at: Mapped[datetime]
+    setl_cnt: Mapped[int] = mapped_column(Integer)
+    adjustment_cnt: Mapped[int] = mapped_column(Integer)
+    medfee_sumamt: Mapped[int] = mapped_column(BigInteger)
+    #: The month's fund share plus the (negative) adjustments: what the insured place owes.
+    fund_pay_sumamt: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[uuid.UUID]
+
+
+class InterRegionClaimLine(Base):
+    """One settlement in a claim (``kind`` settlement), or the revocation of a settlement of an
+    earlier claim carried into this one (``kind`` adjustment, amounts negated). A settlement is
+    claimed once and adjusted once: the key says so."""
+
+    __tablename__ = "interregion_claim_line"
+    __table_args__ = (CheckConstraint("kind IN ('settlement', 'adjustment')", name="kind"),)
+
+    setl_id: Mapped[str] = mapped_column(ForeignKey("settlement.setl_id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    claim_id: Mapped[str] = mapped_column(ForeignKey("interregion_claim.claim_id"), index=True)
+    mdtrt_id: Mapped[str] = mapped_column(String(30))
+    psn_no: Mapped[str] = mapped_column(String(30))
+    fixmedins_code: Mapped[str] = mapped_column(String(30))
+    filing_type: Mapped[str] = mapped_column(String(20))
+    setl_time: Mapped[datetime]
+    medfee_sumamt: Mapped[int] = mapped_column(BigInteger)
+    fund_pay_sumamt: Mapped[int] = mapped_column(BigInteger)

@@ -30,3 +30,15 @@ RECONCILIATION_NOT_DONE = Refusal(
 INVALID_UPLOAD = Refusal(
     400, "invalid_upload", "a multipart body without its one `file` part, or not a well-formed form"
 )
+
+# Inter-region claims (docs/cross-region.md).
+SAME_REGION = Refusal(400, "same_region", "a claim on the caller's own region")
+CLAIM_EXISTS = Refusal(409, "claim_exists", "the month's claim on that region is made already")
+UNKNOWN_CLAIM = Refusal(
+    404, "unknown_claim", "no inter-region claim with this id that the caller's region may see"
+)
+INVALID_CLAIM_FILE = Refusal(
+    400,
+    "invalid_claim_file",
+    "the claim file is not the claim CSV (header, a line, an amount); `field` names the line",
+)

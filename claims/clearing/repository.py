@@ -36,6 +36,7 @@ from sqlalchemy import (
     Index,
     MetaData,
     Numeric,
+    Row,
     String,
     Table,
     and_,
@@ -60,6 +61,8 @@ from claims.clearing.models import (
     ClearingBatch,
     ClearingFundLine,
     ClearingLine,
+    InterRegionClaim,
+    InterRegionClaimLine,
     ReconJob,
     ReconMismatch,
     ReconRun,
@@ -717,3 +720,98 @@ async def stream_lines(session: AsyncSession, clr_appy_evt_id: str) -> AsyncIter
     )
     async for row in result:
         yield row
+
+
+# --- inter-region claims --------------------------------------------------------------------------
+
+
+_S = SETTLEMENTS.c
+
+
+def _pair(b: str, a: str) -> list[ColumnElement[bool]]:
+    """Settlements made by ``b``'s institutions for ``a``'s insured."""
+    return [_S.admdvs == b, _S.insuplc_admdvs == a]
+
+
+async def month_settlements(
+    session: AsyncSession, b: str, a: str, begin: datetime, end: datetime, *, live_at: datetime
+) -> Sequence[Row[Any]]:
+    """The pair's settlements made in [begin, end) that were live at ``live_at`` (not revoked,
+    or revoked only later), as rows of settlement's columns."""
+    query = select(SETTLEMENTS).where(
+        *_pair(b, a),
+        _S.setl_time >= begin,
+        _S.setl_time < end,
+        or_(_S.revoked_at.is_(None), _S.revoked_at >= live_at),
+    )
+    return (await session.execute(query.order_by(_S.setl_time, _S.setl_id))).all()
+
+
+async def revocations_to_carry(
+    session: AsyncSession, b: str, a: str, *, before: datetime, into: str | None
+) -> Sequence[Row[Any]]:
+    """Settlements of the pair claimed in a claim frozen before ``before``, revoked after that
+    claim froze and before ``before``, and not carried into a claim other than ``into`` (the
+    claim being checked; None while making a claim): the adjustments a claim frozen at
+    ``before`` carries."""
+    claimed = aliased(InterRegionClaimLine)
+    earlier = aliased(InterRegionClaim)
+    carried = aliased(InterRegionClaimLine)
+    query = (
+        select(SETTLEMENTS)
+        .join(claimed, and_(claimed.setl_id == _S.setl_id, claimed.kind == "settlement"))
+        .join(earlier, earlier.claim_id == claimed.claim_id)
+        .where(
+            *_pair(b, a),
+            earlier.frozen_at < before,
+            _S.revoked_at >= earlier.frozen_at,
+            _S.revoked_at < before,
+            ~exists().where(
+                carried.setl_id == _S.setl_id,
+                carried.kind == "adjustment",
+                *([] if into is None else [carried.claim_id != into]),
+            ),
+        )
+    )
+    return (await session.execute(query.order_by(_S.setl_time, _S.setl_id))).all()
+
+
+async def interregion_claim(session: AsyncSession, claim_id: str) -> InterRegionClaim | None:
+    return await session.get(InterRegionClaim, claim_id)
+
+
+async def claim_by_month(
+    session: AsyncSession, b: str, a: str, setlym: str
+) -> InterRegionClaim | None:
+    query = select(InterRegionClaim).where(
+        InterRegionClaim.mdtrtarea_admvs == b,
+        InterRegionClaim.insuplc_admdvs == a,
+        InterRegionClaim.setlym == setlym,
+    )
+    return (await session.scalars(query)).first()
+
+
+async def claims_of_region(session: AsyncSession, admdvs: str) -> Sequence[InterRegionClaim]:
+    """The claims a region made (as treatment place) or owes (as insured place)."""
+    query = select(InterRegionClaim).where(
+        or_(InterRegionClaim.mdtrtarea_admvs == admdvs, InterRegionClaim.insuplc_admdvs == admdvs)
+    )
+    return (
+        await session.scalars(
+            query.order_by(InterRegionClaim.setlym.desc(), InterRegionClaim.claim_id)
+        )
+    ).all()
+
+
+async def claim_lines(session: AsyncSession, claim_id: str) -> Sequence[InterRegionClaimLine]:
+    """A claim's lines: settlements, then adjustments, by time."""
+    query = select(InterRegionClaimLine).where(InterRegionClaimLine.claim_id == claim_id)
+    return (
+        await session.scalars(
+            query.order_by(
+                InterRegionClaimLine.kind.desc(),
+                InterRegionClaimLine.setl_time,
+                InterRegionClaimLine.setl_id,
+            )
+        )
+    ).all()

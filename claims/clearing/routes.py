@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.clearing import batches, reconciliation, refusals
+from claims.clearing import batches, interregion, reconciliation, refusals
 from claims.clearing.schemas import (
     ClearingApplyIn,
     ClearingBatchOut,
@@ -27,6 +27,10 @@ from claims.clearing.schemas import (
     ClrType,
     DetailJobOut,
     DetailReconOut,
+    InterRegionClaimIn,
+    InterRegionClaimList,
+    InterRegionClaimOut,
+    InterRegionReconOut,
     Setlym,
     TotalsIn,
     TotalsOut,
@@ -36,7 +40,7 @@ from engine.auth import Principal, Role, require_role
 from engine.db import Database, UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from engine.openapi import csv_download, documented
-from engine.uploads import csv_chunks, csv_file_body
+from engine.uploads import csv_chunks, csv_file_body, read_csv
 from engine.wire import CalendarDate, Code, Insutype
 
 router = APIRouter(tags=["reconciliation"], route_class=UnitOfWorkRoute)
@@ -321,3 +325,101 @@ async def clearing_batch_csv(
         lambda s: batches.line_rows(s, clr_appy_evt_id),
         f"clearing-{clr_appy_evt_id}.csv",
     )
+
+
+# --- inter-region claims (跨区清算) ---------------------------------------------------------------
+
+
+@router.post(
+    "/cross-region/claims",
+    status_code=201,
+    operation_id="make_interregion_claim",
+    responses=documented(refusals.SAME_REGION, refusals.PERIOD_NOT_OVER, refusals.CLAIM_EXISTS),
+    summary="Make the month's inter-region claim",
+)
+async def make_claim(
+    body: InterRegionClaimIn, principal: Insurer, session: Session, idempotency_key: IdempotencyKey
+) -> InterRegionClaimOut:
+    """The treatment place's claim on an insured place for a settled month: the fund share of
+    every cross-region settlement, with revocations since the pair's earlier claims carried in;
+    frozen as made. Idempotent under ``Idempotency-Key``."""
+
+    async def make() -> InterRegionClaimOut:
+        return interregion.claim_out(await interregion.make_claim(session, principal, body))
+
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint("interregion-claim", body.model_dump(mode="json")),
+        make,
+        InterRegionClaimOut,
+    )
+
+
+@router.get(
+    "/cross-region/claims",
+    operation_id="list_interregion_claims",
+    summary="List the inter-region claims of the insurer's region",
+)
+async def list_claims(principal: Insurer, session: Session) -> InterRegionClaimList:
+    """The claims the insurer's region made as treatment place and those made on it."""
+    return await interregion.visible_claims(session, principal)
+
+
+@router.get(
+    "/cross-region/claims/{claim_id}",
+    operation_id="get_interregion_claim",
+    responses=documented(refusals.UNKNOWN_CLAIM),
+    summary="Get an inter-region claim",
+)
+async def get_claim(claim_id: str, principal: Insurer, session: Session) -> InterRegionClaimOut:
+    """A claim, to the insurer of the treatment place or of the insured place."""
+    return interregion.claim_out(await interregion.visible_claim(session, principal, claim_id))
+
+
+@router.get(
+    "/cross-region/claims/{claim_id}/lines.csv",
+    operation_id="download_interregion_claim_csv",
+    response_class=Response,
+    responses=documented(refusals.UNKNOWN_CLAIM)
+    | {200: csv_download("every settlement and adjustment of the claim, one row each")},
+    summary="Download a claim's lines as CSV",
+)
+async def claim_csv(claim_id: str, principal: Insurer, session: Session) -> Response:
+    """Every settlement and adjustment of a claim, as CSV: the file the treatment place sends
+    and the insured place reconciles."""
+    await interregion.visible_claim(session, principal, claim_id)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(interregion.LINE_CSV_HEADER)
+    async for cells in interregion.line_rows(session, claim_id):
+        writer.writerow(cells)
+    return Response(
+        buffer.getvalue().encode(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="claim-{claim_id}.csv"'},
+    )
+
+
+@router.post(
+    "/cross-region/claims/{claim_id}/reconciliation",
+    operation_id="reconcile_interregion_claim",
+    responses=documented(
+        refusals.UNKNOWN_CLAIM, refusals.INVALID_CLAIM_FILE, refusals.INVALID_UPLOAD
+    ),
+    openapi_extra=csv_file_body(
+        "the claim as the insured place received it (the claim CSV); an empty body reconciles "
+        "the claim as stored"
+    ),
+    summary="Reconcile an inter-region claim",
+)
+async def reconcile_claim(
+    claim_id: str, request: Request, principal: Insurer, session: Session
+) -> InterRegionReconOut:
+    """The insured place reconciles a claim on it against its own record of its insured's
+    settlements at the treatment place: totals, and each line missing on either side or with
+    another fund share. Only the insured place's insurer reconciles (403 for the treatment
+    place's)."""
+    data, _ = await read_csv(request)
+    return await interregion.reconcile(session, principal, claim_id, data or None)

@@ -14,7 +14,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
-from engine.wire import CalendarDate, ClrType, Code, Insutype, SignedYuan, WireModel, Yuan
+from engine.wire import (
+    Admdvs,
+    CalendarDate,
+    ClrType,
+    Code,
+    Insutype,
+    SignedYuan,
+    WireModel,
+    Yuan,
+)
 
 StmtRslt = Literal["0", "1"]
 Setlym = Annotated[
@@ -207,3 +216,56 @@ class ClearingBatchOut(BaseModel):
 
 class ClearingBatchPage(BaseModel):
     items: list[ClearingBatchOut]
+
+
+# --- inter-region claims (跨区清算) ---------------------------------------------------------------
+
+
+class InterRegionClaimIn(WireModel):
+    insuplc_admdvs: Admdvs = Field(description="the insured place claimed from")
+    setlym: Setlym
+
+
+class InterRegionClaimOut(BaseModel):
+    claim_id: str
+    mdtrtarea_admvs: str = Field(description="the treatment place, which claims")
+    insuplc_admdvs: str = Field(description="the insured place, which owes")
+    setlym: str
+    frozen_at: datetime
+    setl_cnt: int = Field(description="settlements of the month")
+    adjustment_cnt: int = Field(description="revocations carried in from earlier claims")
+    medfee_sumamt: SignedYuan
+    fund_pay_sumamt: SignedYuan = Field(
+        description="the fund share of the month's settlements, net of the adjustments"
+    )
+
+
+class InterRegionClaimList(BaseModel):
+    items: list[InterRegionClaimOut]
+
+
+InterRegionMismatchKind = Literal["missing_here", "missing_there", "amount_differs"]
+
+
+class InterRegionSide(BaseModel):
+    lines: int
+    fund_pay_sumamt: SignedYuan
+
+
+class InterRegionMismatch(BaseModel):
+    setl_id: str
+    kind: Literal["settlement", "adjustment"]
+    mismatch: InterRegionMismatchKind = Field(
+        description="missing_here: a line the insured place has no record of; missing_there: "
+        "a line of its record the claim lacks; amount_differs: both, other fund share"
+    )
+    claimed: SignedYuan | None = Field(description="the claim's fund share; null if missing")
+    recorded: SignedYuan | None = Field(description="the record's fund share; null if missing")
+
+
+class InterRegionReconOut(BaseModel):
+    claim_id: str
+    balanced: bool
+    claim: InterRegionSide
+    record: InterRegionSide
+    mismatches: list[InterRegionMismatch]

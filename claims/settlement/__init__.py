@@ -1,2 +1,3 @@
 """Settlement: policies, insured persons, visits and fee lines, adjudication, and pre-settle,
-settle and revoke (2206–2208), docs/domain.md sections 4 and 5."""
+settle and revoke (2206–2208), docs/domain.md sections 4 and 5; with the filings (备案) that make a
+visit in another region cross-region care, section 15."""

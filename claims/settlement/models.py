@@ -91,6 +91,27 @@ class AssistancePolicyRow(UuidPrimaryKey, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class CrossRegionPolicyRow(UuidPrimaryKey, Base):
+    """How a region pays for its insured's care in another region, per care type, from a date
+    (docs/domain.md section 15): the basic pool's ratio moved by ``pool_prop_points`` percentage
+    points, or not paid at all (``payable`` false)."""
+
+    __tablename__ = "cross_region_policy"
+    __table_args__ = (
+        UniqueConstraint("admdvs", "care_type", "valid_from"),
+        CheckConstraint("pool_prop_points BETWEEN -100 AND 100", name="points"),
+    )
+
+    admdvs: Mapped[str] = mapped_column(String(6))
+    #: A filing type of :data:`FILING_TYPES`, or ``unfiled``.
+    care_type: Mapped[str] = mapped_column(String(20))
+    valid_from: Mapped[date]
+    valid_to: Mapped[date | None]
+    payable: Mapped[bool] = mapped_column(Boolean)
+    pool_prop_points: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PolicyVersion(Base):
     """One row per region whose token changes on every policy load: the cache key of the
     in-process policy cache, so every API replica sees a new policy on its next request."""
@@ -192,6 +213,11 @@ class Visit(Base):
     # Fingerprint of the registration request, to tell a retry from another registration under
     # the same ipt_otp_no.
     request_hash: Mapped[str | None] = mapped_column(String(64))
+    #: The person's pooling region (参保地) when the visit was registered; ``admdvs`` is the
+    #: institution's (就医地). They differ for cross-region care, whose ``filing_type`` is the
+    #: filing that covered the visit day (or ``unfiled``); None for care at home.
+    insuplc_admdvs: Mapped[str] = mapped_column(String(6))
+    filing_type: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -268,13 +294,19 @@ class Settlement(Base):
             sqlite_where=text("status = 'settled'"),
         ),
         Index("ix_settlement_institution_time", "fixmedins_code", "setl_time"),
+        Index("ix_settlement_insuplc_time", "insuplc_admdvs", "setl_time"),
     )
 
     setl_id: Mapped[str] = mapped_column(String(30), primary_key=True)
     mdtrt_id: Mapped[str] = mapped_column(ForeignKey("visit.mdtrt_id"))
     psn_no: Mapped[str] = mapped_column(ForeignKey("person.psn_no"), index=True)
     fixmedins_code: Mapped[str] = mapped_column(String(30))
+    #: The institution's pooling region: the treatment place (就医地, ``mdtrtarea_admvs``).
     admdvs: Mapped[str] = mapped_column(String(6))
+    #: The person's pooling region (参保地), whose policy and accumulators the settlement used.
+    insuplc_admdvs: Mapped[str] = mapped_column(String(6))
+    #: Cross-region care only: the visit's filing type, or ``unfiled``.
+    filing_type: Mapped[str | None] = mapped_column(String(20))
     insutype: Mapped[str] = mapped_column(String(3))
     med_type: Mapped[str] = mapped_column(String(3))
     clr_type: Mapped[str] = mapped_column(String(3))
@@ -316,3 +348,39 @@ class Settlement(Base):
     lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     explanation: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[uuid.UUID]
+
+
+#: The filing types of docs/domain.md section 15, as the wire names them.
+FILING_TYPES = ("long_term_residence", "referral", "temporary_travel")
+
+
+class CrossRegionFiling(Base):
+    """A person of ``insuplc_admdvs`` on file for care in ``mdtrtarea_admvs`` from ``begndate``
+    to ``enddate`` (open-ended when None). A revoked filing never applied; an ended one applied
+    until its ``enddate``."""
+
+    __tablename__ = "cross_region_filing"
+    __table_args__ = (
+        CheckConstraint(
+            "filing_type IN ('long_term_residence', 'referral', 'temporary_travel')",
+            name="filing_type",
+        ),
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        CheckConstraint("enddate IS NULL OR enddate >= begndate", name="period"),
+        CheckConstraint("insuplc_admdvs <> mdtrtarea_admvs", name="other_region"),
+        Index("ix_cross_region_filing_person", "psn_no", "mdtrtarea_admvs"),
+        Index("ix_cross_region_filing_treatment", "mdtrtarea_admvs", "begndate"),
+    )
+
+    #: 待遇申报明细流水号, the filing's serial number.
+    trt_dcla_detl_sn: Mapped[str] = mapped_column(String(30), primary_key=True)
+    psn_no: Mapped[str] = mapped_column(ForeignKey("person.psn_no"))
+    insuplc_admdvs: Mapped[str] = mapped_column(String(6), index=True)
+    mdtrtarea_admvs: Mapped[str] = mapped_column(String(6))
+    filing_type: Mapped[str] = mapped_column(String(20))
+    begndate: Mapped[date]
+    enddate: Mapped[date | None]
+    status: Mapped[str] = mapped_column(String(10), default="active")
+    revoked_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -83,8 +83,15 @@ UNKNOWN_INSTITUTION = Refusal(
 )
 #: 2201's insurance checks: the visit may not be paid by insurance (it may still be registered
 #: with ``selfpay_flag``); ``field`` is ``biz_type_code``.
+CROSS_REGION_NOT_COVERED = Refusal(
+    400,
+    "cross_region_not_covered",
+    "the insured place's policy does not pay for this care in another region (unfiled, or a "
+    "filing type it has no terms for)",
+)
 INSURANCE_REFUSALS = (
     Refusal(400, "no_benefit_policy", "no benefit policy covers the visit"),
+    CROSS_REGION_NOT_COVERED,
     Refusal(400, "doctor_not_registered_here", "the doctor is not licensed at the institution"),
     Refusal(
         400,
@@ -109,3 +116,16 @@ INSURANCE_REFUSALS = (
 UNKNOWN_PRACTITIONER = Refusal(
     404, "unknown_practitioner", "no practitioner with this dr_code the caller may see"
 )
+
+# Cross-region filings (docs/cross-region.md).
+UNKNOWN_FILING = Refusal(
+    404, "unknown_filing", "no filing with this serial number that the caller's region may see"
+)
+SAME_REGION = Refusal(400, "same_region", "the treatment region is the person's own")
+INVALID_PERIOD = Refusal(
+    400, "invalid_period", "the end is before the beginning, or would lengthen the filing"
+)
+OVERLAPPING_FILING = Refusal(
+    409, "overlapping_filing", "the person has a filing for that region sharing a day"
+)
+FILING_REVOKED = Refusal(409, "filing_revoked", "the filing is revoked")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, or_, select, update
@@ -16,6 +16,8 @@ from claims.settlement.models import (
     BasicPolicyRow,
     BenefitAccumulator,
     CriticalIllnessPolicyRow,
+    CrossRegionFiling,
+    CrossRegionPolicyRow,
     FeeLine,
     Person,
     PersonYearAccumulator,
@@ -25,7 +27,7 @@ from claims.settlement.models import (
 )
 from engine.db import insert_or_ignore
 
-PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow
+PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow | CrossRegionPolicyRow
 
 
 async def policy_token(session: AsyncSession, admdvs: str) -> str | None:
@@ -45,7 +47,10 @@ async def bump_policy_token(session: AsyncSession, admdvs: str) -> None:
 async def region_policies(
     session: AsyncSession, admdvs: str
 ) -> tuple[
-    Sequence[BasicPolicyRow], Sequence[CriticalIllnessPolicyRow], Sequence[AssistancePolicyRow]
+    Sequence[BasicPolicyRow],
+    Sequence[CriticalIllnessPolicyRow],
+    Sequence[AssistancePolicyRow],
+    Sequence[CrossRegionPolicyRow],
 ]:
     """Every policy version of a region (a few dozen rows), newest first."""
 
@@ -57,6 +62,7 @@ async def region_policies(
         await rows(BasicPolicyRow),
         await rows(CriticalIllnessPolicyRow),
         await rows(AssistancePolicyRow),
+        await rows(CrossRegionPolicyRow),
     )
 
 
@@ -237,11 +243,12 @@ async def settlements_page(
     after: tuple[datetime, str] | None,
     limit: int,
 ) -> Sequence[Settlement]:
-    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts. None for
-    ``admdvs``, ``fixmedins_code`` or ``status`` does not filter on it."""
+    """Keyset pagination on (setl_time, setl_id): stable under concurrent inserts. ``admdvs``
+    keeps the settlements made in the region or for its insured; None for ``admdvs``,
+    ``fixmedins_code`` or ``status`` does not filter on it."""
     query = select(Settlement).where(Settlement.setl_time >= begin, Settlement.setl_time < end)
     if admdvs is not None:
-        query = query.where(Settlement.admdvs == admdvs)
+        query = query.where(or_(Settlement.admdvs == admdvs, Settlement.insuplc_admdvs == admdvs))
     if fixmedins_code is not None:
         query = query.where(Settlement.fixmedins_code == fixmedins_code)
     if status is not None:
@@ -310,3 +317,65 @@ async def insured_in(session: AsyncSession, psn_nos: Sequence[str], admdvs: str)
     """Which of ``psn_nos`` are people insured in pooling region ``admdvs``."""
     stmt = select(Person.psn_no).where(Person.psn_no.in_(psn_nos), Person.admdvs == admdvs)
     return set((await session.scalars(stmt)).all())
+
+
+# --- cross-region filings -------------------------------------------------------------------------
+
+
+async def filing(
+    session: AsyncSession, trt_dcla_detl_sn: str, *, lock: bool = False
+) -> CrossRegionFiling | None:
+    query = select(CrossRegionFiling).where(CrossRegionFiling.trt_dcla_detl_sn == trt_dcla_detl_sn)
+    if lock:
+        query = query.with_for_update()
+    return (await session.scalars(query.execution_options(populate_existing=lock))).first()
+
+
+def _overlapping(begndate: date, enddate: date | None) -> list[object]:
+    """Filings whose period shares a day with [begndate, enddate]."""
+    conditions: list[object] = [
+        or_(CrossRegionFiling.enddate.is_(None), CrossRegionFiling.enddate >= begndate)
+    ]
+    if enddate is not None:
+        conditions.append(CrossRegionFiling.begndate <= enddate)
+    return conditions
+
+
+async def active_filings(
+    session: AsyncSession,
+    psn_no: str,
+    mdtrtarea_admvs: str,
+    begndate: date,
+    enddate: date | None,
+) -> Sequence[CrossRegionFiling]:
+    """The person's live filings for the treatment region that share a day with the period."""
+    query = select(CrossRegionFiling).where(
+        CrossRegionFiling.psn_no == psn_no,
+        CrossRegionFiling.mdtrtarea_admvs == mdtrtarea_admvs,
+        CrossRegionFiling.status == "active",
+        *_overlapping(begndate, enddate),  # type: ignore[arg-type]
+    )
+    return (await session.scalars(query.order_by(CrossRegionFiling.begndate))).all()
+
+
+async def filings_page(
+    session: AsyncSession,
+    *,
+    admdvs: str,
+    psn_no: str | None,
+    after: str | None,
+    limit: int,
+) -> Sequence[CrossRegionFiling]:
+    """Filings that name ``admdvs`` as insured or treatment region, by serial number."""
+    query = select(CrossRegionFiling).where(
+        or_(
+            CrossRegionFiling.insuplc_admdvs == admdvs,
+            CrossRegionFiling.mdtrtarea_admvs == admdvs,
+        )
+    )
+    if psn_no is not None:
+        query = query.where(CrossRegionFiling.psn_no == psn_no)
+    if after is not None:
+        query = query.where(CrossRegionFiling.trt_dcla_detl_sn > after)
+    query = query.order_by(CrossRegionFiling.trt_dcla_detl_sn).limit(limit)
+    return (await session.scalars(query)).all()

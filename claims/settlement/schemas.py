@@ -6,7 +6,7 @@ they come in as decimal strings or JSON integers, never floats (the types of ``e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -97,12 +97,30 @@ class AssistancePolicyIn(WireModel):
     annual_cap: Amount
 
 
+CareType = Literal["long_term_residence", "referral", "temporary_travel", "unfiled"]
+
+
+class CrossRegionPolicyIn(WireModel):
+    """The region's terms for its insured's care in another region of one care type (a filing
+    type, or ``unfiled``): paid or not, and the basic pool's ratio moved by a number of
+    percentage points (the result kept within 0..100%)."""
+
+    care_type: CareType
+    valid_from: CalendarDate
+    valid_to: CalendarDate | None = None
+    payable: WireBool = True
+    pool_prop_points: StrictInt = Field(
+        default=0, ge=-100, le=100, description="e.g. -10: ten percentage points lower"
+    )
+
+
 class PolicyLoad(WireModel):
     """A region's benefit policy rows; each row is a new version from its ``valid_from``."""
 
     basic: list[BasicPolicyIn] = Field(default_factory=list)
     critical_illness: list[CriticalIllnessPolicyIn] = Field(default_factory=list)
     assistance: list[AssistancePolicyIn] = Field(default_factory=list)
+    cross_region: list[CrossRegionPolicyIn] = Field(default_factory=list)
 
 
 class PolicyLoadResult(BaseModel):
@@ -110,6 +128,7 @@ class PolicyLoadResult(BaseModel):
     basic: int
     critical_illness: int
     assistance: int
+    cross_region: int
 
 
 # --- persons -------------------------------------------------------------------------------------
@@ -245,6 +264,11 @@ class VisitOut(BaseModel):
     mdtrt_id: str
     psn_no: str
     fixmedins_code: str
+    insuplc_admdvs: str = Field(description="the person's pooling region (参保地)")
+    filing_type: CareType | None = Field(
+        default=None,
+        description="cross-region care: the filing type that covers the visit day, or unfiled",
+    )
     insutype: str
     med_type: str
     biz_type_code: str
@@ -327,6 +351,12 @@ class SettlementOut(BaseModel):
     mdtrt_id: str
     psn_no: str
     fixmedins_code: str
+    insuplc_admdvs: str = Field(description="the person's pooling region (参保地)")
+    mdtrtarea_admvs: str = Field(description="the institution's pooling region (就医地)")
+    filing_type: CareType | None = Field(
+        default=None,
+        description="cross-region care: the filing type that covered the visit, or unfiled",
+    )
     insutype: str
     med_type: str
     clr_type: ClrType
@@ -367,4 +397,41 @@ class SettlementOut(BaseModel):
 
 class SettlementPage(BaseModel):
     items: list[SettlementOut]
+    next_cursor: str | None
+
+
+# --- cross-region filings (备案) ------------------------------------------------------------------
+
+
+FilingType = Literal["long_term_residence", "referral", "temporary_travel"]
+
+
+class FilingIn(WireModel):
+    psn_no: Code
+    filing_type: FilingType = Field(
+        description="long_term_residence 异地长期居住, referral 转诊, temporary_travel 临时外出"
+    )
+    mdtrtarea_admvs: Admdvs = Field(description="the treatment region (就医地)")
+    begndate: CalendarDate
+    enddate: CalendarDate | None = Field(default=None, description="inclusive; none: open-ended")
+
+
+class FilingEndIn(WireModel):
+    enddate: CalendarDate = Field(description="the last day the filing applies (inclusive)")
+
+
+class FilingOut(BaseModel):
+    trt_dcla_detl_sn: str = Field(description="the filing's serial number (待遇申报明细流水号)")
+    psn_no: str
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    filing_type: FilingType
+    begndate: date
+    enddate: date | None
+    status: Literal["active", "revoked"]
+    revoked_at: datetime | None
+
+
+class FilingPage(BaseModel):
+    items: list[FilingOut]
     next_cursor: str | None

@@ -39,6 +39,8 @@ from tests.support.factories.orgs import make_key, make_org, unique_code
 from tests.support.factories.world import CLASS_A_ITEM, POLICY_FILE, make_certno
 
 REGION_A, REGION_B = "230100", "230200"
+#: Where tenant A's person is filed for cross-region care: neither tenant's region.
+TREATMENT_REGION = "510100"
 YEAR = 2026
 SETLYM = "202609"
 SETTLED_AT = datetime(2026, 9, 15, 10, 0, tzinfo=CST)
@@ -63,6 +65,8 @@ class Ids:
     rx_trace_code: str
     org_id: str
     key_id: str
+    trt_dcla_detl_sn: str
+    claim_id: str
     prescription: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,6 +87,8 @@ def nowhere() -> Ids:
         rx_trace_code="T" + "0" * 20,
         org_id=str(uuid.uuid4()),
         key_id="0" * 12,
+        trt_dcla_detl_sn="F" + "0" * 20,
+        claim_id="X" + "0" * 20,
     )
 
 
@@ -160,10 +166,12 @@ def _dip_body(admdvs: str) -> dict[str, Any]:
 
 
 def _visit_body(ids: Ids, caller: Caller) -> dict[str, Any]:
+    """A registration naming the person by psn_no with a resident ID that is not theirs: with
+    their own, an institution of another region registers cross-region care, as it should."""
     return {
         "psn_no": ids.psn_no,
         "mdtrt_cert_type": "02",
-        "mdtrt_cert_no": ids.certno,
+        "mdtrt_cert_no": make_certno(),
         "fixmedins_code": _own_or(ids, caller),
         "med_type": "11",
         "biz_type_code": "01",
@@ -503,6 +511,37 @@ CASES: dict[str, Case] = {
             },
         )
     ),
+    # --- cross-region ---------------------------------------------------------------------------
+    "POST /v1/cross-region/filings": Case(
+        lambda ids, c: Call(
+            json={
+                "psn_no": ids.psn_no,
+                "filing_type": "referral",
+                "mdtrtarea_admvs": TREATMENT_REGION,
+                "begndate": "2027-01-01",
+            }
+        )
+    ),
+    "GET /v1/cross-region/filings": Case(_call(), names_ids=False),
+    "GET /v1/cross-region/filings/{trt_dcla_detl_sn}": Case(
+        _call(path={"trt_dcla_detl_sn": "trt_dcla_detl_sn"})
+    ),
+    "POST /v1/cross-region/filings/{trt_dcla_detl_sn}/end": Case(
+        _call(path={"trt_dcla_detl_sn": "trt_dcla_detl_sn"}, json={"enddate": "2026-12-01"})
+    ),
+    "POST /v1/cross-region/filings/{trt_dcla_detl_sn}/revocation": Case(
+        _call(path={"trt_dcla_detl_sn": "trt_dcla_detl_sn"})
+    ),
+    "POST /v1/cross-region/claims": Case(
+        lambda ids, c: Call(json={"insuplc_admdvs": ids.admdvs, "setlym": SETLYM}),
+        names_ids=False,
+    ),
+    "GET /v1/cross-region/claims": Case(_call(), names_ids=False),
+    "GET /v1/cross-region/claims/{claim_id}": Case(_call(path={"claim_id": "claim_id"})),
+    "GET /v1/cross-region/claims/{claim_id}/lines.csv": Case(_call(path={"claim_id": "claim_id"})),
+    "POST /v1/cross-region/claims/{claim_id}/reconciliation": Case(
+        _call(path={"claim_id": "claim_id"}, content=b"", content_type="text/csv")
+    ),
     # --- FHIR -------------------------------------------------------------------------------
     "GET /v1/fhir/ClaimResponse/{setl_id}": Case(
         _call(path={"setl_id": "setl_id"}), institution_owned=True
@@ -630,6 +669,25 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
     signature = sign(document, world.doctors["chief"].key).model_dump(
         mode="json", exclude_none=True
     )
+    filing = _ok(
+        await client.post(
+            "/v1/cross-region/filings",
+            json={
+                "psn_no": patient.psn_no,
+                "filing_type": "temporary_travel",
+                "mdtrtarea_admvs": TREATMENT_REGION,
+                "begndate": "2026-01-01",
+            },
+            headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
+    claim = _ok(
+        await client.post(
+            "/v1/cross-region/claims",
+            json={"insuplc_admdvs": TREATMENT_REGION, "setlym": SETLYM},
+            headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
+        )
+    )
     org = await make_org(session, role=Role.insurer, admdvs=REGION_A)
     key = await make_key(session, org)
     return Ids(
@@ -647,6 +705,8 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         rx_trace_code=trace,
         org_id=str(org.id),
         key_id=key["Authorization"].split("_")[1],
+        trt_dcla_detl_sn=filing["trt_dcla_detl_sn"],
+        claim_id=claim["claim_id"],
         prescription=document | {"signature": signature},
     )
 
@@ -720,7 +780,8 @@ def _answer(response: httpx.Response, ids: Ids) -> tuple[int, str | None, str | 
 def _secrets(ids: Ids) -> list[str]:
     return [
         ids.fixmedins_code, ids.psn_no, ids.mdtrt_id, ids.setl_id, ids.dr_code, ids.recon_id,
-        ids.job_id, ids.clr_appy_evt_id, ids.hi_rxno, ids.rx_trace_code,
+        ids.job_id, ids.clr_appy_evt_id, ids.hi_rxno, ids.rx_trace_code, ids.trt_dcla_detl_sn,
+        ids.claim_id,
     ]  # fmt: skip
 
 

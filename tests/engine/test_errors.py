@@ -298,4 +298,5 @@ def test_the_file_uploads_run_under_the_file_deadline() -> None:
         "/tariffs/{admdvs}/imports",
         "/reconciliation/details",
         "/reconciliation/detail-jobs",
+        "/cross-region/claims/{claim_id}/reconciliation",
     }

@@ -556,6 +556,7 @@ def _basic_pool(policy: BasicPolicy, pool_base: Money, acc: Accumulators) -> _Fu
         basis=(
             "docs/domain.md §5 step 6: (inscp_scp_amt − act_pay_dedc) × pool_prop bands, "
             "half-up, limited by the annual cap remaining"
+            + (f"; {policy.ratio_rule}" if policy.ratio_rule else "")
         ),
         base=pool_base,
         bands=pool.bands,

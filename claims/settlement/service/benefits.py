@@ -150,14 +150,16 @@ def band_portions(bands: tuple[PoolBand, ...], low: Money, high: Money) -> tuple
 class BasicPolicy:
     """Basic pooled fund (统筹基金) benefit for the claim's category (docs/domain.md section 4).
 
-    ``pool_bands`` is already resolved for the person (retiree ratio, institution level) by the
-    caller; a single open band is the common case.
+    ``pool_bands`` is already resolved for the person (retiree ratio, institution level, the
+    insured place's terms for cross-region care) by the caller; a single open band is the common
+    case. ``ratio_rule`` names the rule that moved the ratios, for the explanation.
     """
 
     fund_pay_type: str
     deductible: Money
     pool_bands: tuple[PoolBand, ...]
     annual_cap: Money
+    ratio_rule: str | None = None
 
     def __post_init__(self) -> None:
         _check_fund_pay_type(self.fund_pay_type)

@@ -18,7 +18,12 @@ from typing import Any, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement import repository
-from claims.settlement.models import AssistancePolicyRow, BasicPolicyRow, CriticalIllnessPolicyRow
+from claims.settlement.models import (
+    AssistancePolicyRow,
+    BasicPolicyRow,
+    CriticalIllnessPolicyRow,
+    CrossRegionPolicyRow,
+)
 from claims.settlement.schemas import BandIn, PolicyLoad, PolicyLoadResult
 from claims.settlement.service.benefits import (
     AccountPolicy,
@@ -32,13 +37,20 @@ from engine.auth import Principal
 from engine.errors import Conflict, InvalidRequest
 from engine.money import cny, from_fen, to_fen
 
-PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow
+PolicyRow = BasicPolicyRow | CriticalIllnessPolicyRow | AssistancePolicyRow | CrossRegionPolicyRow
 
 
 class NoBenefitPolicy(InvalidRequest):
     """No policy covers the claim: insurance cannot pay (a self-pay visit is still possible)."""
 
     default_code = "no_benefit_policy"
+
+
+class CrossRegionNotCovered(NoBenefitPolicy):
+    """The insured place's policy does not pay for this care type in another region (an unfiled
+    visit where it refuses those, or a care type it has no terms for)."""
+
+    default_code = "cross_region_not_covered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +74,7 @@ class _RegionPolicies:
     basic: Sequence[BasicPolicyRow]
     critical_illness: Sequence[CriticalIllnessPolicyRow]
     assistance: Sequence[AssistancePolicyRow]
+    cross_region: Sequence[CrossRegionPolicyRow]
     resolved: dict[_ClaimKey, ResolvedPolicy] = dataclasses.field(default_factory=dict)
 
 
@@ -116,17 +129,17 @@ async def load(
     (:func:`_check_validity`, :func:`_check_bands`) and starting after every version of its key,
     stored or earlier in the same load."""
     principal.require_region(admdvs)
-    rows = len(body.basic) + len(body.critical_illness) + len(body.assistance)
+    rows = (
+        len(body.basic) + len(body.critical_illness) + len(body.assistance) + len(body.cross_region)
+    )
     if rows > MAX_LOAD_ROWS:
         raise InvalidRequest(
             f"{rows} policy rows in one load; at most {MAX_LOAD_ROWS}",
             code="too_many_rows",
         )
-    stored_basic, stored_critical, stored_assistance = await repository.region_policies(
-        session, admdvs
-    )
-    basic_rows, critical_rows = list(stored_basic), list(stored_critical)
-    assistance_rows = list(stored_assistance)
+    stored = await repository.region_policies(session, admdvs)
+    basic_rows, critical_rows = list(stored[0]), list(stored[1])
+    assistance_rows, cross_region_rows = list(stored[2]), list(stored[3])
     for i, b in enumerate(body.basic):
         _check_validity(b.valid_from, b.valid_to, f"basic.{i}")
         _check_bands(b.pool_bands, f"basic.{i}.pool_bands")
@@ -197,6 +210,23 @@ async def load(
         )
         assistance_rows.append(row_a)
         session.add(row_a)
+    for i, x in enumerate(body.cross_region):
+        _check_validity(x.valid_from, x.valid_to, f"cross_region.{i}")
+        row_x = CrossRegionPolicyRow(
+            admdvs=admdvs,
+            care_type=x.care_type,
+            valid_from=x.valid_from,
+            valid_to=x.valid_to,
+            payable=x.payable,
+            pool_prop_points=x.pool_prop_points,
+        )
+        _add_version(
+            [r for r in cross_region_rows if r.care_type == x.care_type],
+            row_x,
+            f"cross_region.{i}.valid_from",
+        )
+        cross_region_rows.append(row_x)
+        session.add(row_x)
     await session.flush()
     await repository.bump_policy_token(session, admdvs)
     await audit.record(
@@ -212,6 +242,7 @@ async def load(
         basic=len(body.basic),
         critical_illness=len(body.critical_illness),
         assistance=len(body.assistance),
+        cross_region=len(body.cross_region),
     )
 
 
@@ -278,10 +309,12 @@ async def _rows(session: AsyncSession, admdvs: str, token: str) -> _RegionPolici
     """The region's rows under ``token``, from the cache or read once."""
     cached = _cache.get((admdvs, token))
     if cached is None:
-        basic, critical, assistance = await repository.region_policies(session, admdvs)
-        for row in (*basic, *critical, *assistance):
+        basic, critical, assistance, cross_region = await repository.region_policies(
+            session, admdvs
+        )
+        for row in (*basic, *critical, *assistance, *cross_region):
             session.expunge(row)
-        cached = _RegionPolicies(basic, critical, assistance)
+        cached = _RegionPolicies(basic, critical, assistance, cross_region)
         if len(_cache) > 256:
             _cache.clear()
         _cache[(admdvs, token)] = cached
@@ -291,7 +324,7 @@ async def _rows(session: AsyncSession, admdvs: str, token: str) -> _RegionPolici
 async def _current_rows(session: AsyncSession, admdvs: str) -> _RegionPolicies:
     """The region's rows as loaded now; none when no policy was ever loaded."""
     token = await repository.policy_token(session, admdvs)
-    return _RegionPolicies((), (), ()) if token is None else await _rows(session, admdvs, token)
+    return _RegionPolicies((), (), (), ()) if token is None else await _rows(session, admdvs, token)
 
 
 async def assistance_categories(session: AsyncSession, admdvs: str) -> frozenset[str]:
@@ -404,15 +437,19 @@ async def resolve(
     on: date,
     retired: bool,
     asst_type: str | None,
+    care_type: str | None = None,
 ) -> ResolvedPolicy:
     """The policy for one claim: the most specific basic row in force (this level before any
     level), the critical-illness insurance topping up this insutype, the person's assistance.
+    For care in another region (``care_type``: the filing type, or ``unfiled``), the region's
+    cross-region terms for that type move the basic pool's ratio or refuse the claim
+    (:class:`CrossRegionNotCovered`); ``admdvs`` is then the insured place's region.
 
     ``token`` is the region's policy version token as the caller read it (None: no policy is
     loaded); a settlement reads it with its claim, so resolving costs no round trip while the
     region's policies are cached under that token."""
     token, region = await _region(session, admdvs, token)
-    key = _ClaimKey(insutype, med_type, hosp_lv, on, retired, asst_type)
+    key = _ClaimKey(insutype, med_type, hosp_lv, on, retired, asst_type, care_type)
     policy = region.resolved.get(key)
     if policy is None:
         policy = region.resolved[key] = _resolve(region, token, key)
@@ -428,10 +465,36 @@ class _ClaimKey(NamedTuple):
     on: date
     retired: bool
     asst_type: str | None
+    care_type: str | None
+
+
+def _moved(bands: tuple[PoolBand, ...], points: int) -> tuple[PoolBand, ...]:
+    """Each band's ratio moved by ``points`` percentage points, kept within 0..1."""
+    shift = Decimal(points) / 100
+    return tuple(
+        dataclasses.replace(b, ratio=min(max(b.ratio + shift, Decimal(0)), Decimal(1)))
+        for b in bands
+    )
+
+
+def _cross_region_points(region: _RegionPolicies, care_type: str, on: date) -> int:
+    """The percentage points the region moves its basic pool's ratio by for care of this type in
+    another region; refused when its terms do not pay for it (or it has none)."""
+    terms = next(
+        (r for r in region.cross_region if r.care_type == care_type and _in_force(r, on)), None
+    )
+    if terms is None or not terms.payable:
+        raise CrossRegionNotCovered(
+            f"the insured place's policy does not pay for {care_type} care in another region "
+            f"on {on}",
+            field="mdtrt_cert_no",
+        )
+    return terms.pool_prop_points
 
 
 def _resolve(region: _RegionPolicies, token: str, key: _ClaimKey) -> ResolvedPolicy:
-    insutype, med_type, hosp_lv, on, retired, asst_type = key
+    insutype, med_type, hosp_lv, on, retired, asst_type, care_type = key
+    points = 0 if care_type is None else _cross_region_points(region, care_type, on)
     candidates = [
         r
         for r in region.basic
@@ -460,8 +523,14 @@ def _resolve(region: _RegionPolicies, token: str, key: _ClaimKey) -> ResolvedPol
         basic=BasicPolicy(
             fund_pay_type=row.fund_pay_type,
             deductible=from_fen(row.deductible),
-            pool_bands=_bands(bands),
+            pool_bands=_moved(_bands(bands), points) if points else _bands(bands),
             annual_cap=from_fen(row.annual_cap),
+            ratio_rule=(
+                None
+                if care_type is None
+                else f"docs/domain.md §15: {care_type} care in another region, the insured "
+                f"place's ratio moved by {points:+d} percentage points"
+            ),
         ),
         critical_illness=(
             CriticalIllnessPolicy(

@@ -121,6 +121,8 @@ async def _read(
         on=visit_date,
         retired=visit.retired,
         asst_type=visit.asst_type,
+        # A self-pay visit is paid by no fund: the cross-region terms that refused it do not apply.
+        care_type=visit.filing_type if visit.insurance_payable else None,
     )
     return _State(rows, policy, visit_date, now)
 
@@ -196,6 +198,8 @@ def _values(claim: _Claim, principal: Principal, *, setl_id: str | None) -> dict
         "psn_no": visit.psn_no,
         "fixmedins_code": visit.fixmedins_code,
         "admdvs": visit.admdvs,
+        "insuplc_admdvs": visit.insuplc_admdvs,
+        "filing_type": visit.filing_type,
         "insutype": visit.insutype,
         "med_type": visit.med_type,
         "clr_type": CLR_TYPE_BY_MED_TYPE[visit.med_type],
@@ -251,6 +255,9 @@ def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
             "mdtrt_id": values["mdtrt_id"],
             "psn_no": values["psn_no"],
             "fixmedins_code": values["fixmedins_code"],
+            "insuplc_admdvs": values["insuplc_admdvs"],
+            "mdtrtarea_admvs": values["admdvs"],
+            "filing_type": values["filing_type"],
             "insutype": values["insutype"],
             "med_type": values["med_type"],
             "clr_type": values["clr_type"],
@@ -448,12 +455,13 @@ def _event_payload(values: Mapping[str, Any]) -> dict[str, Any]:
 async def visible_settlement(
     session: AsyncSession, principal: Principal, setl_id: str
 ) -> SettlementOut:
-    """A hospital sees its own settlements, an insurer those of its region."""
+    """A hospital sees its own settlements; an insurer those of its region's institutions and
+    those of its insured wherever they were treated (docs/domain.md section 15)."""
     row = await repository.settlement(session, setl_id)
     visible = row is not None and (
         row.fixmedins_code == principal.institution_code
         if is_institution(principal)
-        else principal.in_region(row.admdvs)
+        else principal.in_region(row.admdvs) or principal.in_region(row.insuplc_admdvs)
     )
     if row is None or not visible:
         raise NotFound("no such settlement", code="unknown_settlement", field="setl_id")
@@ -471,8 +479,8 @@ async def visible_settlements(
     cursor: str | None,
     limit: int,
 ) -> SettlementPage:
-    """A hospital's or pharmacy's own settlements, or an insurer's region's (of one institution
-    if it names one)."""
+    """A hospital's or pharmacy's own settlements, or an insurer's: its region's institutions'
+    and its insured's elsewhere (of one institution of its region if it names one)."""
     rows = await repository.settlements_page(
         session,
         admdvs=None if is_institution(principal) else principal.admdvs,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from claims.settlement import repository
 from claims.settlement.models import FeeLine, Person, Visit
 from claims.settlement.schemas import FeeLineOut, FeeUpload, FeeUploadOut, VisitIn, VisitOut
-from claims.settlement.service import policies
+from claims.settlement.service import filings, policies
 from claims.settlement.service.adjudication import PricedLine, split_line
 from claims.settlement.service.persons import resident_id_hash
 from claims.settlement.store import StateRow
@@ -90,8 +90,11 @@ async def _check_insurance(
     body: VisitIn,
     person: Person,
     institution: InstitutionInfo,
+    care_type: str | None,
 ) -> tuple[str | None, str | None]:
     """The reasons insurance may not pay for this visit, as (code, dr_title); code None: payable.
+    ``care_type`` is the cross-region care type (:func:`_care_type`), whose terms in the
+    insured place's policy may refuse the visit.
 
     Raises only for errors of the request itself (a doctor code that is not the institution's
     own reads as an unknown one).
@@ -111,6 +114,7 @@ async def _check_insurance(
             on=local_date(body.begntime),
             retired=person.retired,
             asst_type=person.asst_type,
+            care_type=care_type,
         )
     except policies.NoBenefitPolicy as refused:
         return refused.code, dr_title
@@ -149,11 +153,12 @@ def _level(institution: InstitutionInfo) -> int:
 
 
 async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: str) -> Person:
-    """The person the certificate names, insured in pooling region ``admdvs`` (the
-    institution's: settlement across regions is not a capability of the engine).
+    """The person the certificate names. A resident ID (02, 03) that is the person's identifies
+    them wherever they are insured (cross-region care, docs/cross-region.md); a patient
+    identified otherwise must be insured in pooling region ``admdvs``, the institution's.
 
     An unknown psn_no, a certificate that is not the person's and a person insured in another
-    region get one answer, so no institution can test who is insured, or where.
+    region without one get one answer, so no institution can test who is insured, or where.
     """
     # 02 resident ID / 03 social security card carry the resident ID; under 01 (a pharmacy
     # purchase, see register) the prescription being dispensed identified the patient.
@@ -163,7 +168,7 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
     person = await repository.person(session, body.psn_no)
     if (
         person is None
-        or person.admdvs != admdvs
+        or (certno_hash is None and person.admdvs != admdvs)
         or (certno_hash is not None and not hmac.compare_digest(certno_hash, person.certno_hash))
     ):
         raise NotFound("no such insured person", code="unknown_person", field="psn_no")
@@ -199,7 +204,16 @@ async def register(
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
-    refusal, dr_title = await _check_insurance(session, principal, body, person, institution)
+    care_type = (
+        None
+        if person.admdvs == institution.admdvs
+        else await filings.care_type(
+            session, person.psn_no, institution.admdvs, local_date(body.begntime)
+        )
+    )
+    refusal, dr_title = await _check_insurance(
+        session, principal, body, person, institution, care_type
+    )
     if refusal and not body.selfpay_flag:
         raise InsuranceRefused(
             "insurance may not pay for this visit; register it with selfpay_flag to bill the "
@@ -225,6 +239,8 @@ async def register(
         "refusal_code": refusal,
         "ipt_otp_no": body.ipt_otp_no,
         "request_hash": registration_hash(body),
+        "insuplc_admdvs": person.admdvs,
+        "filing_type": care_type,
         "created_at": utcnow(),
     }
     # On the unique (fixmedins_code, ipt_otp_no): a concurrent registration under the same number
@@ -245,6 +261,8 @@ async def register(
             "med_type": visit.med_type,
             "biz_type_code": visit.biz_type_code,
             "refusal_code": refusal,
+            "insuplc_admdvs": person.admdvs,
+            "filing_type": care_type,
         },
         new_stream=True,
     )
@@ -277,6 +295,8 @@ def visit_out(visit: Visit) -> VisitOut:
         mdtrt_id=visit.mdtrt_id,
         psn_no=visit.psn_no,
         fixmedins_code=visit.fixmedins_code,
+        insuplc_admdvs=visit.insuplc_admdvs,
+        filing_type=visit.filing_type,
         insutype=visit.insutype,
         med_type=visit.med_type,
         biz_type_code=visit.biz_type_code,

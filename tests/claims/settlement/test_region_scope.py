@@ -1,4 +1,4 @@
-"""Region scope: a visit only for a person insured in the institution's own region, insurers
+"""Region scope: a person insured elsewhere identified only by their own certificate, insurers
 reading and listing their own region only, and the operator's keys doing no insurer work."""
 
 from __future__ import annotations
@@ -39,13 +39,16 @@ def _refusal(response: httpx.Response) -> tuple[int, Any]:
     return response.status_code, response.json()
 
 
-async def test_a_person_insured_in_another_region_reads_as_unknown_and_nothing_changes(
+async def test_a_person_insured_elsewhere_needs_their_certificate_and_is_cross_region_care(
     here: World, there: World, session: AsyncSession
 ) -> None:
+    """Without the person's own resident ID, a person insured in another region reads as one
+    nobody enrolled and nothing is written; with it, the visit is cross-region care
+    (docs/cross-region.md), here unfiled."""
     psn_no, certno = await here.enrol(acct_balc="500.00")
     visits_before = await _visits(session)
 
-    elsewhere = await there.visit(psn_no, certno, expect=404)
+    elsewhere = await there.visit(psn_no, make_certno(), expect=404)
     unknown = await there.visit("P" + "0" * 16, make_certno(), expect=404)
     wrong_certificate = await here.visit(psn_no, make_certno(), expect=404)
     assert elsewhere == unknown == wrong_certificate
@@ -54,8 +57,13 @@ async def test_a_person_insured_in_another_region_reads_as_unknown_and_nothing_c
 
     person = await here.client.get(f"/v1/persons/{psn_no}", headers=here.insurer)
     assert person.json()["acct_balc"] == "500.00"
-    # The person's own region still registers the visit.
-    assert (await here.visit(psn_no, certno, dr=None))["psn_no"] == psn_no
+    # The person's own region registers the visit as care at home, another as unfiled care.
+    home = await here.visit(psn_no, certno, dr=None)
+    away = await there.visit(psn_no, certno, dr=None)
+    assert [(v["insuplc_admdvs"], v["filing_type"]) for v in (home, away)] == [
+        (REGION_A, None),
+        (REGION_A, "unfiled"),
+    ]
 
 
 async def test_an_insurer_sees_no_person_or_settlement_of_another_region(

@@ -31,7 +31,7 @@ FORMATS = {
 #: Codes and numbers that are not amounts, though some are digits.
 NOT_AMOUNTS = frozenset(
     {"feedetl_sn", "fund_pay_type", "med_list_codg", "insutype", "med_type", "clr_type"}
-    | {"clr_way", "refd_setl_flag", "category", "chrgitm_lv"}
+    | {"clr_way", "refd_setl_flag", "category", "chrgitm_lv", "insuplc_admdvs", "mdtrtarea_admvs"}
 )
 NUMERIC = re.compile(r"^-?[0-9.]+$")
 
