@@ -13,7 +13,7 @@ from claims import cancellation, identification, persons, visits
 from claims.budgets import local_date
 from claims.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
 from engine.db import utcnow
-from engine.errors import InvalidRequest, SanyiError
+from engine.errors import InvalidRequest, NotFound, SanyiError
 from engine.wire import ResidentId
 from nhsa.envelope import Call, fields_under, parse
 from nhsa.figures import agree
@@ -33,6 +33,8 @@ from nhsa.schemas import (
     RegistrationIn,
     RegistrationOut,
 )
+from vouchers import door as vouchers
+from vouchers.door import VOUCHER
 
 #: 收费项目等级 as the national interface codes it.
 _CHRGITM_LV: dict[int, Literal["01", "02", "03"]] = {1: "01", 2: "02", 3: "03"}
@@ -95,9 +97,32 @@ def _person_info(person: PersonOut, resident_id: str) -> PersonInfoOut:
 
 
 async def person_info(call: Call, body: PersonInfoIn) -> PersonInfoOut:
-    """1101: who the certificate belongs to, among the people insured in the caller's region."""
+    """1101: who the certificate belongs to, among the people insured in the caller's region.
+
+    Under the voucher (01) the token in ``mdtrt_cert_no`` is redeemed first (verified and used
+    up) and ``certno`` must be the resident ID of the person it names, who is answered as under
+    an ID card.
+    """
     resident_id, field = _resident_id(body.data)
+    holder = None
+    if body.data.mdtrt_cert_type == VOUCHER:
+        if body.data.mdtrt_cert_no is None:
+            raise InvalidRequest(
+                "the voucher token is needed in mdtrt_cert_no for certificate 01",
+                code="voucher_invalid",
+                field="input.data.mdtrt_cert_no",
+            )
+        with fields_under("input.data"):
+            holder = await vouchers.redeem(
+                call.session,
+                body.data.mdtrt_cert_no,
+                used_for="1101",
+                used_by=call.envelope.fixmedins_code,
+                now=utcnow(),
+            )
     person = await identification.identify(call.session, call.principal, resident_id, field=field)
+    if holder is not None and holder.psn_no != person.psn_no:
+        raise NotFound("no such insured person", code="unknown_person", field=field)
     return _person_info(persons.person_out(person), resident_id)
 
 

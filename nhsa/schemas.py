@@ -30,6 +30,7 @@ from engine.wire import (
     Flag,
     Identifier,
     Insutype,
+    MdtrtCertNo,
     MdtrtCertType,
     MedType,
     ParameterInt,
@@ -126,7 +127,7 @@ class EnvelopeOut(BaseModel):
 
 class PersonQuery(WireModel):
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Omittable[Annotated[Text, Field(max_length=64)]] = None
+    mdtrt_cert_no: Omittable[MdtrtCertNo] = None
     card_sn: Note = None
     begntime: Omittable[LocalTime] = None
     psn_cert_type: Note = None
@@ -178,7 +179,7 @@ class RegistrationData(WireModel):
     insutype: Omittable[Insutype] = None
     begntime: LocalTime
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
+    mdtrt_cert_no: MdtrtCertNo
     ipt_otp_no: Code = Field(description="the HIS's own outpatient number, echoed")
     atddr_no: Omittable[Code] = Field(default=None, description="the doctor's national code")
     dr_name: Note = None
@@ -328,7 +329,7 @@ class SettleData(WireModel):
 
     psn_no: Code
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Omittable[Annotated[Text, Field(max_length=64)]] = None
+    mdtrt_cert_no: Omittable[MdtrtCertNo] = None
     med_type: MedType
     medfee_sumamt: Yuan
     psn_setlway: Annotated[str, Field(pattern=r"^[0-9]{2}$")] = Field(
