@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from engine.signatures import (
     SignatureScheme,
     Sm2PrivateKey,
 )
+from tests.support import openssl
 
 # GB/T 32918.5-2017 (GM/T 0003.5-2012) annex A.2: signature on the recommended curve, with the
 # default ID; OpenSSL's test/sm2_internal_test.c checks the same numbers.
@@ -117,68 +116,26 @@ def test_pem_of_another_kind_is_refused() -> None:
 
 # --- OpenSSL 3 as an independent implementation --------------------------------------------------
 
-_SM2_SPKI_PREFIX = bytes.fromhex("3059301306072a8648ce3d020106082a811ccf5501822d034200")
-
-
-def _openssl() -> str:
-    binary = shutil.which("openssl")
-    if binary is None:
-        pytest.skip("no openssl CLI")
-    listed = subprocess.run(
-        [binary, "list", "-public-key-algorithms"], capture_output=True, text=True, check=False
-    )
-    if "SM2" not in listed.stdout:
-        pytest.skip("this openssl has no SM2")
-    return binary
-
-
-def _run(*args: str) -> bytes:
-    return subprocess.run(args, capture_output=True, check=True).stdout
-
 
 def test_sanyi_verifies_an_sm2_signature_made_by_openssl(tmp_path: Path) -> None:
-    openssl = _openssl()
-    key, message, sig = tmp_path / "k.pem", tmp_path / "m", tmp_path / "sig"
-    message.write_bytes(b'{"hosp_rxno":"RX-1"}')
-    _run(openssl, "genpkey", "-algorithm", "SM2", "-out", str(key))
-    _run(
-        openssl, "pkeyutl", "-sign", "-rawin", "-digest", "sm3", "-inkey", str(key),
-        "-pkeyopt", "distid:1234567812345678", "-in", str(message), "-out", str(sig),
-    )  # fmt: skip
-    spki = _run(openssl, "pkey", "-in", str(key), "-pubout", "-outform", "DER")
-    assert spki.startswith(_SM2_SPKI_PREFIX)
-    public = spki[len(_SM2_SPKI_PREFIX) :]
-    signatures.verify(SignatureScheme.sm2, public, message.read_bytes(), sig.read_bytes())
+    key, public = openssl.sm2_key(tmp_path)
+    message = b'{"hosp_rxno":"RX-1"}'
+    signature = openssl.sm2_sign(key, message, tmp_path)
+    signatures.verify(SignatureScheme.sm2, public, message, signature)
     with pytest.raises(SignatureFailed):
-        signatures.verify(SignatureScheme.sm2, public, b"other", sig.read_bytes())
+        signatures.verify(SignatureScheme.sm2, public, b"other", signature)
     # OpenSSL's own PKCS#8 file loads as the same key.
     loaded = signatures.load_private_key_pem(key.read_bytes())
     assert signatures.public_key_bytes(loaded) == public
 
 
 def test_openssl_verifies_an_sm2_signature_made_by_sanyi(tmp_path: Path) -> None:
-    openssl = _openssl()
     private = signatures.generate_private_key(SignatureScheme.sm2)
-    key, message, sig = tmp_path / "k.pem", tmp_path / "m", tmp_path / "sig"
+    key = tmp_path / "sanyi.pem"
     key.write_bytes(signatures.private_key_pem(private))
-    message.write_bytes(b'{"psn_no":"P-1"}')
-    sig.write_bytes(signatures.sign(private, message.read_bytes()))
-    spki = _run(openssl, "pkey", "-in", str(key), "-pubout", "-outform", "DER")
-    assert spki == _SM2_SPKI_PREFIX + signatures.public_key_bytes(private)
-    verified = subprocess.run(
-        [
-            openssl, "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-inkey", str(key),
-            "-pkeyopt", "distid:1234567812345678", "-in", str(message), "-sigfile", str(sig),
-        ],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert verified.returncode == 0 and "Verified Successfully" in verified.stdout, verified
-    message.write_bytes(b'{"psn_no":"P-2"}')
-    refused = subprocess.run(
-        [
-            openssl, "pkeyutl", "-verify", "-rawin", "-digest", "sm3", "-inkey", str(key),
-            "-pkeyopt", "distid:1234567812345678", "-in", str(message), "-sigfile", str(sig),
-        ],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert refused.returncode != 0
+    spki = openssl.run(openssl.openssl(), "pkey", "-in", str(key), "-pubout", "-outform", "DER")
+    assert spki == openssl.SM2_SPKI_PREFIX + signatures.public_key_bytes(private)
+    message = b'{"psn_no":"P-1"}'
+    signature = signatures.sign(private, message)
+    assert openssl.sm2_verifies(key, message, signature, tmp_path)
+    assert not openssl.sm2_verifies(key, b'{"psn_no":"P-2"}', signature, tmp_path)

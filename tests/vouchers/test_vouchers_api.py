@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,9 @@ from engine.audit import AuditEntry
 from engine.db import utcnow
 from engine.signatures import SignatureScheme
 from tests.claims.world import World, build_world
+from tests.support import openssl
 from tests.vouchers.factories import altered, forge, issue, key_id, register_voucher_key
+from vouchers import tokens
 from vouchers.models import RedeemedVoucher
 
 HOME = "230100"
@@ -128,6 +131,31 @@ async def test_forged_altered_and_expired_tokens_are_refused(
         assert (refused["code"], refused["field"]) == (code, "mdtrt_cert_no"), name
     visits = select(func.count()).select_from(Visit).where(Visit.psn_no == psn_no)
     assert await session.scalar(visits) == 0
+
+
+async def test_a_token_signed_by_openssl_registers_a_visit(world: World, tmp_path: Path) -> None:
+    """An insurer whose signing runs on OpenSSL (an independent SM2 implementation): its key
+    registered, the prepared payload signed by OpenSSL, the token accepted once."""
+    key, public = openssl.sm2_key(tmp_path)
+    registered = await world.client.post(
+        "/v1/vouchers/keys",
+        json={"key_scheme": "sm2", "public_key": base64.b64encode(public).decode()},
+        headers=world.insurer,
+    )
+    assert registered.status_code == 201, registered.text
+    psn_no, _ = await world.enrol()
+    draft = await world.client.post(
+        "/v1/vouchers/tokens",
+        json={"psn_no": psn_no, "key_id": registered.json()["key_id"]},
+        headers=world.insurer,
+    )
+    assert draft.status_code == 201, draft.text
+    segment = draft.json()["payload"]
+    signed = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    token = tokens.compact(signed, openssl.sm2_sign(key, signed, tmp_path))
+    assert (await visit_01(world, psn_no, token))["psn_no"] == psn_no
+    again = await visit_01(world, psn_no, token, expect=409)
+    assert again["code"] == "voucher_reused"
 
 
 async def test_a_token_for_someone_else_registers_nobody(world: World) -> None:
