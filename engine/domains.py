@@ -12,7 +12,15 @@ import importlib.util
 from collections.abc import Iterator
 from types import ModuleType
 
-DOMAINS = ("tariffs", "claims", "prescriptions", "vouchers", "fhir_export")
+DOMAINS = (
+    "tariffs",
+    "claims.settlement",
+    "claims.funding",
+    "claims.clearing",
+    "prescriptions",
+    "vouchers",
+    "fhir_export",
+)
 
 
 def domain_modules(part: str) -> Iterator[ModuleType]:

@@ -24,7 +24,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.persons import insured_in
+from claims.settlement.service.persons import insured_in
 from engine import audit, signatures
 from engine.auth import Principal
 from engine.db import utcnow

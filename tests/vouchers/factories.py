@@ -12,7 +12,7 @@ from typing import Any
 from engine import signatures
 from engine.db import utcnow
 from engine.signatures import PrivateKey, SignatureScheme
-from tests.claims.world import World
+from tests.support.factories.world import World
 from vouchers import service, tokens
 from vouchers.tokens import Payload
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from claims.models import Person
+from claims.settlement.models import Person
 from engine.cli import app
 from engine.db import run_in_unit_of_work, utcnow
 from engine.settings import get_settings

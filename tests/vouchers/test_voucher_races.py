@@ -9,9 +9,9 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from claims.models import Visit
+from claims.settlement.models import Visit
 from engine.db import Database
-from tests.claims.world import World
+from tests.support.factories.world import World
 from tests.vouchers.factories import issue, register_voucher_key
 from vouchers.models import RedeemedVoucher
 

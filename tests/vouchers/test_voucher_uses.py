@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import signatures
 from engine.signatures import SignatureScheme
-from tests.claims.world import World, build_world
 from tests.nhsa.his import His, registration
 from tests.prescriptions.world import DAY0, RxWorld, build_rx_world
+from tests.support.factories.world import World, build_world
 from tests.vouchers.factories import altered, forge, issue, register_voucher_key
 from vouchers.routes import clock as voucher_clock
 

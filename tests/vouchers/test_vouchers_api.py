@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Visit
+from claims.settlement.models import Visit
 from engine import signatures
 from engine.audit import AuditEntry
 from engine.db import utcnow
 from engine.signatures import SignatureScheme
-from tests.claims.world import World, build_world
 from tests.support import openssl
+from tests.support.factories.world import World, build_world
 from tests.vouchers.factories import altered, forge, issue, key_id, register_voucher_key
 from vouchers import tokens
 from vouchers.models import RedeemedVoucher
