@@ -144,9 +144,12 @@ class BaseInfo(BaseModel):
     psn_cert_type: Literal["01"] = Field(description="01 resident ID card")
     certno: str = Field(description="masked")
     psn_name: str
-    gend: Literal["1", "2"] = Field(description="1 male, 2 female")
-    brdy: str = Field(description="birth date, yyyy-MM-dd")
-    age: int
+    gend: Literal["1", "2"] | None = Field(
+        description="1 male, 2 female; null when the person was identified by a voucher token "
+        "alone (read from the resident ID, which the engine does not keep)"
+    )
+    brdy: str | None = Field(description="birth date, yyyy-MM-dd; null as gend")
+    age: int | None = Field(description="null as gend")
 
 
 class InsuInfo(BaseModel):

@@ -491,7 +491,7 @@ async def test_another_institution_cannot_tell_a_visit_from_none(
     person = await stranger.refused(
         "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token", "certno": ""}}
     )
-    assert person["err_code"] == "certno_required"
+    assert person["err_code"] == "voucher_invalid"
 
 
 async def test_clearing_is_applied_for_once_a_month(world: World, his: His) -> None:

@@ -50,6 +50,24 @@ async def test_1101_answers_the_token_holder_once(world: World) -> None:
         assert (refused["err_code"], refused["err_field"]) == (code, "input.data.mdtrt_cert_no")
 
 
+async def test_1101_with_the_token_alone_answers_without_sex_and_birth_date(
+    world: World,
+) -> None:
+    """The HIS that scanned the QR code knows no resident ID: the token alone names the person
+    (the engine keeps no resident ID to read sex and birth date from)."""
+    key = await register_voucher_key(world)
+    psn_no, certno = await world.enrol()
+    his = His(world)
+    token = await issue(world, key, psn_no)
+    answer = await his.call(
+        "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": token, "certno": ""}}
+    )
+    base = answer["baseinfo"]
+    assert (base["psn_no"], base["certno"]) == (psn_no, certno[:6] + "********" + certno[-4:])
+    assert (base["gend"], base["brdy"], base["age"]) == (None, None, None)
+    assert answer["insuinfo"][0]["insuplc_admdvs"] == world.admdvs
+
+
 async def test_1101_with_another_persons_resident_id_finds_nobody(world: World) -> None:
     key = await register_voucher_key(world)
     psn_no, _ = await world.enrol()
