@@ -148,15 +148,16 @@ async def prepare(
     now: datetime,
 ) -> Payload:
     """The payload of a new token for ``psn_no``, insured in ``admdvs``, to be signed with the
-    region's key ``key_id``. A person of another region is as unknown as one nobody enrolled."""
+    region's key ``key_id``. A person of another region is as unknown as one nobody enrolled
+    (checked first, so the answer is the same whatever the key)."""
+    if not await insured_in(session, psn_no, admdvs):
+        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     if await repository.key(session, admdvs, key_id) is None:
         raise InvalidRequest(
             "no voucher key of the region has this key id",
             code="unknown_voucher_key",
             field="key_id",
         )
-    if not await insured_in(session, psn_no, admdvs):
-        raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     issued = _seconds(now)
     payload = Payload(
         insuplc_admdvs=admdvs,
