@@ -74,13 +74,18 @@ def test_keygen_register_and_issue_make_a_token_the_engine_redeems(
 
     assert run_in_unit_of_work(redeem).psn_no == psn_no
 
-    elsewhere = runner.invoke(
-        app, ["voucher", "issue", "--region", "110100", "--key", str(pem), "--psn-no", psn_no]
+    # Another region's insurer cannot vouch for the person: as unknown as nobody.
+    for other_region, person in (("110100", psn_no), (region, "P0")):
+        refused = runner.invoke(
+            app,
+            ["voucher", "issue", "--region", other_region, "--key", str(pem), "--psn-no", person],
+        )
+        assert refused.exit_code == 1
+        assert "unknown_person" in refused.output
+    stray = tmp_path / "stray.pem"
+    assert runner.invoke(app, ["voucher", "keygen", "--out", str(stray)]).exit_code == 0
+    unregistered = runner.invoke(
+        app, ["voucher", "issue", "--region", region, "--key", str(stray), "--psn-no", psn_no]
     )
-    assert elsewhere.exit_code == 1
-    assert "unknown_voucher_key" in elsewhere.output
-    nobody = runner.invoke(
-        app, ["voucher", "issue", "--region", region, "--key", str(pem), "--psn-no", "P0"]
-    )
-    assert nobody.exit_code == 1
-    assert "unknown_person" in nobody.output
+    assert unregistered.exit_code == 1
+    assert "unknown_voucher_key" in unregistered.output
