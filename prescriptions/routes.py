@@ -40,7 +40,7 @@ from prescriptions.schemas import (
     RxUploadOut,
     TraceCodeOut,
 )
-from vouchers import refusals as voucher_refusals
+from vouchers import door as vouchers
 
 router = APIRouter(prefix="/prescriptions", tags=["prescriptions"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -130,7 +130,7 @@ async def list_prescriptions(
         refusals.NOT_A_DESIGNATED_PHARMACY,
         refusals.UNKNOWN_PRESCRIPTION,
         refusals.TOO_MANY_ATTEMPTS,
-        *voucher_refusals.REDEEM,
+        *vouchers.REDEEM_REFUSALS,
     ),
 )
 async def present_prescription(

@@ -24,7 +24,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement.service.persons import insured_in
+from claims.settlement import door as settlement
 from engine import audit, signatures
 from engine.auth import Principal
 from engine.db import utcnow
@@ -69,6 +69,11 @@ class Holder:
     psn_no: str
     insuplc_admdvs: str
     token_id: str
+
+
+async def _insured_in(session: AsyncSession, psn_no: str, admdvs: str) -> bool:
+    """Whether ``psn_no`` is insured in ``admdvs``: all a voucher's issuer vouches for."""
+    return psn_no in await settlement.insured_in(session, [psn_no], admdvs)
 
 
 # --- keys ----------------------------------------------------------------------------------------
@@ -150,7 +155,7 @@ async def prepare(
     """The payload of a new token for ``psn_no``, insured in ``admdvs``, to be signed with the
     region's key ``key_id``. A person of another region is as unknown as one nobody enrolled
     (checked first, so the answer is the same whatever the key)."""
-    if not await insured_in(session, psn_no, admdvs):
+    if not await _insured_in(session, psn_no, admdvs):
         raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     if await repository.key(session, admdvs, key_id) is None:
         raise InvalidRequest(
@@ -234,7 +239,7 @@ async def redeem(
         raise _invalid()
     if _seconds(now) >= payload.exp:
         raise VoucherRefused("the voucher token has expired", "voucher_expired")
-    if not await insured_in(session, payload.psn_no, payload.insuplc_admdvs):
+    if not await _insured_in(session, payload.psn_no, payload.insuplc_admdvs):
         raise _invalid()
     used = RedeemedVoucher(
         token_id=payload.token_id,

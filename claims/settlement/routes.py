@@ -43,7 +43,7 @@ from engine.idempotency import (
 from engine.openapi import documented, request_example, response_example
 from engine.wire import Code, ParameterInt, RangeTime
 from tariffs import refusals as tariffs_refusals
-from vouchers import refusals as voucher_refusals
+from vouchers import door as vouchers
 
 #: Untagged: the funding and reconciliation routers it includes carry their own tags, and each
 #: operation here is tagged "claims" itself, so an operation has one tag (a generated client's
@@ -144,7 +144,7 @@ async def load_opening_balances(
         refusals.TIME_WITHOUT_OFFSET,
         refusals.DR_CODE_REQUIRED,
         *refusals.INSURANCE_REFUSALS,
-        *voucher_refusals.REDEEM,
+        *vouchers.REDEEM_REFUSALS,
         refusals.VISIT_NUMBER_REUSED,
         refusals.UNKNOWN_PERSON,
         refusals.UNKNOWN_INSTITUTION,
@@ -255,7 +255,7 @@ async def settle(
     session: Session,
     idempotency_key: IdempotencyKey,
 ) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (read with the visit's state, the
+    """2207 settle, idempotent under ``Idempotency-Key`` (read with the claim, the
     response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     reservation = idempotency.Reservation(principal, idempotency_key, request_hash)

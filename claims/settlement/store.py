@@ -209,8 +209,7 @@ def _postgresql_write() -> TextClause:
 
     Each appended table gets its rows as one JSON array (``json_populate_recordset`` against the
     table's own row type), so the statement has a handful of parameters whatever the number of
-    case entries, and stays short enough for psycopg to cache its parsed form: bound one column
-    at a time, it had over a hundred parameters and was re-parsed on every settle.
+    case entries, and stays short enough for psycopg to cache its parsed form (docs/performance.md).
     """
     applied = "EXISTS (SELECT 1 FROM cas)"
     ctes = [
@@ -382,7 +381,7 @@ class SettlementStore:
         return True
 
 
-class _DriverSettlementStore(SettlementStore):
+class DriverSettlementStore(SettlementStore):
     """The same statements on the psycopg connection (:class:`engine.db.DriverStatement`), every
     write as the one statement of data-modifying CTEs."""
 
@@ -430,4 +429,4 @@ async def store(session: AsyncSession) -> SettlementStore:
         return SettlementStore(session)
     if not session.in_transaction() and isinstance(bind, Engine):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return _DriverSettlementStore(session, await driver_connection(session))
+    return DriverSettlementStore(session, await driver_connection(session))

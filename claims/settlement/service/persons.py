@@ -107,13 +107,6 @@ async def certificate_matches(session: AsyncSession, psn_no: str, certno: str) -
     return person is not None and hmac.compare_digest(person.certno_hash, resident_id_hash(certno))
 
 
-async def insured_in(session: AsyncSession, psn_no: str, admdvs: str) -> bool:
-    """Whether ``psn_no`` is a person insured in pooling region ``admdvs``: what a voucher's
-    issuer vouches for (docs/vouchers.md). No other fact about the person leaves claims."""
-    person = await repository.person(session, psn_no)
-    return person is not None and person.admdvs == admdvs
-
-
 async def get_visible(session: AsyncSession, principal: Principal, psn_no: str) -> Person:
     """A person the caller may see; other regions' people are indistinguishable from unknown."""
     person = await repository.person(session, psn_no)

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from claims.settlement.models import BenefitAccumulator, Person, Settlement
-from claims.settlement.store import Effects, _DriverSettlementStore
+from claims.settlement.store import DriverSettlementStore, Effects
 from engine.db import Database
 from tests.support.factories.world import CLASS_A_ITEM, World
 
@@ -105,15 +105,15 @@ def _change_between_read_and_write(
     and its write; returns what each write answered (applied or not) and the queue."""
     answers: list[bool] = []
     changes: list[ChangeOfLedger] = []
-    write = _DriverSettlementStore.write
+    write = DriverSettlementStore.write
 
-    async def write_after_the_change(store: _DriverSettlementStore, effects: Effects) -> bool:
+    async def write_after_the_change(store: DriverSettlementStore, effects: Effects) -> bool:
         if changes:
             assert (await changes.pop()()).status_code in (200, 201)
         answers.append(await write(store, effects))
         return answers[-1]
 
-    monkeypatch.setattr(_DriverSettlementStore, "write", write_after_the_change)
+    monkeypatch.setattr(DriverSettlementStore, "write", write_after_the_change)
     return answers, changes
 
 
