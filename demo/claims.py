@@ -21,6 +21,7 @@ from rich.table import Table
 import claims.settlement
 from demo.client import ApiError, Client
 from demo.reference import ReferenceData
+from demo.vouchers import DemoVouchers
 from engine.terminal import money
 
 POLICY_FILE = Path(claims.settlement.__file__).parent / "demo_data" / "policy_230100.json"
@@ -57,6 +58,8 @@ class ClaimsReport:
     revoked: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     internet_visits: int = 0
+    #: Visits registered with an e-voucher token (mdtrt_cert_type 01) instead of an ID card.
+    voucher_visits: int = 0
     people: list[Insured] = field(default_factory=list)
 
     def table(self) -> Table:
@@ -66,6 +69,7 @@ class ClaimsReport:
         table.add_row("people enrolled", str(len(self.people)))
         table.add_row("settlements (live / revoked)", f"{len(live)} / {self.revoked}")
         table.add_row("internet follow-ups settled", str(self.internet_visits))
+        table.add_row("visits registered with an e-voucher (01)", str(self.voucher_visits))
         for name in AMOUNTS:
             table.add_row(name, money(totals[name]))
         for code, count in sorted(self.refused.items()):
@@ -136,6 +140,15 @@ class _Day:
     prices: dict[str, str]
     rng: random.Random
     report: ClaimsReport
+    vouchers: DemoVouchers | None = None
+
+
+def _certificate(day: _Day, person: Insured) -> tuple[str, str]:
+    """What the patient shows at registration: about one in four their e-voucher QR code (a
+    fresh token from their insurer), the others their resident ID card."""
+    if day.vouchers is not None and day.rng.random() < 0.25:
+        return "01", day.vouchers.token(person.psn_no, "visit")
+    return "02", person.certno
 
 
 def _visit(
@@ -149,14 +162,15 @@ def _visit(
     else:
         diag_code, diag_name = rng.choice(GENERAL)
         med_type = "11"
+    cert_type, cert_no = _certificate(day, person)
     try:
         visit = client.post(
             "/v1/visits",
             expect=201,
             json={
                 "psn_no": person.psn_no,
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": person.certno,
+                "mdtrt_cert_type": cert_type,
+                "mdtrt_cert_no": cert_no,
                 "fixmedins_code": hospital,
                 "med_type": med_type,
                 "biz_type_code": "02" if internet else "01",
@@ -202,6 +216,7 @@ def _visit(
     )
     day.report.settlements.append(settled)
     day.report.internet_visits += internet
+    day.report.voucher_visits += cert_type == "01"
     if not internet:
         person.seen_in_person.add(hospital)
     if rng.random() < 0.03:
@@ -221,11 +236,13 @@ def run_claims(
     rng: random.Random,
     day_done: Callable[[], None],
     visits_per_day: int = 10,
+    vouchers: DemoVouchers | None = None,
 ) -> ClaimsReport:
     """``visits_per_day`` visits on each of ``days`` days from ``start``, calling ``day_done``
-    after each day."""
+    after each day; with ``vouchers``, some patients show their e-voucher."""
     report = ClaimsReport(people=people)
-    day = _Day(hospitals, ref, _drug_prices(insurer, ref.admdvs, start, rng), rng, report)
+    prices = _drug_prices(insurer, ref.admdvs, start, rng)
+    day = _Day(hospitals, ref, prices, rng, report, vouchers)
     doctors = {
         code: [d for d in ref.practitioners.values() if d.fixmedins_code == code]
         for code in hospitals

@@ -27,6 +27,7 @@ from rich.table import Table
 from demo.claims import CHRONIC, ClaimsReport, Insured
 from demo.client import Client
 from demo.reference import DemoPractitioner, ReferenceData
+from demo.vouchers import DemoVouchers
 from engine.clock import CST
 from engine.terminal import money
 from prescriptions.signing import sign
@@ -50,6 +51,8 @@ class PrescriptionReport:
     voided: int = 0
     routed: int = 0
     presented: int = 0
+    presented_with_voucher: int = 0
+    signed_sm2: int = 0
     dispensed: int = 0
     repeat_portions: int = 0
     revoked: int = 0
@@ -60,11 +63,13 @@ class PrescriptionReport:
     def table(self) -> Table:
         table = Table(title="E-prescription circulation", show_header=False)
         table.add_row("prescriptions uploaded (signed, verified)", str(self.uploaded))
+        table.add_row("  of which signed with SM2 (the others Ed25519)", str(self.signed_sm2))
         for code, count in sorted(self.refused.items()):
             table.add_row(f"refused at upload: {code}", str(count))
         table.add_row("rejected in review (voided, 4)", str(self.voided))
         table.add_row("routed to a nominated pharmacy", str(self.routed))
         table.add_row("presented at an open pharmacy (trace code + ID)", str(self.presented))
+        table.add_row("  of which with an e-voucher (01)", str(self.presented_with_voucher))
         table.add_row("dispensed and settled (med_type 41)", str(self.dispensed))
         table.add_row(
             "  of which first portions of repeat prescriptions", str(self.repeat_portions)
@@ -98,11 +103,13 @@ def _plans(count: int) -> list[_Plan]:
     return special + ordinary
 
 
-def _qualified(doctors: list[DemoPractitioner], on: datetime) -> DemoPractitioner:
+def _qualified(doctors: list[DemoPractitioner], on: datetime, turn: int) -> DemoPractitioner:
     """A doctor who may prescribe from any visit, in person or online (互联网诊疗管理办法（试行）:
-    internet practice and at least 3 years of independent practice)."""
+    internet practice and at least 3 years of independent practice); the qualified doctors take
+    ``turn``s, so both signature schemes appear."""
     cutoff = on.date().replace(year=on.year - INTERNET_PRACTICE_YEARS)
-    return next(d for d in doctors if d.internet_practice and d.indep_prac_start <= cutoff)
+    qualified = [d for d in doctors if d.internet_practice and d.indep_prac_start <= cutoff]
+    return qualified[turn % len(qualified)]
 
 
 def _document(
@@ -160,6 +167,7 @@ class _Run:
     pharmacies: dict[str, Client]
     report: PrescriptionReport
     expiring: list[tuple[Client, str, float]] = field(default_factory=list)
+    vouchers: DemoVouchers | None = None
 
 
 def _dispense(run: _Run, pharmacy: Client, rx: dict[str, Any], *, repeat: bool) -> None:
@@ -219,15 +227,7 @@ def _circulate(
         return
     pharmacy = run.pharmacies[pharmacy_code]
     if plan.open:
-        pharmacy.post(
-            "/v1/prescriptions/presentations",
-            json={
-                "rx_trace_code": uploaded["rx_trace_code"],
-                "mdtrt_cert_type": "02",
-                "mdtrt_cert_no": person.certno,
-            },
-        )
-        run.report.presented += 1
+        _present(run, pharmacy, uploaded["rx_trace_code"], person)
     else:
         run.report.routed += 1
     if plan.outcome == "expire":
@@ -237,6 +237,22 @@ def _circulate(
     listed = pharmacy.get("/v1/prescriptions", params={"limit": 200})["items"]
     assert any(item["hi_rxno"] == hi_rxno for item in listed)
     _dispense(run, pharmacy, pharmacy.get(f"/v1/prescriptions/{hi_rxno}"), repeat=plan.repeat)
+
+
+def _present(run: _Run, pharmacy: Client, trace_code: str, person: Insured) -> None:
+    """The patient shows the trace code and, every other time when the insurer issues vouchers,
+    their e-voucher token instead of their ID card."""
+    certificate = {"mdtrt_cert_type": "02", "mdtrt_cert_no": person.certno}
+    if run.vouchers is not None and run.report.presented % 2:
+        certificate = {
+            "mdtrt_cert_type": "01",
+            "mdtrt_cert_no": run.vouchers.token(person.psn_no, "presentation"),
+        }
+        run.report.presented_with_voucher += 1
+    pharmacy.post(
+        "/v1/prescriptions/presentations", json={"rx_trace_code": trace_code} | certificate
+    )
+    run.report.presented += 1
 
 
 def _count_expired(run: _Run) -> None:
@@ -259,6 +275,7 @@ def run_prescriptions(
     rng: random.Random,
     prescribed: Callable[[], None],
     count: int = 16,
+    vouchers: DemoVouchers | None = None,
 ) -> PrescriptionReport:
     """Prescriptions from up to ``count`` settled visits of chronic patients, through review,
     routing or presentation, lock and dispense, calling ``prescribed`` after each; returns what
@@ -270,11 +287,11 @@ def run_prescriptions(
         if s["status"] == "settled" and s["psn_no"] in people and s["fixmedins_code"] in hospitals
     ]
     chosen = sorted(visits, key=lambda s: str(s["setl_time"]), reverse=True)[:count]
-    run = _Run(hospitals, pharmacies, PrescriptionReport())
+    run = _Run(hospitals, pharmacies, PrescriptionReport(), vouchers=vouchers)
     now = datetime.now(CST)
     for index, (visit, plan) in enumerate(zip(chosen, _plans(len(chosen)), strict=False)):
         person = people[visit["psn_no"]]
-        doctor = _qualified(ref.practitioners_at(visit["fixmedins_code"]), now)
+        doctor = _qualified(ref.practitioners_at(visit["fixmedins_code"]), now, index)
         doc = _document(f"RX{now:%Y%m%d}{index:04d}", visit, person, doctor, plan)
         body = doc | {
             "signature": sign(doc, doctor.private_key).model_dump(mode="json", exclude_none=True)
@@ -289,6 +306,7 @@ def run_prescriptions(
         else:
             uploaded = hospital.post("/v1/prescriptions", json=body, expect=201)
             run.report.uploaded += 1
+            run.report.signed_sm2 += body["signature"]["scheme"] == "sm2"
             _circulate(run, uploaded, person, doctor, plan, pharmacy_code)
         prescribed()
     _count_expired(run)

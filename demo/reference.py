@@ -1,8 +1,9 @@
 """Reference data of the demo region, loaded through the real HTTP API as the insurer would.
 
 Registers pooling region 230100, its two hospitals and two pharmacies (their organisations exist
-already), a handful of practitioners per hospital with freshly generated Ed25519 key pairs (the
-public keys are registered; the private keys are returned so the demo can sign prescriptions), and
+already), a handful of practitioners per hospital with freshly generated key pairs, every other
+one SM2 and the rest Ed25519 (the public keys are registered; the private keys are returned so
+the demo can sign prescriptions), and
 imports the shipped demo catalogues (``tariffs/demo_data``: demo data, not official tariffs).
 
 The practitioners are chosen to exercise the internet-practice rule (互联网诊疗管理办法（试行）:
@@ -18,11 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 import tariffs
 from demo.client import Client
+from engine import signatures
+from engine.signatures import PrivateKey, SignatureScheme
 
 REGION = "230100"
 REGION_NAME = "哈尔滨市 (demo)"
@@ -61,13 +61,16 @@ class DemoPractitioner:
     fixmedins_code: str
     indep_prac_start: date
     internet_practice: bool
-    private_key: Ed25519PrivateKey
+    private_key: PrivateKey
+
+    @property
+    def key_scheme(self) -> SignatureScheme:
+        return signatures.scheme_of(self.private_key)
 
     @property
     def public_key(self) -> str:
-        """The raw Ed25519 public key in base64, as registered."""
-        raw = self.private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return base64.b64encode(raw).decode()
+        """The raw public key in base64, as registered (docs/signatures.md)."""
+        return base64.b64encode(signatures.public_key_bytes(self.private_key)).decode()
 
 
 @dataclass(frozen=True)
@@ -108,9 +111,13 @@ def _register_institutions(insurer: Client, codes: set[str]) -> dict[str, dict[s
 
 def _register_practitioners(insurer: Client, hospitals: set[str]) -> dict[str, DemoPractitioner]:
     registered: dict[str, DemoPractitioner] = {}
-    for dr_code, (name, title, hospital, since, internet) in PRACTITIONERS.items():
+    for index, (dr_code, (name, title, hospital, since, internet)) in enumerate(
+        PRACTITIONERS.items()
+    ):
         if hospital not in hospitals:
             continue
+        # Every other doctor signs with SM2, the national algorithm; the rest with Ed25519.
+        scheme = SignatureScheme.sm2 if index % 2 else SignatureScheme.ed25519
         doctor = DemoPractitioner(
             dr_code=dr_code,
             dr_name=name,
@@ -118,7 +125,7 @@ def _register_practitioners(insurer: Client, hospitals: set[str]) -> dict[str, D
             fixmedins_code=hospital,
             indep_prac_start=since,
             internet_practice=internet,
-            private_key=Ed25519PrivateKey.generate(),
+            private_key=signatures.generate_private_key(scheme),
         )
         insurer.post(
             "/v1/registry/practitioners",
@@ -131,7 +138,7 @@ def _register_practitioners(insurer: Client, hospitals: set[str]) -> dict[str, D
                 "indep_prac_start": since.isoformat(),
                 "internet_practice": internet,
                 "public_key": doctor.public_key,
-                "key_scheme": "ed25519",
+                "key_scheme": scheme.value,
             },
             expect=201,
         )

@@ -29,6 +29,7 @@ from demo.funding import report_funding, setup_funding
 from demo.prescriptions import PrescriptionReport, run_prescriptions
 from demo.reference import load_reference_data
 from demo.server import running_server
+from demo.vouchers import setup_vouchers
 from engine import migrate
 from engine.auth import Role, create_api_key, create_organisation
 from engine.db import Database, unit_of_work
@@ -169,6 +170,7 @@ def populate(
         region = setup_region(http, admin_token)
         reference = load_reference_data(region.insurer, region.hospitals, region.pharmacies)
         load_policy(region.insurer, REGION)
+        vouchers = setup_vouchers(region.insurer)
     with _phase(bar, "enrolling the insured", people) as enrolled:
         population = enrol_population(region.insurer, REGION, rng, people, enrolled=enrolled)
     with _phase(bar, "budgets and bundles"):
@@ -190,6 +192,7 @@ def populate(
             days=days,
             rng=rng,
             day_done=day_done,
+            vouchers=vouchers,
         )
     with _phase(bar, "e-prescriptions, then their expiry", PRESCRIPTIONS) as prescribed:
         prescriptions = run_prescriptions(
@@ -200,6 +203,7 @@ def populate(
             rng=rng,
             prescribed=prescribed,
             count=PRESCRIPTIONS,
+            vouchers=vouchers,
         )
     with _phase(bar, "the month's prepayment"):
         funding = report_funding(region.insurer, admdvs=REGION, year=today.year, month=today.month)

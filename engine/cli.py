@@ -62,6 +62,9 @@ LAZY_GROUPS = {
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),
+    "voucher": LazyGroup(
+        "vouchers.cli:app", "E-vouchers: insurers' signing keys and the tokens they issue."
+    ),
     "events": LazyGroup(
         "engine.relay_cli:events_cli",
         "Domain events: the outbox relay to RabbitMQ (docs/events.md).",

@@ -18,6 +18,7 @@ DOMAINS = (
     "claims.funding",
     "claims.clearing",
     "prescriptions",
+    "vouchers",
     "fhir_export",
 )
 

@@ -93,6 +93,11 @@ TAGS: list[dict[str, Any]] = [
         "and reviews them, a pharmacy opens one the patient presents, locks and dispenses it.",
     },
     {
+        "name": "vouchers",
+        "description": "Electronic insurance vouchers (`mdtrt_cert_type` 01): each insurer's "
+        "signing keys and the tokens it issues for the people it insures.",
+    },
+    {
         "name": "fhir",
         "description": "Read-only FHIR R4 views of settlements, prescriptions, dispensations and "
         "clearing batches (`application/fhir+json`), scoped exactly like their /v1 reads.",

@@ -311,6 +311,9 @@ MedType = Literal["11", "14", "21", "41"]
 ClrType = Literal["11", "21", "41"]
 #: 就诊凭证: 01 electronic insurance voucher, 02 resident ID card, 03 social security card.
 MdtrtCertType = Literal["01", "02", "03"]
+#: 就诊凭证编号: the resident ID of certificates 02 and 03, the voucher token of 01 (longer: a
+#: signed payload, docs/vouchers.md).
+MdtrtCertNo = Annotated[Text, Field(max_length=512)]
 #: Business channel: 01 in-person visit, 02 internet-hospital visit.
 BizTypeCode = Literal["01", "02"]
 #: 处方类别 of the national prescription interface; 7 and 8 are narcotic / psychotropic.

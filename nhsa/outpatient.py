@@ -13,7 +13,7 @@ from claims.settlement.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
 from claims.settlement.service import cancellation, identification, persons, visits
 from engine.clock import local_date
 from engine.db import utcnow
-from engine.errors import InvalidRequest, SanyiError
+from engine.errors import InvalidRequest, NotFound, SanyiError
 from engine.wire import ResidentId
 from nhsa.envelope import Call, fields_under, parse
 from nhsa.figures import agree
@@ -33,12 +33,14 @@ from nhsa.schemas import (
     RegistrationIn,
     RegistrationOut,
 )
+from vouchers import door as vouchers
+from vouchers.door import VOUCHER
 
 #: 收费项目等级 as the national interface codes it.
 _CHRGITM_LV: dict[int, Literal["01", "02", "03"]] = {1: "01", 2: "02", 3: "03"}
 _RESIDENT_ID: TypeAdapter[str] = TypeAdapter(ResidentId)
 #: Certificates that carry the resident ID (02 ID card, 03 social security card); the
-#: electronic voucher (01) is a token, so its holder's resident ID comes in ``certno``.
+#: electronic voucher (01) is a token, so its holder's resident ID, if sent, comes in ``certno``.
 _CARRY_RESIDENT_ID = ("02", "03")
 
 
@@ -66,19 +68,20 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _person_info(person: PersonOut, resident_id: str) -> PersonInfoOut:
+def _person_info(person: PersonOut, resident_id: str | None) -> PersonInfoOut:
     """Sex and birth date are read from the resident ID (GB 11643: the birth date, and an odd
-    17th digit for a man)."""
-    born = ric.get_birth_date(resident_id)
+    17th digit for a man). The engine keeps only a keyed hash of it, so a person identified by a
+    voucher token alone is answered without them."""
+    born = None if resident_id is None else ric.get_birth_date(resident_id)
     return PersonInfoOut(
         baseinfo=BaseInfo(
             psn_no=person.psn_no,
             psn_cert_type="01",
             certno=person.certno_masked,
             psn_name=person.psn_name,
-            gend="1" if int(resident_id[16]) % 2 else "2",
-            brdy=born.isoformat(),
-            age=_age(born, local_date(utcnow())),
+            gend=None if resident_id is None else "1" if int(resident_id[16]) % 2 else "2",
+            brdy=None if born is None else born.isoformat(),
+            age=None if born is None else _age(born, local_date(utcnow())),
         ),
         insuinfo=[
             InsuInfo(
@@ -96,8 +99,44 @@ def _person_info(person: PersonOut, resident_id: str) -> PersonInfoOut:
 
 async def person_info(call: Call, body: PersonInfoIn) -> PersonInfoOut:
     """1101: who the certificate belongs to, among the people insured in the caller's region."""
+    if body.data.mdtrt_cert_type == VOUCHER:
+        return await _person_info_by_voucher(call, body.data)
     resident_id, field = _resident_id(body.data)
     person = await identification.identify(call.session, call.principal, resident_id, field=field)
+    return _person_info(persons.person_out(person), resident_id)
+
+
+async def _person_info_by_voucher(call: Call, query: PersonQuery) -> PersonInfoOut:
+    """1101 under the voucher (01): the token in ``mdtrt_cert_no`` is redeemed (verified and used
+    up) and names the person. A ``certno``, when sent, must be that person's resident ID, and then
+    the answer has the sex and birth date it carries."""
+    token_field = "input.data.mdtrt_cert_no"
+    if query.mdtrt_cert_no is None:
+        raise InvalidRequest(
+            "the voucher token is needed in mdtrt_cert_no for certificate 01",
+            code="voucher_invalid",
+            field=token_field,
+        )
+    with fields_under("input.data"):
+        holder = await vouchers.redeem(
+            call.session,
+            query.mdtrt_cert_no,
+            used_for="1101",
+            used_by=call.envelope.fixmedins_code,
+            now=utcnow(),
+        )
+    if query.certno is None:
+        try:
+            person = await persons.get_visible(call.session, call.principal, holder.psn_no)
+        except NotFound:
+            raise NotFound(
+                "no such insured person", code="unknown_person", field=token_field
+            ) from None
+        return _person_info(persons.person_out(person), None)
+    resident_id, field = _resident_id(query)
+    person = await identification.identify(call.session, call.principal, resident_id, field=field)
+    if holder.psn_no != person.psn_no:
+        raise NotFound("no such insured person", code="unknown_person", field=field)
     return _person_info(persons.person_out(person), resident_id)
 
 

@@ -30,6 +30,7 @@ from engine.wire import (
     Flag,
     Identifier,
     Insutype,
+    MdtrtCertNo,
     MdtrtCertType,
     MedType,
     ParameterInt,
@@ -126,7 +127,7 @@ class EnvelopeOut(BaseModel):
 
 class PersonQuery(WireModel):
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Omittable[Annotated[Text, Field(max_length=64)]] = None
+    mdtrt_cert_no: Omittable[MdtrtCertNo] = None
     card_sn: Note = None
     begntime: Omittable[LocalTime] = None
     psn_cert_type: Note = None
@@ -143,9 +144,12 @@ class BaseInfo(BaseModel):
     psn_cert_type: Literal["01"] = Field(description="01 resident ID card")
     certno: str = Field(description="masked")
     psn_name: str
-    gend: Literal["1", "2"] = Field(description="1 male, 2 female")
-    brdy: str = Field(description="birth date, yyyy-MM-dd")
-    age: int
+    gend: Literal["1", "2"] | None = Field(
+        description="1 male, 2 female; null when the person was identified by a voucher token "
+        "alone (read from the resident ID, which the engine does not keep)"
+    )
+    brdy: str | None = Field(description="birth date, yyyy-MM-dd; null as gend")
+    age: int | None = Field(description="null as gend")
 
 
 class InsuInfo(BaseModel):
@@ -178,7 +182,7 @@ class RegistrationData(WireModel):
     insutype: Omittable[Insutype] = None
     begntime: LocalTime
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
+    mdtrt_cert_no: MdtrtCertNo
     ipt_otp_no: Code = Field(description="the HIS's own outpatient number, echoed")
     atddr_no: Omittable[Code] = Field(default=None, description="the doctor's national code")
     dr_name: Note = None
@@ -328,7 +332,7 @@ class SettleData(WireModel):
 
     psn_no: Code
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Omittable[Annotated[Text, Field(max_length=64)]] = None
+    mdtrt_cert_no: Omittable[MdtrtCertNo] = None
     med_type: MedType
     medfee_sumamt: Yuan
     psn_setlway: Annotated[str, Field(pattern=r"^[0-9]{2}$")] = Field(

@@ -1,8 +1,9 @@
 """``sanyi rx``: the hospital's client helper for doctors' signing keys and signatures.
 
-``sanyi rx keygen --out doctor.pem`` makes a doctor's Ed25519 key and prints the public key to
-register for them; ``sanyi rx sign --key doctor.pem --rx prescription.json`` prints the signature
-envelope to upload with the prescription (docs/prescriptions.md). Neither touches the database.
+``sanyi rx keygen --out doctor.pem [--scheme sm2]`` makes a doctor's Ed25519 (default) or SM2 key
+and prints the public key to register for them; ``sanyi rx sign --key doctor.pem --rx
+prescription.json`` prints the signature envelope to upload with the prescription
+(docs/prescriptions.md). Neither touches the database.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from engine.signatures import SignatureScheme
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -51,11 +54,15 @@ def _read_prescription(path: Path) -> dict[str, Any]:
 @app.command()
 def keygen(
     out: Annotated[Path, typer.Option(help="where to write the private key (PEM PKCS#8)")],
+    scheme: Annotated[
+        SignatureScheme, typer.Option(help="ed25519, or sm2 (GB/T 32918, the national algorithm)")
+    ] = SignatureScheme.ed25519,
 ) -> None:
-    """Make a doctor's signing key; print the base64 public key to register for the doctor."""
+    """Make a doctor's signing key; print the base64 public key to register for the doctor
+    (with ``key_scheme`` the scheme chosen here)."""
     from prescriptions.signing import generate_key_pair, save_private_key
 
-    private_key, public_key = generate_key_pair()
+    private_key, public_key = generate_key_pair(scheme)
     try:
         save_private_key(private_key, out)
     except OSError as exc:
@@ -68,7 +75,8 @@ def sign_command(
     key: Annotated[Path, typer.Option(help="the doctor's private key (PEM PKCS#8)")],
     rx: Annotated[Path, typer.Option(help="the prescription document (JSON)")],
 ) -> None:
-    """Sign a prescription; print the signature envelope JSON to upload with it."""
+    """Sign a prescription with the key's scheme (Ed25519 or SM2); print the signature envelope
+    JSON to upload with it."""
     from engine.errors import SanyiError
     from prescriptions.signing import load_private_key, sign
 

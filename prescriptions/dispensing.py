@@ -26,7 +26,7 @@ from claims.settlement.schemas import (
     VisitIn,
 )
 from claims.settlement.service.settle import settle
-from claims.settlement.service.visits import VOUCHER, register, upload_fees
+from claims.settlement.service.visits import register, upload_fees
 from engine.auth import Principal
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidRequest, SanyiError
@@ -34,6 +34,7 @@ from prescriptions import circulation, documents, records, repository
 from prescriptions.models import Dispense, DispenseLine, Prescription
 from prescriptions.rules import Violation, may_dispense
 from prescriptions.schemas import DispenseIn, DispenseLineIn, DispenseOut
+from vouchers.door import VOUCHER
 
 #: ``med_type`` of a designated-pharmacy purchase (docs/domain.md section 2).
 PHARMACY_PURCHASE = "41"

@@ -34,6 +34,7 @@ from prescriptions.models import Prescription
 from prescriptions.schemas import PrescriptionOut, PresentIn
 from prescriptions.upload import trace_code_hash
 from tariffs.registry import get_institution
+from vouchers import door as vouchers
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +77,9 @@ class TooManyAttempts(TooManyRequests):
 
 
 #: Refusals whose bookkeeping (counts, lockout, their audit entries) must stand: the route
-#: commits the request's transaction before answering with one of them.
-COUNTED_REFUSALS = (PresentationRefused, TooManyAttempts)
+#: commits the request's transaction before answering with one of them. A refused voucher token
+#: is among them, so that tokens cannot be tried outside the counts.
+COUNTED_REFUSALS = (PresentationRefused, TooManyAttempts, vouchers.VoucherRefused)
 
 
 async def _designated_pharmacy(session: AsyncSession, principal: Principal) -> str:
@@ -189,6 +191,8 @@ async def present(
 
     Counted first per pharmacy, then per trace code (always in that order, so two presentations
     never wait on each other's rows crosswise), then the prescription is read under its row lock.
+    A voucher token (``mdtrt_cert_type`` 01) is redeemed before the trace code is looked up, so
+    its refusals say nothing about whether the trace code exists.
     """
     pharmacy = await _designated_pharmacy(session, principal)
     code_hash = trace_code_hash(body.rx_trace_code)
@@ -210,10 +214,19 @@ async def present(
         now,
         field="rx_trace_code",
     )
+    holder = None
+    if body.mdtrt_cert_type == vouchers.VOUCHER:
+        holder = await vouchers.redeem(
+            session, body.mdtrt_cert_no, used_for="presentation", used_by=pharmacy, now=now
+        )
     row = await repository.by_trace_code_hash(session, code_hash, lock=True)
     if row is None or row.trace_code_locked_at is not None:
         raise PresentationRefused()
-    if not await certificate_matches(session, row.psn_no, body.mdtrt_cert_no):
+    if not (
+        holder.psn_no == row.psn_no
+        if holder is not None
+        else await certificate_matches(session, row.psn_no, body.mdtrt_cert_no)
+    ):
         await _wrong_certificate(session, row, principal, pharmacy, limits, now)
         raise PresentationRefused()
     if not _may_open(row, principal, pharmacy, now):

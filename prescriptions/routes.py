@@ -40,6 +40,7 @@ from prescriptions.schemas import (
     RxUploadOut,
     TraceCodeOut,
 )
+from vouchers import door as vouchers
 
 router = APIRouter(prefix="/prescriptions", tags=["prescriptions"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -129,12 +130,14 @@ async def list_prescriptions(
         refusals.NOT_A_DESIGNATED_PHARMACY,
         refusals.UNKNOWN_PRESCRIPTION,
         refusals.TOO_MANY_ATTEMPTS,
+        *vouchers.REDEEM_REFUSALS,
     ),
 )
 async def present_prescription(
     body: PresentIn, principal: Pharmacy, session: Session, now: Now, limits: Limits
 ) -> PrescriptionOut:
-    """Open a prescription the patient presents (trace code plus their ID). Throttled per
+    """Open a prescription the patient presents (trace code plus their ID card, social security
+    card or voucher token, ``mdtrt_cert_type`` 02, 03 or 01). Throttled per
     pharmacy and per trace code (429 ``too_many_attempts`` with ``Retry-After``); a trace code
     locks after too many wrong certificates until the hospital reissues it."""
     try:

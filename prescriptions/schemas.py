@@ -22,6 +22,8 @@ from engine.wire import (
     EventTimeText,
     Flag,
     Identifier,
+    MdtrtCertNo,
+    MdtrtCertType,
     Quantity,
     QuantityText,
     RxTypeCode,
@@ -151,11 +153,12 @@ class RevokeIn(WireModel):
 
 class PresentIn(WireModel):
     """The patient presents an open prescription at a pharmacy: trace code plus their resident
-    ID card (02) or social security card (03), which carry the resident ID."""
+    ID card (02) or social security card (03), which carry the resident ID, or their electronic
+    insurance voucher token (01)."""
 
     rx_trace_code: Annotated[Identifier, Field(max_length=64)]
-    mdtrt_cert_type: Literal["02", "03"]
-    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
+    mdtrt_cert_type: MdtrtCertType
+    mdtrt_cert_no: MdtrtCertNo
 
 
 class LockIn(WireModel):

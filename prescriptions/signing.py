@@ -19,18 +19,18 @@ and decimal quantities are JSON strings, counts and day numbers are integers, an
 (a float does not survive a Decimal round trip byte for byte). docs/prescriptions.md lists the
 fields and their JSON types.
 
-The envelope is :class:`Signature` ``{"scheme", "key_id"?, "value"}``. ``scheme`` is a closed set:
-``ed25519`` (RFC 8032, via ``cryptography``) is implemented; ``sm2`` (GB/T 32918, the national
-algorithm) is reserved and refused as ``unsupported_signature_scheme`` until it is implemented.
-Public keys are registered as the raw 32-byte Ed25519 key in standard base64; ``key_id`` is
-:func:`key_id` of that key, so a signature made with another key of the doctor is named as such.
+The envelope is :class:`Signature` ``{"scheme", "key_id"?, "value"}``. ``scheme`` is the closed set
+of :mod:`engine.signatures`: ``ed25519`` (RFC 8032) and ``sm2`` (GB/T 32918 over SM3, the default
+signer ID ``1234567812345678`` in ZA). Public keys are registered in standard base64 of the raw key
+(32 bytes Ed25519, the 65-byte uncompressed point ``04 || x || y`` SM2); ``value`` is the base64 of
+the signature (64 raw bytes Ed25519, DER ``SEQUENCE { r, s }`` SM2). ``key_id`` is :func:`key_id`
+of the public key, so a signature made with another key of the doctor is named as such.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import enum
 import hashlib
 import os
 from collections.abc import Mapping
@@ -39,12 +39,11 @@ from pathlib import Path
 from typing import Any, Final
 
 import rfc8785
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine import signatures
 from engine.errors import InvalidRequest
+from engine.signatures import PrivateKey, SignatureScheme
 
 __all__ = [
     "COVERED_DIAGNOSIS_FIELDS",
@@ -122,17 +121,6 @@ _NESTED: Final[Mapping[str, frozenset[str]]] = {
     "diseinfo": COVERED_DIAGNOSIS_FIELDS,
     "rxdrugdetail": COVERED_LINE_FIELDS,
 }
-
-_ED25519_KEY_BYTES: Final = 32
-_ED25519_SIGNATURE_BYTES: Final = 64
-
-
-class SignatureScheme(enum.StrEnum):
-    """The signature algorithms a doctor's key may use (docs/domain.md section 9)."""
-
-    ed25519 = "ed25519"
-    #: GB/T 32918 SM2 with SM3; reserved, refused until implemented.
-    sm2 = "sm2"
 
 
 class Signature(BaseModel):
@@ -227,35 +215,37 @@ def _b64decode(text: str) -> bytes:
         raise ValueError("not base64") from exc
 
 
-def _require_implemented(scheme: SignatureScheme | str, field: str) -> None:
-    """Refuse a scheme Sanyi cannot verify yet (``unsupported_signature_scheme``)."""
-    if scheme != SignatureScheme.ed25519:
+def _known_scheme(scheme: SignatureScheme | str, field: str) -> SignatureScheme:
+    """``scheme`` as a member of the closed set, or ``unsupported_signature_scheme``."""
+    try:
+        return SignatureScheme(scheme)
+    except ValueError:
         raise InvalidRequest(
-            f"signature scheme {scheme!s} is not supported; use ed25519",
+            f"signature scheme {scheme!s} is not supported; use ed25519 or sm2",
             code="unsupported_signature_scheme",
             field=field,
-        )
+        ) from None
 
 
-def _ed25519_public_key(public_key_b64: str) -> Ed25519PublicKey:
+def _public_key(public_key_b64: str, scheme: SignatureScheme) -> bytes:
+    """The raw registered key, refused as ``invalid_public_key`` unless it is one of ``scheme``."""
     try:
         raw = _b64decode(public_key_b64)
+        signatures.check_public_key(scheme, raw)
     except ValueError:
-        raw = b""
-    if len(raw) != _ED25519_KEY_BYTES:
+        shape = "32 raw bytes" if scheme == SignatureScheme.ed25519 else "the point 04||x||y"
         raise InvalidRequest(
-            "an Ed25519 public key is 32 raw bytes in base64",
+            f"an {scheme.value} public key is {shape} in base64",
             code="invalid_public_key",
             field="public_key",
-        )
-    return Ed25519PublicKey.from_public_bytes(raw)
+        ) from None
+    return raw
 
 
 def check_public_key(public_key_b64: str, scheme: SignatureScheme | str) -> None:
     """Refuse a public key Sanyi could never verify with, at registration rather than at the
     first prescription (``unsupported_signature_scheme`` or ``invalid_public_key``)."""
-    _require_implemented(scheme, "key_scheme")
-    _ed25519_public_key(public_key_b64)
+    _public_key(public_key_b64, _known_scheme(scheme, "key_scheme"))
 
 
 def key_id(public_key_b64: str) -> str:
@@ -264,52 +254,44 @@ def key_id(public_key_b64: str) -> str:
     return hashlib.sha256(_b64decode(public_key_b64)).hexdigest()[:16]
 
 
-def public_key_b64(private_key: Ed25519PrivateKey) -> str:
-    """The raw 32-byte public key in standard base64: what the registry stores as ``public_key``."""
-    raw = private_key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return base64.b64encode(raw).decode("ascii")
+def public_key_b64(private_key: PrivateKey) -> str:
+    """The raw public key in standard base64: what the registry stores as ``public_key``."""
+    return base64.b64encode(signatures.public_key_bytes(private_key)).decode("ascii")
 
 
-def generate_key_pair() -> tuple[Ed25519PrivateKey, str]:
+def generate_key_pair(
+    scheme: SignatureScheme = SignatureScheme.ed25519,
+) -> tuple[PrivateKey, str]:
     """A new doctor key: the private key and the base64 public key to register."""
-    private_key = Ed25519PrivateKey.generate()
+    private_key = signatures.generate_private_key(scheme)
     return private_key, public_key_b64(private_key)
 
 
-def save_private_key(private_key: Ed25519PrivateKey, path: Path) -> None:
+def save_private_key(private_key: PrivateKey, path: Path) -> None:
     """Write the key as unencrypted PEM PKCS#8, readable by its owner only.
 
     Refuses to overwrite an existing file (``FileExistsError``): replacing a doctor's key by
     accident would orphan the public key already registered for them.
     """
-    pem = private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
+    pem = signatures.private_key_pem(private_key)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """Read a PEM PKCS#8 Ed25519 private key (``ValueError`` if it is anything else)."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} holds a {type(key).__name__}, not an Ed25519 private key")
-    return key
+def load_private_key(path: Path) -> PrivateKey:
+    """Read a PEM PKCS#8 Ed25519 or SM2 private key (``ValueError`` if it is anything else)."""
+    return signatures.load_private_key_pem(path.read_bytes())
 
 
 # --- sign and verify -----------------------------------------------------------------------------
 
 
-def sign(doc: Mapping[str, Any], private_key: Ed25519PrivateKey) -> Signature:
-    """The doctor's signature over ``doc`` (Ed25519 over :func:`canonical_bytes`)."""
-    value = private_key.sign(canonical_bytes(doc))
+def sign(doc: Mapping[str, Any], private_key: PrivateKey) -> Signature:
+    """The doctor's signature over ``doc`` (:func:`canonical_bytes`, the key's scheme)."""
+    value = signatures.sign(private_key, canonical_bytes(doc))
     return Signature(
-        scheme=SignatureScheme.ed25519,
+        scheme=signatures.scheme_of(private_key),
         key_id=key_id(public_key_b64(private_key)),
         value=base64.b64encode(value).decode("ascii"),
     )
@@ -324,16 +306,17 @@ def verify(
     """Check that ``signature`` is the registered key's signature over ``doc``.
 
     ``public_key_b64`` and ``scheme`` are the doctor's registered key. Raises
-    :class:`SignatureRejected` (``invalid_signature``) on any mismatch: another key than the
-    registered one, a malformed value, or a document that differs in any covered byte; and
-    ``unsupported_signature_scheme`` for a scheme not implemented yet (SM2), in the envelope or
-    registered for the doctor.
+    :class:`SignatureRejected` (``invalid_signature``) on any mismatch: another key or scheme than
+    the registered one, a malformed value, or a document that differs in any covered byte;
+    ``unsupported_signature_scheme`` for a registered scheme outside the closed set.
     """
-    # Ed25519 is the one implemented scheme, so once both pass they are the same; SM2 adds a
-    # dispatch on the scheme here.
-    _require_implemented(signature.scheme, "signature.scheme")
-    _require_implemented(scheme, "key_scheme")
-    public_key = _ed25519_public_key(public_key_b64)
+    registered = _known_scheme(scheme, "key_scheme")
+    public_key = _public_key(public_key_b64, registered)
+    if signature.scheme != registered:
+        raise SignatureRejected(
+            f"signed with {signature.scheme.value}; the doctor's key is {registered.value}",
+            field="signature.scheme",
+        )
     if signature.key_id is not None and signature.key_id != key_id(public_key_b64):
         raise SignatureRejected(
             "signed with another key than the one registered for the doctor",
@@ -342,14 +325,12 @@ def verify(
     try:
         value = _b64decode(signature.value)
     except ValueError:
-        value = b""
-    if len(value) != _ED25519_SIGNATURE_BYTES:
-        raise SignatureRejected(
-            "an Ed25519 signature is 64 bytes in base64", field="signature.value"
-        )
+        raise SignatureRejected("the signature is not base64", field="signature.value") from None
     try:
-        public_key.verify(value, canonical_bytes(doc))
-    except InvalidSignature as exc:
+        signatures.verify(registered, public_key, canonical_bytes(doc), value)
+    except signatures.MalformedSignature as exc:
+        raise SignatureRejected(str(exc), field="signature.value") from exc
+    except signatures.SignatureFailed as exc:
         raise SignatureRejected(
-            "the signature does not match the prescription", field="signature"
+            f"the signature does not match the prescription: {exc}", field="signature"
         ) from exc

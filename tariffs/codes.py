@@ -35,7 +35,7 @@ class DrTitle(enum.StrEnum):
 
 class KeyScheme(enum.StrEnum):
     """Signature schemes of a practitioner's registered public key (docs/domain.md section 9).
-    Ed25519 is implemented; SM2 (the national algorithm) is reserved and refused until it is."""
+    The wire names of engine.signatures.SignatureScheme: Ed25519, and SM2 the national one."""
 
     ed25519 = "ed25519"
     sm2 = "sm2"

@@ -13,14 +13,13 @@ refused with exactly the error an unknown code gets (:func:`visible_institution`
 - A practitioner is registered at a hospital, with a title (consultation tariffs depend on it), the
   start of independent practice and an internet-practice flag (互联网诊疗管理办法（试行）: internet
   practice needs at least 3 years of independent practice, checked when prescribing) and the
-  public key prescriptions are verified against: a raw 32-byte Ed25519 key in base64; SM2 is
-  reserved and refused until implemented.
+  public key prescriptions are verified against (Ed25519 or SM2, engine/signatures.py), refused at
+  registration unless it is a key of its scheme.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import dataclasses
 import enum
 import uuid
@@ -29,14 +28,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine import audit
 from engine.auth import Principal, Role
 from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.signatures import SignatureScheme, check_public_key
 from tariffs import repository
-from tariffs.codes import InstitutionKind, KeyScheme
+from tariffs.codes import InstitutionKind
 from tariffs.models import Institution, PoolingRegion, Practitioner
 
 __all__ = [
@@ -390,17 +389,19 @@ _PRACTITIONER_FIELDS = frozenset(
 
 
 def _check_public_key(scheme: str, public_key: str) -> None:
-    if scheme != KeyScheme.ed25519:
-        raise InvalidRequest(
-            f"{scheme} keys are not supported yet",
-            code="unsupported_key_scheme",
-            field="key_scheme",
-        )
+    """A practitioner's key must be one the prescription signature can be verified with."""
     try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
-    except (binascii.Error, ValueError):
+        key_scheme = SignatureScheme(scheme)
+    except ValueError:
         raise InvalidRequest(
-            "public_key must be a raw 32-byte Ed25519 public key in base64",
+            f"{scheme} keys are not supported", code="unsupported_key_scheme", field="key_scheme"
+        ) from None
+    try:
+        check_public_key(key_scheme, base64.b64decode(public_key, validate=True))
+    except ValueError:
+        raise InvalidRequest(
+            "public_key must be the raw public key in base64 (Ed25519: 32 bytes; SM2: the "
+            "65-byte uncompressed point 04 || x || y)",
             code="invalid_public_key",
             field="public_key",
         ) from None

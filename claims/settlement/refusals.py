@@ -50,11 +50,6 @@ TIME_WITHOUT_OFFSET = Refusal(400, "time_without_offset", "a time without its UT
 DR_CODE_REQUIRED = Refusal(400, "dr_code_required", "an internet visit names its doctor")
 FEE_BEFORE_VISIT = Refusal(400, "fee_before_visit", "a fee line timed outside its visit")
 UNKNOWN_VISIT = Refusal(404, "unknown_visit", "no visit with this mdtrt_id of the caller's")
-UNSUPPORTED_CERTIFICATE_TYPE = Refusal(
-    400,
-    "unsupported_certificate_type",
-    "the electronic insurance voucher (01), whose tokens are not verified yet",
-)
 VISIT_NUMBER_REUSED = Refusal(
     409, "visit_number_reused", "the institution's ipt_otp_no names a visit registered otherwise"
 )

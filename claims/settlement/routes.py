@@ -47,6 +47,7 @@ from engine.idempotency import (
 from engine.openapi import documented, request_example, response_example
 from engine.wire import Code, ParameterInt, RangeTime
 from tariffs import refusals as tariffs_refusals
+from vouchers import door as vouchers
 
 #: Untagged: the funding and reconciliation routers it includes carry their own tags, and each
 #: operation here is tagged "claims" itself, so an operation has one tag (a generated client's
@@ -147,7 +148,7 @@ async def load_opening_balances(
         refusals.TIME_WITHOUT_OFFSET,
         refusals.DR_CODE_REQUIRED,
         *refusals.INSURANCE_REFUSALS,
-        refusals.UNSUPPORTED_CERTIFICATE_TYPE,
+        *vouchers.REDEEM_REFUSALS,
         refusals.VISIT_NUMBER_REUSED,
         refusals.UNKNOWN_PERSON,
         refusals.UNKNOWN_INSTITUTION,

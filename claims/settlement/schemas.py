@@ -25,6 +25,7 @@ from engine.wire import (
     HospLv,
     Identifier,
     Insutype,
+    MdtrtCertNo,
     MdtrtCertType,
     MedType,
     Quantity,
@@ -237,7 +238,7 @@ class VisitIn(WireModel):
 
     psn_no: Code
     mdtrt_cert_type: MdtrtCertType
-    mdtrt_cert_no: Annotated[Text, Field(max_length=64)]
+    mdtrt_cert_no: MdtrtCertNo
     fixmedins_code: Code
     med_type: MedType
     biz_type_code: BizTypeCode

@@ -16,6 +16,7 @@ a route added later is covered as soon as it exists.
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -554,6 +555,17 @@ CASES: dict[str, Case] = {
         _call(path={"clr_appy_evt_id": "clr_appy_evt_id"}), institution_owned=True
     ),
     # --- the national envelope ---------------------------------------------------------------
+    # --- vouchers ---------------------------------------------------------------------------
+    "POST /v1/vouchers/keys": Case(
+        lambda ids, c: Call(
+            json={"key_scheme": "ed25519", "public_key": base64.b64encode(os.urandom(32)).decode()}
+        ),
+        names_ids=False,
+    ),
+    "GET /v1/vouchers/keys": Case(_call(), names_ids=False),
+    "POST /v1/vouchers/tokens": Case(
+        lambda ids, c: Call(json={"psn_no": ids.psn_no, "key_id": "0" * 16})
+    ),
     "POST /nhsa": Case(_envelope(in_path=False), names_ids=False),
     "POST /nhsa/{infno}": Case(_envelope(in_path=True), names_ids=False),
     # --- public -----------------------------------------------------------------------------

@@ -491,7 +491,7 @@ async def test_another_institution_cannot_tell_a_visit_from_none(
     person = await stranger.refused(
         "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "token", "certno": ""}}
     )
-    assert person["err_code"] == "certno_required"
+    assert person["err_code"] == "voucher_invalid"
 
 
 async def test_clearing_is_applied_for_once_a_month(world: World, his: His) -> None:
@@ -510,11 +510,9 @@ async def test_clearing_is_applied_for_once_a_month(world: World, his: His) -> N
 
 async def test_a_person_is_found_only_by_their_own_resident_id(world: World, his: His) -> None:
     psn_no, certno = await _person(world)
-    by_voucher = await his.call(
-        "1101", {"data": {"mdtrt_cert_type": "01", "mdtrt_cert_no": "ecToken", "certno": certno}}
-    )
-    assert by_voucher["baseinfo"]["psn_no"] == psn_no
-    assert by_voucher["baseinfo"]["certno"] == certno[:6] + "********" + certno[-4:]
+    by_card = await his.call("1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": certno}})
+    assert by_card["baseinfo"]["psn_no"] == psn_no
+    assert by_card["baseinfo"]["certno"] == certno[:6] + "********" + certno[-4:]
     nobody = await his.refused(
         "1101", {"data": {"mdtrt_cert_type": "02", "mdtrt_cert_no": make_certno()}}
     )

@@ -94,3 +94,19 @@ def test_sign_refuses_a_key_that_is_not_a_doctor_key(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rx", "sign", "--key", str(not_a_key), "--rx", str(rx_file)])
     assert result.exit_code == 2
     assert "--key" in result.output
+
+
+def test_an_sm2_key_from_keygen_signs_envelopes_the_engine_verifies(tmp_path: Path) -> None:
+    pem = tmp_path / "doctor-sm2.pem"
+    result = runner.invoke(app, ["rx", "keygen", "--out", str(pem), "--scheme", "sm2"])
+    assert result.exit_code == 0, result.output
+    public_key = result.stdout.strip()
+    assert base64.b64decode(public_key, validate=True)[0] == 0x04  # the uncompressed point
+    doc = rx_doc()
+    rx_file = tmp_path / "prescription.json"
+    rx_file.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    signed = runner.invoke(app, ["rx", "sign", "--key", str(pem), "--rx", str(rx_file)])
+    assert signed.exit_code == 0, signed.output
+    envelope = Signature.model_validate(json.loads(signed.stdout))
+    assert envelope.scheme == "sm2"
+    verify(doc, envelope, public_key, "sm2")

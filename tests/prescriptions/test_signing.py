@@ -177,16 +177,28 @@ def test_a_malformed_signature_value_is_refused(value: str) -> None:
     assert _code(exc) == ("invalid_signature", "signature.value")
 
 
-def test_sm2_is_reserved_and_refused_as_unsupported() -> None:
+def test_an_sm2_signature_verifies_against_the_doctors_sm2_key() -> None:
+    doc = rx_doc()
+    private_key, public_key = generate_key_pair(SignatureScheme.sm2)
+    signature = sign(doc, private_key)
+    assert signature.scheme == SignatureScheme.sm2
+    verify(doc, signature, public_key, "sm2")
+    changed = copy.deepcopy(doc)
+    changed["rxdrugdetail"][0]["drug_cnt"] = "7"
+    with pytest.raises(SignatureRejected) as exc:
+        verify(changed, signature, public_key, "sm2")
+    assert _code(exc) == ("invalid_signature", "signature")
+
+
+def test_a_scheme_other_than_the_registered_keys_is_refused() -> None:
     doc = rx_doc()
     envelope = Signature.model_validate({"scheme": "sm2", "value": sign(doc, PRIVATE_KEY).value})
-    with pytest.raises(InvalidRequest) as exc:
+    with pytest.raises(SignatureRejected) as exc:
         verify(doc, envelope, PUBLIC_KEY, "ed25519")
-    assert _code(exc) == ("unsupported_signature_scheme", "signature.scheme")
-    for registered in ("sm2", "rsa"):
-        with pytest.raises(InvalidRequest) as exc:
-            verify(doc, sign(doc, PRIVATE_KEY), PUBLIC_KEY, registered)
-        assert _code(exc) == ("unsupported_signature_scheme", "key_scheme")
+    assert _code(exc) == ("invalid_signature", "signature.scheme")
+    with pytest.raises(InvalidRequest) as unknown:
+        verify(doc, sign(doc, PRIVATE_KEY), PUBLIC_KEY, "rsa")
+    assert _code(unknown) == ("unsupported_signature_scheme", "key_scheme")
 
 
 def test_the_envelope_is_a_closed_shape() -> None:
@@ -210,10 +222,14 @@ def test_a_malformed_registered_key_is_named(public_key: str) -> None:
     assert exc.value.code == "invalid_public_key"
 
 
-def test_check_public_key_accepts_a_registered_key_and_refuses_sm2() -> None:
+def test_check_public_key_knows_each_schemes_keys() -> None:
     check_public_key(PUBLIC_KEY, "ed25519")
+    check_public_key(generate_key_pair(SignatureScheme.sm2)[1], "sm2")
     with pytest.raises(InvalidRequest) as exc:
         check_public_key(PUBLIC_KEY, "sm2")
+    assert _code(exc) == ("invalid_public_key", "public_key")
+    with pytest.raises(InvalidRequest) as exc:
+        check_public_key(PUBLIC_KEY, "rsa")
     assert exc.value.code == "unsupported_signature_scheme"
 
 
@@ -283,5 +299,5 @@ def test_loading_a_key_of_another_algorithm_is_refused(tmp_path: Path) -> None:
             serialization.NoEncryption(),
         )
     )
-    with pytest.raises(ValueError, match="not an Ed25519 private key"):
+    with pytest.raises(ValueError, match="neither an Ed25519 nor an SM2 key"):
         load_private_key(path)

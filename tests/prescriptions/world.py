@@ -13,12 +13,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Role
 from engine.clock import CST
+from engine.signatures import PrivateKey, SignatureScheme
 from prescriptions.routes import clock
 from prescriptions.signing import generate_key_pair, sign
 from tests.support.factories.orgs import make_key, make_org, unique_code
@@ -53,7 +53,7 @@ def iso(moment: datetime) -> str:
 @dataclass
 class Doctor:
     dr_code: str
-    key: Ed25519PrivateKey
+    key: PrivateKey
 
 
 @dataclass
@@ -253,9 +253,15 @@ class RxWorld:
 
 
 async def register_doctor(
-    world: World, name: str, *, internet: bool, since: date, licensed: bool = True
+    world: World,
+    name: str,
+    *,
+    internet: bool,
+    since: date,
+    licensed: bool = True,
+    scheme: SignatureScheme = SignatureScheme.ed25519,
 ) -> Doctor:
-    private_key, public_key = generate_key_pair()
+    private_key, public_key = generate_key_pair(scheme)
     dr_code = unique_code("D")
     response = await world.client.post(
         "/v1/registry/practitioners",
@@ -270,6 +276,7 @@ async def register_doctor(
             "internet_practice": internet,
             "licensed": licensed,
             "public_key": public_key,
+            "key_scheme": scheme.value,
         },
     )
     assert response.status_code == 201, response.text

@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from demo.reference import load_reference_data
 from demo.run import bootstrap_admin, setup_region
 from demo.server import running_server
-from engine import migrate
+from engine import migrate, signatures
 from engine.settings import Settings
+from engine.signatures import SignatureScheme
 from tariffs.csv_format import parse_catalogue
 from tests.scratch import scratch_database_url
 from tests.tariffs.factories import demo_csv
@@ -71,11 +71,14 @@ def test_load_reference_data_registers_the_region_through_the_api(
     hospital = region.hospitals["H23010000001"]
     own = hospital.get("/v1/registry/practitioners")
     assert {p["dr_code"] for p in own} == {p.dr_code for p in data.practitioners_at("H23010000001")}
-    doctor = data.practitioners_at("H23010000001")[0]
-    registered = hospital.get(f"/v1/registry/practitioners/{doctor.dr_code}")
-    signature = doctor.private_key.sign(b"prescription")
-    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(registered["public_key"]))
-    key.verify(signature, b"prescription")
+    doctors = data.practitioners_at("H23010000001")
+    assert {d.key_scheme for d in doctors} == {SignatureScheme.ed25519, SignatureScheme.sm2}
+    for doctor in doctors:
+        registered = hospital.get(f"/v1/registry/practitioners/{doctor.dr_code}")
+        assert registered["key_scheme"] == doctor.key_scheme
+        signature = signatures.sign(doctor.private_key, b"prescription")
+        public = base64.b64decode(registered["public_key"])
+        signatures.verify(doctor.key_scheme, public, b"prescription", signature)
 
     price = region.insurer.get(
         "/v1/tariffs/230100/price",

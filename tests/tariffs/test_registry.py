@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from engine import signatures
 from engine.audit import AuditEntry
 from engine.auth import Role
 from engine.errors import NotFound
@@ -171,7 +172,8 @@ async def test_practitioners_are_registered_with_a_valid_ed25519_key(
         ({"dr_code": body["dr_code"]}, 409, "duplicate_practitioner"),
         ({"public_key": base64.b64encode(b"short").decode()}, 400, "invalid_public_key"),
         ({"public_key": "not base64!"}, 400, "invalid_public_key"),
-        ({"key_scheme": "sm2"}, 400, "unsupported_key_scheme"),
+        # An Ed25519 key registered as SM2 is not a point of the SM2 curve.
+        ({"key_scheme": "sm2"}, 400, "invalid_public_key"),
         ({"fixmedins_code": pharmacy.fixmedins_code}, 400, "not_a_hospital"),
         ({"fixmedins_code": "H-NOWHERE"}, 400, "unknown_institution"),
     ]
@@ -182,6 +184,15 @@ async def test_practitioners_are_registered_with_a_valid_ed25519_key(
             headers=insurer,
         )
         assert (refused.status_code, refused.json()["code"]) == (status, code), overrides
+
+    sm2_key = signatures.generate_private_key(signatures.SignatureScheme.sm2)
+    sm2_body = practitioner_body(hospital.fixmedins_code) | {
+        "key_scheme": "sm2",
+        "public_key": base64.b64encode(signatures.public_key_bytes(sm2_key)).decode(),
+    }
+    created = await client.post("/v1/registry/practitioners", json=sm2_body, headers=insurer)
+    assert created.status_code == 201, created.text
+    assert created.json()["key_scheme"] == "sm2"
 
 
 async def test_practitioner_updates_are_checked_and_audited(

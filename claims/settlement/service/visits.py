@@ -32,6 +32,8 @@ from engine.ids import new_id
 from engine.money import from_fen, to_fen, yuan
 from tariffs.pricing import LineRequest, PricingContext, PricingError, price_lines
 from tariffs.registry import InstitutionInfo, get_institution, visible_practitioner
+from vouchers import door as vouchers
+from vouchers.door import VOUCHER
 
 INTERNET = "02"
 CHRONIC_OUTPATIENT = "14"
@@ -45,9 +47,6 @@ FEE_BEFORE_VISIT = timedelta(hours=24)
 #: The most a visit's fee lines may come to, in fen (1,000,000,000.00 yuan): far above any real
 #: stay, and low enough that every sum a settlement of it makes fits the wire's amounts.
 MAX_VISIT_FEN = 100_000_000_000
-
-#: ``mdtrt_cert_type`` 01, the electronic insurance voucher token (docs/domain.md section 16).
-VOUCHER = "01"
 
 
 class InsuranceRefused(InvalidRequest):
@@ -160,8 +159,8 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
     An unknown psn_no, a certificate that is not the person's and a person insured in another
     region without one get one answer, so no institution can test who is insured, or where.
     """
-    # 02 resident ID / 03 social security card carry the resident ID; under 01 (a pharmacy
-    # purchase, see register) the prescription being dispensed identified the patient.
+    # 02 resident ID / 03 social security card carry the resident ID; under 01 the redeemed
+    # voucher (or, for a pharmacy purchase, the prescription being dispensed) identified them.
     certno_hash = (
         resident_id_hash(body.mdtrt_cert_no) if body.mdtrt_cert_type in ("02", "03") else None
     )
@@ -185,22 +184,26 @@ async def register(
     """2201: check and store the visit. A retry under the institution's ``ipt_otp_no`` answers
     the visit the first registration made, before any check could now answer otherwise.
 
-    The electronic insurance voucher (``mdtrt_cert_type`` 01) is refused from clients: the engine
-    does not verify voucher tokens yet, and an unverified token would let any institution of the
-    region act for anyone whose ``psn_no`` it knows. Only a pharmacy purchase, whose patient the
-    dispensed prescription identifies, is registered under 01 (``identified_by_prescription``).
+    Under the electronic insurance voucher (``mdtrt_cert_type`` 01) the token in
+    ``mdtrt_cert_no`` is redeemed (verified and used up, in this transaction) and must name
+    ``psn_no``; a retry is answered above, before the token could count as reused. A pharmacy
+    purchase, whose patient the dispensed prescription identifies, is registered under 01 without
+    a token (``identified_by_prescription``).
     """
     principal.require_institution(body.fixmedins_code)
-    if body.mdtrt_cert_type == VOUCHER and not identified_by_prescription:
-        raise InvalidRequest(
-            "the electronic insurance voucher (mdtrt_cert_type 01) is not accepted yet; "
-            "identify the patient by resident ID card (02) or social security card (03)",
-            code="unsupported_certificate_type",
-            field="mdtrt_cert_type",
-        )
     earlier = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
     if earlier is not None:
         return _retried(earlier, body)
+    if body.mdtrt_cert_type == VOUCHER and not identified_by_prescription:
+        holder = await vouchers.redeem(
+            session,
+            body.mdtrt_cert_no,
+            used_for="2201",
+            used_by=body.fixmedins_code,
+            now=utcnow(),
+        )
+        if holder.psn_no != body.psn_no:
+            raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
     person = await _person_for_certificate(session, body, institution.admdvs)
