@@ -92,7 +92,7 @@ async def _check_insurance(
     care_type: str | None,
 ) -> tuple[str | None, str | None]:
     """The reasons insurance may not pay for this visit, as (code, dr_title); code None: payable.
-    ``care_type`` is the cross-region care type (:func:`_care_type`), whose terms in the
+    ``care_type`` is the cross-region care type (:func:`filings.care_type`), whose terms in the
     insured place's policy may refuse the visit.
 
     Raises only for errors of the request itself (a doctor code that is not the institution's
