@@ -21,6 +21,7 @@ from engine.audit import AuditEntry
 from engine.db import utcnow
 from engine.signatures import SignatureScheme
 from tests.support import openssl
+from tests.support.factories.crossregion import INSURED, TREATMENT, CrossRegion, treatment_world
 from tests.support.factories.world import World, build_world
 from tests.vouchers.factories import altered, forge, issue, key_id, register_voucher_key
 from vouchers import tokens
@@ -236,3 +237,26 @@ async def test_a_token_is_prepared_only_with_a_key_of_the_region(
         headers=world.insurer,
     )
     assert (response.status_code, response.json()["code"]) == (400, "unknown_voucher_key")
+
+
+async def test_a_token_of_the_insured_place_registers_a_visit_elsewhere(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Cross-region care (docs/domain.md section 15): the token is issued by the insurer of the
+    person's region and verified against that region's key at an institution of another."""
+    xr = CrossRegion(
+        home=await build_world(client, session, admdvs=INSURED),
+        away=await treatment_world(client, session),
+    )
+    key = await register_voucher_key(xr.home)
+    psn_no, _ = await xr.insured("temporary_travel")
+    token = await issue(xr.home, key, psn_no)
+    visit = await visit_01(xr.away, psn_no, token, dr=None)
+    assert visit["psn_no"] == psn_no
+    again = await visit_01(xr.away, psn_no, token, expect=409, dr=None)
+    assert again["code"] == "voucher_reused"
+    # The treatment place's insurer cannot vouch for the person: it does not insure them.
+    away_key = await register_voucher_key(xr.away)
+    forged = forge(away_key, admdvs=TREATMENT, psn_no=psn_no)
+    refused = await visit_01(xr.away, psn_no, forged, expect=400, dr=None)
+    assert refused["code"] == "voucher_invalid"

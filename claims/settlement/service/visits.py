@@ -151,10 +151,13 @@ def _level(institution: InstitutionInfo) -> int:
     return institution.hosp_lv or 1
 
 
-async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: str) -> Person:
-    """The person the certificate names. A resident ID (02, 03) that is the person's identifies
-    them wherever they are insured (cross-region care, docs/cross-region.md); a patient
-    identified otherwise must be insured in pooling region ``admdvs``, the institution's.
+async def _person_for_certificate(
+    session: AsyncSession, body: VisitIn, admdvs: str, *, vouched: bool
+) -> Person:
+    """The person the certificate names. A resident ID (02, 03) that is the person's, or a voucher
+    token their insurer signed (01, ``vouched``: redeemed for ``psn_no``), identifies them
+    wherever they are insured (cross-region care, docs/cross-region.md); a patient identified
+    otherwise must be insured in pooling region ``admdvs``, the institution's.
 
     An unknown psn_no, a certificate that is not the person's and a person insured in another
     region without one get one answer, so no institution can test who is insured, or where.
@@ -167,7 +170,7 @@ async def _person_for_certificate(session: AsyncSession, body: VisitIn, admdvs: 
     person = await repository.person(session, body.psn_no)
     if (
         person is None
-        or (certno_hash is None and person.admdvs != admdvs)
+        or (certno_hash is None and not vouched and person.admdvs != admdvs)
         or (certno_hash is not None and not hmac.compare_digest(certno_hash, person.certno_hash))
     ):
         raise NotFound("no such insured person", code="unknown_person", field="psn_no")
@@ -194,7 +197,8 @@ async def register(
     earlier = await repository.visit_by_number(session, body.fixmedins_code, body.ipt_otp_no)
     if earlier is not None:
         return _retried(earlier, body)
-    if body.mdtrt_cert_type == VOUCHER and not identified_by_prescription:
+    vouched = body.mdtrt_cert_type == VOUCHER and not identified_by_prescription
+    if vouched:
         holder = await vouchers.redeem(
             session,
             body.mdtrt_cert_no,
@@ -206,7 +210,7 @@ async def register(
             raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
-    person = await _person_for_certificate(session, body, institution.admdvs)
+    person = await _person_for_certificate(session, body, institution.admdvs, vouched=vouched)
     care_type = (
         None
         if person.admdvs == institution.admdvs
