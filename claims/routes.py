@@ -256,7 +256,9 @@ async def settle(
     response stored with the settlement's own write)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     claim = idempotency.Claim(principal, idempotency_key, request_hash)
-    return await settlement.settle(session, principal, mdtrt_id, body, idempotency_claim=claim)
+    return await settlement.settle(
+        session, principal, mdtrt_id, body, idempotency_claim=claim, grouped=True
+    )
 
 
 @router.post(

@@ -298,6 +298,7 @@ async def settle(
     body: SettleIn,
     *,
     idempotency_claim: idempotency.Claim | None = None,
+    grouped: bool = False,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``idempotency_claim`` the response is stored with the same write; a request whose key
@@ -308,6 +309,10 @@ async def settle(
     person's ledger moved between the read and the write, again under the person's row lock,
     where it cannot move: settlements of one person arriving at once queue there.
 
+    ``grouped``: the first attempt shares its statements with the settles running alongside it
+    in this process (group commit, ``settlement_store.store``), for a caller whose unit of work
+    writes nothing else: the settlement commits on its own.
+
     A ``presettle_token`` the engine did not issue for this visit is refused before anything is
     read (``presettle_token.issued_digest``)."""
     presettled = (
@@ -315,7 +320,7 @@ async def settle(
         if body.presettle_token is None
         else presettle_token.issued_digest(mdtrt_id, body.presettle_token)
     )
-    store = await settlement_store.store(session)
+    store = await settlement_store.store(session, grouped=grouped)
     try:
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:
@@ -324,6 +329,7 @@ async def settle(
                 )
             if settled is not None:
                 return settled
+        store = await store.locked()
         async with store.serialized():
             settled = await _settle_once(
                 store, principal, mdtrt_id, body, presettled, idempotency_claim, lock=True

@@ -24,8 +24,11 @@ which BEGIN IMMEDIATE already serialises. ``docs/performance.md`` has the figure
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+import asyncio
+import re
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -49,7 +52,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -66,8 +69,9 @@ from claims.models import (
     Settlement,
     Visit,
 )
-from engine import idempotency
+from engine import idempotency, metrics
 from engine.audit import AuditEntry
+from engine.batching import Batcher
 from engine.db import (
     DriverConnection,
     DriverStatement,
@@ -189,6 +193,43 @@ _LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(
 CLAIM_ON_POSTGRESQL = DriverStatement.of(_CLAIM)
 
 
+#: The claim parameters (:func:`claim_params`) as the batched read takes them: one array each,
+#: an element per claim, with the PostgreSQL type of its elements.
+_CLAIM_ARRAYS = (
+    ("mdtrt_id", "text"),
+    ("year", "smallint"),
+    ("on", "date"),
+    ("idem_org_id", "uuid"),
+    ("idem_key", "text"),
+)
+
+
+def _batched_claim() -> DriverStatement:
+    """:data:`CLAIM_ON_POSTGRESQL` for many claims at once: the claim read as a lateral subquery
+    of the claims' parameters (``unnest`` of one array per parameter), each row tagged with its
+    claim's position in the arrays (``batch_n``, from 1). Every placeholder of the single read
+    becomes a reference to its claim's parameter, so the plan per claim is the single read's."""
+    single = CLAIM_ON_POSTGRESQL
+    if set(single.names) != {name for name, _ in _CLAIM_ARRAYS}:
+        raise RuntimeError("the batched claim read does not bind the claim read's parameters")
+
+    def parameter(match: re.Match[str]) -> str:
+        return f'claims."{single.names[int(match.group(1)) - 1]}"'
+
+    inner = re.sub(r"\$(\d+)(::[A-Z]+)?", parameter, single.sql)
+    arrays = ", ".join(f"CAST(${n} AS {kind}[])" for n, (_, kind) in enumerate(_CLAIM_ARRAYS, 1))
+    names = ", ".join(f'"{name}"' for name, _ in _CLAIM_ARRAYS)
+    sql = (
+        f"SELECT claims.batch_n, claim.* FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS claims({names}, batch_n) CROSS JOIN LATERAL ({inner}) AS claim "
+        "ORDER BY claims.batch_n, claim.fee_line_id, claim.acc_category"
+    )
+    return DriverStatement(sql=sql, names=tuple(name for name, _ in _CLAIM_ARRAYS))
+
+
+_BATCHED_CLAIM = _batched_claim()
+
+
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
 _ACCUMULATORS = (
     (_benefit, ("psn_no", "year", "category"), ("deductible_used", "hifp_paid")),
@@ -238,6 +279,45 @@ def _postgresql_write() -> TextClause:
 
 
 _POSTGRESQL_WRITE = DriverStatement.of(_postgresql_write())
+
+
+def _batched_write() -> TextClause:
+    """:func:`_postgresql_write` for many settlements, of different people, at once. ``cas``
+    moves the ledger version of each person whose version is still the one its settlement was
+    adjudicated on (the arrays ``n``, ``psn_no``, ``ledger_version``, ``acct_pay``: an element
+    per settlement) and answers the positions ``n`` it moved; every other write takes the rows
+    of those settlements only, each table's from a JSON array per settlement (``:<table>``, an
+    array of them) and the accumulator deltas from a JSON object per settlement
+    (``:accumulators``). The statement answers the positions applied."""
+    ctes = [
+        "cas AS (UPDATE person SET acct_balc = person.acct_balc - claims.acct_pay, "
+        "ledger_version = person.ledger_version + 1 "
+        "FROM unnest(CAST(:n AS integer[]), CAST(:psn_no AS text[]), "
+        "CAST(:ledger_version AS bigint[]), CAST(:acct_pay AS bigint[])) "
+        "AS claims(n, psn_no, ledger_version, acct_pay) "
+        "WHERE person.psn_no = claims.psn_no AND person.ledger_version = claims.ledger_version "
+        "RETURNING claims.n)"
+    ]
+    ctes += [
+        f"w_{t.name} AS (INSERT INTO {t.name} ({', '.join(_inserted(t))}) "
+        f"SELECT {', '.join(f'r.{c}' for c in _inserted(t))} FROM cas CROSS JOIN LATERAL "
+        f"json_populate_recordset(NULL::{t.name}, (CAST(:{t.name} AS json[]))[cas.n]) AS r)"
+        for t in _APPENDED
+    ]
+    for table, key, amounts in _ACCUMULATORS:
+        columns = key + amounts
+        ctes.append(
+            f"w_{table.name} AS (INSERT INTO {table.name} AS t ({', '.join(columns)}) "
+            f"SELECT {', '.join(f'r.{c}' for c in columns)} FROM cas CROSS JOIN LATERAL "
+            f"json_populate_record(NULL::{table.name}, (CAST(:accumulators AS json[]))[cas.n]) "
+            f"AS r ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = t.{c} + excluded.{c}" for c in amounts)
+            + ")"
+        )
+    return text(f"WITH {', '.join(ctes)} SELECT n FROM cas")
+
+
+_BATCHED_WRITE = DriverStatement.of(_batched_write())
 
 
 def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
@@ -352,6 +432,10 @@ class SettlementStore:
         of work anyway)."""
         return None
 
+    async def locked(self) -> SettlementStore:
+        """The store a settle runs on under its person's row lock (:meth:`serialized`)."""
+        return self
+
     def serialized(self) -> AbstractAsyncContextManager[object]:
         """Where a settle reads under the person's row lock and writes: a transaction (or, inside
         the unit of work's, a savepoint). On SQLite, the unit of work itself: BEGIN IMMEDIATE
@@ -408,9 +492,7 @@ class _DriverSettlementStore(SettlementStore):
     async def write(self, effects: Effects) -> bool:
         """Raises :class:`engine.idempotency.KeyTaken` when a request under the same key stored
         its record first (the statement then wrote nothing)."""
-        params = effects.delta_params()
-        for table, table_rows in effects.appended_rows(_json_fragment).items():
-            params[table.name] = orjson.dumps(table_rows, default=_json_default).decode()
+        params = effects.delta_params() | _json_rows(effects)
         try:
             cursor = await driver_execute(self.connection, _POSTGRESQL_WRITE, params)
         except psycopg.errors.UniqueViolation as exc:
@@ -421,14 +503,136 @@ class _DriverSettlementStore(SettlementStore):
         return bool(applied.applied)
 
 
-async def store(session: AsyncSession) -> SettlementStore:
-    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection. When the
-    unit of work has not begun and opens a connection of its own, that connection runs in
-    autocommit: an optimistic settle then sends no BEGIN or COMMIT at all."""
-    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return SettlementStore(session)
-    if not session.in_transaction() and isinstance(bind, Engine):
+class _GroupedSettlementStore(SettlementStore):
+    """Settle's optimistic attempt shared with the settles running alongside it in this process
+    (group commit, :mod:`engine.batching`): its claim read is one of a batch run as one
+    statement (:data:`_BATCHED_CLAIM`), its write one of a batch run as one statement
+    (:data:`_BATCHED_WRITE`), each on a pooled connection of its own in autocommit. Each
+    settlement still applies only while its person's ledger is at the version it was
+    adjudicated on. A settlement that cannot apply in its batch (its person's version moved,
+    another settlement of the same person in the batch, or a constraint refusing a row of the
+    batch) settles again alone under its person's row lock, on the request's own connection
+    (:meth:`locked`); its neighbours' results do not depend on it."""
+
+    def __init__(self, session: AsyncSession, batchers: _Batchers) -> None:
+        super().__init__(session)
+        self.batchers = batchers
+
+    def optimistic_attempt(self) -> AbstractAsyncContextManager[object]:
+        return nullcontext()
+
+    async def locked(self) -> SettlementStore:
+        return await _driver_store(self.session)
+
+    async def claim(self, params: dict[str, Any], *, lock: bool) -> Sequence[ClaimRow]:
+        assert not lock, "a grouped read never locks: the locked store does"
+        return await self.batchers.reads.submit(params)
+
+    async def write(self, effects: Effects) -> bool:
+        return await self.batchers.writes.submit(effects)
+
+
+class _Batchers:
+    """The claim-read and write batchers of one engine on one event loop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reads: Batcher[dict[str, Any], Sequence[ClaimRow]] = Batcher(self._read)
+        self.writes: Batcher[Effects, bool] = Batcher(self._write)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[DriverConnection]:
+        """A pooled connection in autocommit, discarded when a statement on it met an outage."""
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert isinstance(driver, psycopg.AsyncConnection)
+            try:
+                yield driver
+            except (psycopg.OperationalError, psycopg.InterfaceError):
+                await connection.invalidate()
+                raise
+
+    async def _read(self, claims: Sequence[dict[str, Any]]) -> list[Sequence[ClaimRow]]:
+        params = {
+            name: [str(c[name]) if name == "idem_org_id" and c[name] else c[name] for c in claims]
+            for name in _BATCHED_CLAIM.names
+        }
+        async with self._connection() as connection:
+            cursor = await driver_execute(connection, _BATCHED_CLAIM, params)
+            rows = await cursor.fetchall()
+        per_claim: list[list[ClaimRow]] = [[] for _ in claims]
+        for row in rows:
+            per_claim[row.batch_n - 1].append(row)
+        return list(per_claim)
+
+    async def _write(self, batch: Sequence[Effects]) -> list[bool]:
+        """Which settlements applied. Only the first of a person's settlements in the batch is
+        written (the others were adjudicated on the same version, which it moves on); a
+        constraint refusing any row writes nothing, and every settlement of the batch then
+        settles alone."""
+        people: set[str] = set()
+        written: list[tuple[int, Effects]] = []
+        for position, effects in enumerate(batch, 1):
+            if effects.accumulators["psn_no"] not in people:
+                people.add(effects.accumulators["psn_no"])
+                written.append((position, effects))
+        metrics.SETTLE_BATCH_SIZE.observe(len(written))
+        rows = [_json_rows(effects) for _, effects in written]
+        params: dict[str, Any] = {
+            "n": [position for position, _ in written],
+            "psn_no": [effects.accumulators["psn_no"] for _, effects in written],
+            "ledger_version": [effects.ledger_version for _, effects in written],
+            "acct_pay": [effects.settlement["acct_pay"] for _, effects in written],
+            "accumulators": [orjson.dumps(effects.accumulators).decode() for _, effects in written],
+            **{t.name: [r[t.name] for r in rows] for t in _APPENDED},
+        }
+        try:
+            async with self._connection() as connection:
+                cursor = await driver_execute(connection, _BATCHED_WRITE, params)
+                applied = {row.n for row in await cursor.fetchall()}
+        except psycopg.IntegrityError:
+            return [False] * len(batch)
+        return [position in applied for position in range(1, len(batch) + 1)]
+
+
+#: The batchers of each engine, made on the event loop that first settles on it.
+_batchers: weakref.WeakKeyDictionary[Engine, _Batchers] = weakref.WeakKeyDictionary()
+
+
+def _batchers_of(engine: AsyncEngine) -> _Batchers:
+    batchers = _batchers.get(engine.sync_engine)
+    if batchers is None or batchers.reads.loop is not asyncio.get_running_loop():
+        batchers = _batchers[engine.sync_engine] = _Batchers(engine)
+    return batchers
+
+
+def _json_rows(effects: Effects) -> dict[str, str]:
+    """Each appended table's rows as the JSON array the write statements take."""
+    return {
+        table.name: orjson.dumps(table_rows, default=_json_default).decode()
+        for table, table_rows in effects.appended_rows(_json_fragment).items()
+    }
+
+
+async def _driver_store(session: AsyncSession) -> _DriverSettlementStore:
+    """The store on the session's psycopg connection. When the unit of work has not begun and
+    opens a connection of its own, that connection runs in autocommit: an optimistic settle
+    then sends no BEGIN or COMMIT at all."""
+    if not session.in_transaction() and isinstance(session.get_bind(), Engine):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return _DriverSettlementStore(session, await driver_connection(session))
+
+
+async def store(session: AsyncSession, *, grouped: bool = False) -> SettlementStore:
+    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection, or,
+    ``grouped``, sharing its statements with concurrent settles (:class:`_GroupedSettlementStore`;
+    only for a caller that writes nothing else in its unit of work, since the settlement then
+    commits apart from it)."""
+    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
+    if session.get_bind().dialect.name != "postgresql":
+        return SettlementStore(session)
+    if grouped and isinstance(session.bind, AsyncEngine):
+        return _GroupedSettlementStore(session, _batchers_of(session.bind))
+    return await _driver_store(session)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
 
 from claims.models import BenefitAccumulator, Person, Settlement
-from claims.settlement_store import Effects, _DriverSettlementStore
+from claims.settlement_store import Effects, _DriverSettlementStore, _GroupedSettlementStore
 from engine.db import Database
 from tests.claims.world import CLASS_A_ITEM, World
 
@@ -105,15 +106,21 @@ def _change_between_read_and_write(
     and its write; returns what each write answered (applied or not) and the queue."""
     answers: list[bool] = []
     changes: list[ChangeOfLedger] = []
-    write = _DriverSettlementStore.write
 
-    async def write_after_the_change(store: _DriverSettlementStore, effects: Effects) -> bool:
-        if changes:
-            assert (await changes.pop()()).status_code in (200, 201)
-        answers.append(await write(store, effects))
-        return answers[-1]
+    def after_the_change(
+        write: Callable[[Any, Effects], Awaitable[bool]],
+    ) -> Callable[[Any, Effects], Awaitable[bool]]:
+        async def write_after_the_change(store: Any, effects: Effects) -> bool:
+            if changes:
+                assert (await changes.pop()()).status_code in (200, 201)
+            answers.append(await write(store, effects))
+            return answers[-1]
 
-    monkeypatch.setattr(_DriverSettlementStore, "write", write_after_the_change)
+        return write_after_the_change
+
+    # The grouped store writes a settle's first attempt (2207), the driver store the others.
+    for store in (_DriverSettlementStore, _GroupedSettlementStore):
+        monkeypatch.setattr(store, "write", after_the_change(store.write))
     return answers, changes
 
 
@@ -196,7 +203,9 @@ async def test_a_key_another_request_stored_meanwhile_refuses_the_write_and_writ
 
     assert response.status_code == 409
     assert response.json()["code"] == "idempotency_key_reused"
-    assert answers == [True]  # the other's write; this one's raised
+    # The other's write; this one's, refused in its batch by the other's record, applied
+    # nothing, and under the lock this one read the record and wrote nothing more.
+    assert answers == [True, False]
     async with database.sessionmaker() as session:
         settled = (
             await session.scalars(
