@@ -34,7 +34,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel
 
-from claims.schemas import SettleIn
+from claims.settlement.schemas import SettleIn
 from engine.idempotency import IdempotencyKey
 
 _DSN_VARIABLE, _STATEMENTS_VARIABLE = "SANYI_FLOOR_DSN", "SANYI_FLOOR_STATEMENTS"

@@ -1,1 +1,1 @@
-"""Claims domain: one-stop settlement (docs/domain.md section 5)."""
+"""Insurance claims, as three domains: settlement, funding and clearing (docs/architecture.md)."""

@@ -13,8 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Visit
-from claims.recon_models import ReconRun
+from claims.clearing.models import ReconRun
+from claims.settlement.models import Visit
 from prescriptions.models import Dispense, Prescription, PrescriptionAccess
 
 

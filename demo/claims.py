@@ -18,12 +18,12 @@ from typing import Any
 
 from rich.table import Table
 
-import claims
+import claims.settlement
 from demo.client import ApiError, Client
 from demo.reference import ReferenceData
 from engine.terminal import money
 
-POLICY_FILE = Path(claims.__file__).parent / "demo_data" / "policy_230100.json"
+POLICY_FILE = Path(claims.settlement.__file__).parent / "demo_data" / "policy_230100.json"
 CHRONIC = {
     "I10": ("I10.x00", "高血压"),
     "E11": ("E11.900", "2型糖尿病"),

@@ -27,8 +27,8 @@ from rich.table import Table
 from demo.claims import CHRONIC, ClaimsReport, Insured
 from demo.client import Client
 from demo.reference import DemoPractitioner, ReferenceData
+from engine.clock import CST
 from engine.terminal import money
-from prescriptions.rules import CHINA_TZ
 from prescriptions.signing import sign
 
 # DEMO DATA: what a chronic patient takes for each condition, and the pharmacies' sale price.
@@ -109,7 +109,7 @@ def _document(
     hosp_rxno: str, visit: dict[str, Any], person: Insured, doctor: DemoPractitioner, plan: _Plan
 ) -> dict[str, Any]:
     assert person.condition is not None
-    issued = datetime.now(CHINA_TZ).replace(microsecond=0)
+    issued = datetime.now(CST).replace(microsecond=0)
     if plan.outcome == "expire":
         end = issued + timedelta(seconds=SHORT_VALIDITY)
     elif plan.outcome == "refuse":
@@ -271,7 +271,7 @@ def run_prescriptions(
     ]
     chosen = sorted(visits, key=lambda s: str(s["setl_time"]), reverse=True)[:count]
     run = _Run(hospitals, pharmacies, PrescriptionReport())
-    now = datetime.now(CHINA_TZ)
+    now = datetime.now(CST)
     for index, (visit, plan) in enumerate(zip(chosen, _plans(len(chosen)), strict=False)):
         person = people[visit["psn_no"]]
         doctor = _qualified(ref.practitioners_at(visit["fixmedins_code"]), now)

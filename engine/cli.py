@@ -53,12 +53,12 @@ class LazyGroup:
 
 LAZY_GROUPS = {
     "tariffs": LazyGroup("tariffs.cli:app", "Tariffs and catalogues: CSV import and export."),
-    "claims": LazyGroup("claims.cli:app", "Benefit policies and claims."),
+    "claims": LazyGroup("claims.settlement.cli:app", "Benefit policies and claims."),
     "funding": LazyGroup(
-        "claims.budget_cli:app", "Global budgets, DIP points and per-capita bundles."
+        "claims.funding.cli:app", "Global budgets, DIP points and per-capita bundles."
     ),
-    "recon": LazyGroup("claims.recon_cli:app", "Reconciliation: 3201 totals and 3202 details."),
-    "clearing": LazyGroup("claims.clearing_cli:app", "Clearing batches (3203)."),
+    "recon": LazyGroup("claims.clearing.cli:app", "Reconciliation: 3201 totals and 3202 details."),
+    "clearing": LazyGroup("claims.clearing.batch_cli:app", "Clearing batches (3203)."),
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),

@@ -12,7 +12,14 @@ import importlib.util
 from collections.abc import Iterator
 from types import ModuleType
 
-DOMAINS = ("tariffs", "claims", "prescriptions", "fhir_export")
+DOMAINS = (
+    "tariffs",
+    "claims.settlement",
+    "claims.funding",
+    "claims.clearing",
+    "prescriptions",
+    "fhir_export",
+)
 
 
 def domain_modules(part: str) -> Iterator[ModuleType]:

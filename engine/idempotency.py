@@ -1,15 +1,15 @@
 """Idempotent writes under a client-supplied ``Idempotency-Key``.
 
-The key is claimed by inserting a row in the request's own transaction. A concurrent retry's insert
+The key is reserved by inserting a row in the request's own transaction. A concurrent retry's insert
 waits on that uncommitted row (PostgreSQL unique index), then finds it committed and replays the
-stored response; if the first attempt failed, its claim rolled back with it and the retry runs
+stored response; if the first attempt failed, its reservation rolled back with it and the retry runs
 anew. The same key with a different request is refused, since answering it with the first
 response would hide a client bug.
 
-Settlement, whose write is a single statement, does without the up-front claim: it reads the key
-with the claim and inserts the record, response included, in that one statement. A request
-under the same key that stored first makes the insert fail (:class:`KeyTaken`) and this one
-replays it.
+Settlement, whose write is a single statement, does without the up-front reservation: it reads
+the key with the state it settles on and inserts the record, response included, in that one
+statement. A request under the same key that stored first makes the insert fail
+(:class:`KeyTaken`) and this one replays it.
 """
 
 from __future__ import annotations
@@ -67,8 +67,8 @@ class KeyTaken(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Claimed:
-    """An Idempotency-Key this request claimed: its response is to be stored under it, in the
+class Reserved:
+    """An Idempotency-Key this request reserved: its response is to be stored under it, in the
     same transaction as the work (:func:`store_response`, or a statement of the caller's own)."""
 
     org_id: uuid.UUID
@@ -76,8 +76,8 @@ class Claimed:
 
 
 @dataclass(frozen=True, slots=True)
-class Claim:
-    """A request to claim (organisation, key) for the request whose fingerprint is
+class Reservation:
+    """The reservation of (organisation, key) for the request whose fingerprint is
     ``request_hash``: the row it inserts, and what it becomes once inserted."""
 
     principal: Principal
@@ -93,29 +93,29 @@ class Claim:
         }
 
     @property
-    def claimed(self) -> Claimed:
-        return Claimed(self.principal.org_id, self.key)
+    def reserved(self) -> Reserved:
+        return Reserved(self.principal.org_id, self.key)
 
 
-async def claim(
+async def reserve(
     session: AsyncSession,
     principal: Principal,
     key: str,
     request_hash: str,
     response_model: type[M],
-) -> Claimed | M:
-    """Claim (organisation, key) for this request, or the response of the request that did."""
-    request = Claim(principal, key, request_hash)
-    # False when the key is taken, after waiting for the transaction of a concurrent claim of it.
+) -> Reserved | M:
+    """Reserve (organisation, key) for this request, or the response of the request that did."""
+    request = Reservation(principal, key, request_hash)
+    # False when the key is taken, after waiting for the transaction of a concurrent reservation.
     if await insert_or_ignore(session, IdempotencyRecord, request.record()):
-        return request.claimed
+        return request.reserved
     return await replay(session, request, response_model)
 
 
-async def replay(session: AsyncSession, request: Claim, response_model: type[M]) -> M:
-    """The stored response of the request that claimed the key first (its claim committed: a
-    claim waits for the transaction of a concurrent one). A different request under the same
-    key, or one still in progress, is refused."""
+async def replay(session: AsyncSession, request: Reservation, response_model: type[M]) -> M:
+    """The stored response of the request that reserved the key first (its reservation
+    committed: a reservation waits for the transaction of a concurrent one). A different request
+    under the same key, or one still in progress, is refused."""
     record = (
         await session.execute(
             select(IdempotencyRecord)
@@ -129,7 +129,7 @@ async def replay(session: AsyncSession, request: Claim, response_model: type[M])
     return replayed(request, record.request_hash, record.response, response_model)
 
 
-def replayed(request: Claim, request_hash: str, response: Any, response_model: type[M]) -> M:
+def replayed(request: Reservation, request_hash: str, response: Any, response_model: type[M]) -> M:
     """The response stored under the request's key by the request whose fingerprint is
     ``request_hash``; refused when that was a different request, or one still in progress."""
     if request_hash != request.request_hash:
@@ -147,12 +147,12 @@ def replayed(request: Claim, request_hash: str, response: Any, response_model: t
     return response_model.model_validate(response)
 
 
-async def store_response(session: AsyncSession, claimed: Claimed, response: BaseModel) -> None:
+async def store_response(session: AsyncSession, reserved: Reserved, response: BaseModel) -> None:
     await session.execute(
         _STORE_RESPONSE,
         {
-            "b_org_id": claimed.org_id,
-            "b_key": claimed.key,
+            "b_org_id": reserved.org_id,
+            "b_key": reserved.key,
             "b_response": response.model_dump(mode="json"),
         },
     )
@@ -173,11 +173,11 @@ async def run_idempotent(
     the response is stored for replays (default all of it): a secret shown once stays out."""
     if key is None:
         return await operation()
-    claimed = await claim(session, principal, key, request_hash, response_model)
-    if not isinstance(claimed, Claimed):
-        return claimed
+    reserved = await reserve(session, principal, key, request_hash, response_model)
+    if not isinstance(reserved, Reserved):
+        return reserved
     result = await operation()
-    await store_response(session, claimed, kept(result) if kept else result)
+    await store_response(session, reserved, kept(result) if kept else result)
     return result
 
 

@@ -75,7 +75,7 @@ SETTLE_SECONDS = Histogram(
 )
 SETTLE_BATCH_SIZE = Histogram(
     "sanyi_settle_batch_size",
-    "Settlements whose writes shared one statement (group commit, claims/settlement_store.py).",
+    "Settlements whose writes shared one statement (group commit, claims/settlement/store.py).",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
 REFUSALS = Counter(

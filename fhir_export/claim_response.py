@@ -19,7 +19,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final
 
-from claims.schemas import LineSplitOut, SettlementOut
+from claims.settlement.schemas import LineSplitOut, SettlementOut
 from fhir_export.terms import (
     ADJUDICATION,
     CLAIM_TYPE,

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from claims.clearing import month_bounds
-from claims.recon_schemas import ClearingBatchOut
+from claims.clearing.batches import month_of
+from claims.clearing.schemas import ClearingBatchOut
+from engine.clock import month_bounds
 from engine.errors import Conflict
 from fhir_export.terms import (
     Resource,
@@ -37,7 +38,7 @@ class BatchNotApproved(Conflict):
 
 def _period(setlym: str) -> Resource:
     """The calendar month ``YYYYMM`` as a FHIR Period of dates (its end day included)."""
-    begin, end = month_bounds(setlym)
+    begin, end = month_bounds(*month_of(setlym))
     return {"start": begin.date().isoformat(), "end": (end - timedelta(days=1)).date().isoformat()}
 
 

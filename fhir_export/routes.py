@@ -12,8 +12,9 @@ from typing import Annotated, Any, Final
 from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import clearing, settlement
-from claims import refusals as claims_refusals
+from claims.clearing import batches
+from claims.settlement import refusals as claims_refusals
+from claims.settlement.service import settle
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.errors import NotFound
@@ -68,7 +69,7 @@ async def read_claim_response(
     setl_id: str, principal: ClaimsReader, session: Session
 ) -> FhirResponse:
     """A settlement as a ClaimResponse: an item per fee line, a total per fund, the payment."""
-    out = await settlement.visible_settlement(session, principal, setl_id)
+    out = await settle.visible_settlement(session, principal, setl_id)
     return FhirResponse(claim_response(out))
 
 
@@ -120,5 +121,5 @@ async def read_payment_reconciliation(
     clr_appy_evt_id: str, principal: ClaimsReader, session: Session
 ) -> FhirResponse:
     """An approved clearing batch as a PaymentReconciliation: a detail per fund."""
-    batch = await clearing.visible_batch(session, principal, clr_appy_evt_id)
+    batch = await batches.visible_batch(session, principal, clr_appy_evt_id)
     return FhirResponse(payment_reconciliation(batch))

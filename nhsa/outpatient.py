@@ -9,9 +9,9 @@ from typing import Literal
 from pydantic import TypeAdapter, ValidationError
 from stdnum.cn import ric
 
-from claims import cancellation, identification, persons, visits
-from claims.budgets import local_date
-from claims.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
+from claims.settlement.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
+from claims.settlement.service import cancellation, identification, persons, visits
+from engine.clock import local_date
 from engine.db import utcnow
 from engine.errors import InvalidRequest, SanyiError
 from engine.wire import ResidentId

@@ -7,9 +7,9 @@ import csv
 import io
 from collections.abc import AsyncIterator
 
-from claims import clearing, reconciliation
-from claims.recon_schemas import ClearingApplyIn
-from claims.recon_schemas import TotalsIn as V1TotalsIn
+from claims.clearing import batches, reconciliation
+from claims.clearing.schemas import ClearingApplyIn
+from claims.clearing.schemas import TotalsIn as V1TotalsIn
 from nhsa.envelope import Call, fields_under, parse
 from nhsa.schemas import (
     ClearingApplied,
@@ -89,7 +89,7 @@ async def apply_for_clearing(call: Call, body: ClearingIn) -> ClearingOut:
         prefix="input.data",
     )
     with fields_under("input.data"):
-        batch = await clearing.apply(call.session, call.principal, asked)
+        batch = await batches.apply(call.session, call.principal, asked)
     return ClearingOut(
         data=ClearingApplied(clr_appy_evt_id=batch.clr_appy_evt_id, clr_stas=batch.clr_stas)
     )

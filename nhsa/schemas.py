@@ -19,8 +19,8 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, JsonValue
 
-from claims.budgets import CST
-from claims.schemas import IcdCode, PositivePrice
+from claims.settlement.schemas import IcdCode, PositivePrice
+from engine.clock import CST
 from engine.wire import (
     BizTypeCode,
     CalendarDate,

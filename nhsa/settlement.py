@@ -3,8 +3,9 @@ settlement services, with the HIS's own figures checked first."""
 
 from __future__ import annotations
 
-from claims import repository, settlement
-from claims import schemas as v1
+from claims.settlement import repository
+from claims.settlement import schemas as v1
+from claims.settlement.service import settle as settlement
 from engine.errors import InvalidRequest
 from nhsa.envelope import Call, fields_under
 from nhsa.figures import FigureMismatch, agree

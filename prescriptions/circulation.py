@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role
-from engine.errors import Conflict, InvalidRequest, NotFound
+from engine.errors import Conflict, NotFound
+from engine.pagination import decode_cursor, encode_cursor
 from prescriptions import documents, records, repository
 from prescriptions.models import Prescription
 from prescriptions.schemas import LockOut, PrescriptionOut, PrescriptionPage, PrescriptionRead
@@ -73,20 +74,6 @@ async def download(
     )
 
 
-def _cursor(granted_at: datetime, hi_rxno: str) -> str:
-    return f"{granted_at.isoformat()}|{hi_rxno}"
-
-
-def _parse_cursor(cursor: str | None) -> tuple[datetime, str] | None:
-    if not cursor:
-        return None
-    try:
-        at, hi_rxno = cursor.split("|", 1)
-        return datetime.fromisoformat(at), hi_rxno
-    except ValueError as exc:
-        raise InvalidRequest("malformed cursor", code="invalid_cursor", field="cursor") from exc
-
-
 async def pharmacy_list(
     session: AsyncSession, principal: Principal, now: datetime, cursor: str | None, limit: int
 ) -> PrescriptionPage:
@@ -94,13 +81,15 @@ async def pharmacy_list(
     status as of now."""
     assert principal.institution_code is not None  # pharmacies always have one (engine.auth)
     found = await repository.pharmacy_page(
-        session, principal.institution_code, _parse_cursor(cursor), limit + 1
+        session, principal.institution_code, decode_cursor(cursor), limit + 1
     )
     page = found[:limit]
     return PrescriptionPage(
         items=[records.summary_out(row, a.via, a.granted_at, now) for row, a in page],
         next_cursor=(
-            _cursor(page[-1][1].granted_at, page[-1][0].hi_rxno) if len(found) > limit else None
+            encode_cursor(page[-1][1].granted_at, page[-1][0].hi_rxno)
+            if len(found) > limit
+            else None
         ),
     )
 

@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.schemas import (
+from claims.settlement.schemas import (
     DiagnosisIn,
     FeeLineIn,
     FeeUpload,
@@ -25,9 +25,10 @@ from claims.schemas import (
     SettlementOut,
     VisitIn,
 )
-from claims.settlement import settle
-from claims.visits import VOUCHER, register, upload_fees
+from claims.settlement.service.settle import settle
+from claims.settlement.service.visits import VOUCHER, register, upload_fees
 from engine.auth import Principal
+from engine.clock import local_date
 from engine.errors import Conflict, InvalidRequest, SanyiError
 from prescriptions import circulation, documents, records, repository
 from prescriptions.models import Dispense, DispenseLine, Prescription
@@ -206,8 +207,8 @@ async def dispense(
     await documents.verify_stored(session, row)
     earlier = await repository.dispenses(session, hi_rxno)
     refused = may_dispense(
-        [documents.china_day(d.dspe_time) for d in earlier],
-        documents.china_day(now),
+        [local_date(d.dspe_time) for d in earlier],
+        local_date(now),
         row.max_rept_cnt,
         row.min_inrv_days,
     )

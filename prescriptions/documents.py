@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.errors import InvalidRequest, NotFound
 from prescriptions.models import Prescription
-from prescriptions.rules import CHINA_TZ, ControlledClass, DrugFacts, RxDocument, RxLine
+from prescriptions.rules import ControlledClass, DrugFacts, RxDocument, RxLine
 from prescriptions.signing import Signature, SignatureRejected, verify
 from tariffs.pricing import DrugInfo
 from tariffs.registry import PractitionerInfo, get_practitioner
@@ -31,11 +31,6 @@ from tariffs.registry import PractitionerInfo, get_practitioner
 def parse_time(text: str) -> datetime:
     """A signed ISO 8601 time (the upload schema made sure it carries its offset)."""
     return datetime.fromisoformat(text)
-
-
-def china_day(moment: datetime) -> date:
-    """The calendar day in China (prescriptions.rules: days are China Standard Time)."""
-    return moment.astimezone(CHINA_TZ).date()
 
 
 def _flag(doc: Mapping[str, Any], name: str) -> bool:

@@ -43,7 +43,7 @@ async def by_hosp_rxno(
     return (await session.scalars(query.execution_options(populate_existing=True))).first()
 
 
-#: Every ``hi_rxno`` the engine issues (prescriptions.upload.new_id).
+#: Every ``hi_rxno`` the engine issues (engine.ids.new_id).
 HI_RXNO: Final = re.compile(r"R[0-9A-F]{20}")
 
 

@@ -19,13 +19,13 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from typing import Final
 
+from engine.clock import local_date
 from engine.errors import InvalidRequest
 
 __all__ = [
-    "CHINA_TZ",
     "CONTROLLED_RX_TYPE_CODES",
     "INTERNET_VISIT",
     "ControlledClass",
@@ -41,9 +41,6 @@ __all__ = [
     "may_dispense",
     "refuse_if_any",
 ]
-
-#: The time zone that decides which calendar day a prescription was issued on.
-CHINA_TZ: Final = timezone(timedelta(hours=8), "CST")
 
 #: ``biz_type_code`` of an internet-hospital visit (docs/domain.md section 2).
 INTERNET_VISIT: Final = "02"
@@ -251,8 +248,8 @@ def _validity(rx: RxDocument) -> Iterator[Violation]:
             "vali_days",
             f"a prescription is valid for at most {MAX_VALIDITY_DAYS} days, not {rx.vali_days}",
         )
-    issued = rx.prsc_time.astimezone(CHINA_TZ).date()
-    end_day = (rx.vali_end_time.astimezone(CHINA_TZ).date() - issued).days + 1
+    issued = local_date(rx.prsc_time)
+    end_day = (local_date(rx.vali_end_time) - issued).days + 1
     if rx.vali_end_time <= rx.prsc_time:
         yield Violation(
             Reason.validity_end_inconsistent,

@@ -18,9 +18,11 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.visits import owned_visit
+from claims.settlement.service.visits import owned_visit
 from engine.auth import Principal
+from engine.clock import local_date
 from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from engine.ids import new_id
 from engine.settings import get_settings
 from prescriptions import documents, records, repository
 from prescriptions.documents import Columns
@@ -47,11 +49,6 @@ from tariffs.registry import PractitionerInfo, get_institution, get_practitioner
 
 #: How far ahead of the engine's clock a hospital's ``prsc_time`` may be (clock skew).
 CLOCK_SKEW: Final = timedelta(minutes=10)
-
-
-def new_id(prefix: str) -> str:
-    """Random, non-sequential: knowing one prescription number tells nothing about another."""
-    return prefix + secrets.token_hex(10).upper()
 
 
 def new_trace_code() -> str:
@@ -87,7 +84,7 @@ async def _drugs(session: AsyncSession, body: RxUpload, admdvs: str) -> dict[str
     codes = [line.med_list_codg for line in body.rxdrugdetail]
     try:
         drugs = await get_drugs(
-            session, admdvs, codes, documents.china_day(documents.parse_time(body.prsc_time))
+            session, admdvs, codes, local_date(documents.parse_time(body.prsc_time))
         )
     except PricingError as error:
         code = sorted(set(codes))[error.line]
@@ -193,7 +190,7 @@ async def upload(
                 ),
                 fixmedins_code=body.fixmedins_code,
                 biz_type_code=visit.biz_type_code,
-                on=documents.china_day(rx.prsc_time),
+                on=local_date(rx.prsc_time),
             ),
             *check_prescription(rx, biz_type_code=visit.biz_type_code),
         ]

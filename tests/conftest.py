@@ -26,8 +26,8 @@ from engine import migrate
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, get_settings, to_async_url
-from tests.claims.world import World, build_world
 from tests.support.contract import Recorder
+from tests.support.factories.world import World, build_world
 
 BACKEND = os.environ.get("SANYI_TEST_BACKEND", "postgresql")
 PG_SERVER = os.environ.get("SANYI_TEST_PG_SERVER", "postgres@127.0.0.1:5432")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from claims.budgets import local_date
+from engine.clock import local_date
 from engine.db import utcnow
 
 

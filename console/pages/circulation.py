@@ -9,8 +9,8 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budgets import local_date
 from console import repository
+from engine.clock import local_date
 
 
 @dataclass(frozen=True, slots=True)

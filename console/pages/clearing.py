@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import clearing
-from claims.recon_schemas import ClearingBatchOut
+from claims.clearing import batches
+from claims.clearing.schemas import ClearingBatchOut
 from engine.auth import Principal
 from engine.errors import Conflict
 
@@ -22,7 +22,7 @@ class ClearingPage:
 
 
 async def clearing_page(session: AsyncSession, principal: Principal) -> ClearingPage:
-    page = await clearing.list_batches(
+    page = await batches.list_batches(
         session, principal, setlym=None, clr_stas=None, fixmedins_code=None
     )
     return ClearingPage(
@@ -35,7 +35,7 @@ async def approve(session: AsyncSession, principal: Principal, clr_appy_evt_id: 
     """Approve a batch (audited by the clearing service). A second approval (a double click, a
     resent form) changes nothing and is not an error: returns whether this call approved it."""
     try:
-        await clearing.approve(session, principal, clr_appy_evt_id)
+        await batches.approve(session, principal, clr_appy_evt_id)
     except Conflict as refused:
         if refused.code != "already_approved":
             raise
@@ -45,10 +45,10 @@ async def approve(session: AsyncSession, principal: Principal, clr_appy_evt_id: 
 
 async def lines_csv(session: AsyncSession, principal: Principal, clr_appy_evt_id: str) -> str:
     """Every line of a batch the caller may see, as the clearing API's CSV."""
-    await clearing.visible_batch(session, principal, clr_appy_evt_id)
+    await batches.visible_batch(session, principal, clr_appy_evt_id)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(clearing.LINE_CSV_HEADER)
-    async for cells in clearing.line_rows(session, clr_appy_evt_id):
+    writer.writerow(batches.LINE_CSV_HEADER)
+    async for cells in batches.line_rows(session, clr_appy_evt_id):
         writer.writerow(cells)
     return buffer.getvalue()

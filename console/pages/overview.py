@@ -9,12 +9,13 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import funding, settlement
-from claims.budget_schemas import RegionSummaryOut
-from claims.budgets import CST, local_date
+from claims.funding import ledger
+from claims.funding.schemas import RegionSummaryOut
+from claims.settlement.service import settle
 from console import repository
 from console.pages.calendar import today, year_elapsed
 from engine.auth import Principal
+from engine.clock import CST, local_date
 
 #: Settlements per day are shown for this many days up to today.
 DAYS_SHOWN = 31
@@ -40,7 +41,7 @@ async def settlements_per_day(
     counts: Counter[date] = Counter()
     cursor: str | None = None
     while True:
-        page = await settlement.visible_settlements(
+        page = await settle.visible_settlements(
             session,
             principal,
             fixmedins_code=None,
@@ -65,7 +66,7 @@ async def overview(session: AsyncSession, principal: Principal, admdvs: str) -> 
         admdvs=admdvs,
         as_of=on,
         target=year_elapsed(on),
-        summary=await funding.region_summary(session, principal, admdvs, on.year),
+        summary=await ledger.region_summary(session, principal, admdvs, on.year),
         per_day=await settlements_per_day(session, principal, first, on),
         refusals=await repository.refusals_by_reason(
             session, admdvs, datetime.combine(first, time(), CST)

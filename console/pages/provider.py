@@ -10,9 +10,9 @@ from itertools import accumulate
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import funding
-from claims.budget_schemas import BudgetOut, ProviderLedgerOut
-from claims.budgets import budget_view
+from claims.funding import ledger as funding
+from claims.funding.budgets import budget_view
+from claims.funding.schemas import BudgetOut, ProviderLedgerOut
 from console.charts import Band, Series
 from console.pages.calendar import today
 from engine.auth import Principal

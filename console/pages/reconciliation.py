@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import reconciliation
-from claims.recon_schemas import DetailReconOut
+from claims.clearing import reconciliation
+from claims.clearing.schemas import DetailReconOut
 from console import repository
 from engine.auth import Principal
 from engine.errors import Conflict

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims import bundles, dip, funding
-from claims.budget_schemas import BundleOut, DipSchemeOut
+from claims.funding import bundles, dip, ledger
+from claims.funding.schemas import BundleOut, DipSchemeOut
 from console.pages.calendar import today
 from engine.auth import Principal
 from engine.errors import InvalidRequest, NotFound
@@ -64,7 +64,7 @@ async def dip_page(session: AsyncSession, principal: Principal, admdvs: str) -> 
 async def bundles_page(session: AsyncSession, principal: Principal, admdvs: str) -> list[BundleOut]:
     """Every bundle of the region's year, through the funding summary's list of holders."""
     year = today().year
-    summary = await funding.region_summary(session, principal, admdvs, year)
+    summary = await ledger.region_summary(session, principal, admdvs, year)
     return [
         await bundles.bundle_view(session, principal, line.fixmedins_code, year)
         for line in summary.bundles

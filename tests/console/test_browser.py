@@ -23,18 +23,18 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright
 from rich.progress import Progress
 
-from claims.budgets import CST
 from console.pages.calendar import today
 from demo.client import Client
 from demo.prescriptions import PrescriptionReport
 from demo.run import REGION, bootstrap_admin, organisation_key, populate
 from engine import migrate
 from engine.app import create_app
+from engine.clock import CST
 from engine.db import Database
 from engine.settings import Settings, to_async_url
 from engine.terminal import money
-from tests.claims.recon_factories import backdate, detail_file, file_row
 from tests.scratch import scratch_database_url
+from tests.support.factories.clearing import backdate, detail_file, file_row
 from tests.support.server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")

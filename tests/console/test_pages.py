@@ -10,8 +10,8 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from console.pages.calendar import today
-from tests.claims.funding_factories import OTHER_REGION, facts, insurer_headers, provider, settle
-from tests.claims.test_dip import scheme_body
+from tests.claims.funding.test_dip import scheme_body
+from tests.support.factories.funding import OTHER_REGION, facts, insurer_headers, provider, settle
 
 
 async def _sign_in(client: httpx.AsyncClient, headers: dict[str, str]) -> None:

@@ -16,7 +16,7 @@ from console import sessions
 from console.models import ConsoleSession, SignInLink
 from engine.auth import Role, revoke_api_key
 from engine.db import utcnow
-from tests.factories import make_key, make_org
+from tests.support.factories.orgs import make_key, make_org
 
 
 def _token(headers: dict[str, str]) -> str:

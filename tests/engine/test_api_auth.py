@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import ApiKey, Organisation, Role
-from tests.factories import make_key, make_org
+from tests.support.factories.orgs import make_key, make_org
 
 
 async def _row_counts(session: AsyncSession) -> tuple[int, int]:

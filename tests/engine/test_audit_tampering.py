@@ -31,9 +31,9 @@ from engine.audit.entries import HASHED, canonical, row_values
 from engine.db import Database, table_of
 from engine.scheduler import JOBS
 from engine.settings import Settings, get_settings, to_async_url
-from tests.claims.world import CLASS_A_ITEM
 from tests.prescriptions.world import RxWorld, build_rx_world
 from tests.scratch import scratch_database_url
+from tests.support.factories.world import CLASS_A_ITEM
 from workers.audit_seal import SEAL_INTERVAL, seal_audit
 
 

@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import ric
 
-from claims.models import FeeLine, Visit
+from claims.settlement.models import FeeLine, Visit
 from prescriptions.models import Prescription
 from tariffs.models import PoolingRegion
-from tests.claims.world import DRUG_X, World, build_world
 from tests.prescriptions.factories import drug_line_doc, rx_doc
+from tests.support.factories.world import DRUG_X, World, build_world
 
 
 @pytest.fixture

@@ -20,11 +20,11 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.schemas import SettlementOut
+from claims.settlement.schemas import SettlementOut
 from engine.openapi import CODES_EXTENSION, SECURITY_SCHEME, TAGS
-from tests.claims.recon_factories import detail_file, file_row, settled, today
-from tests.claims.world import World, build_world
 from tests.support.contract import Answer, Recorder
+from tests.support.factories.clearing import detail_file, file_row, settled, today
+from tests.support.factories.world import World, build_world
 from tests.tariffs.factories import catalogue_csv, drug_row, insurer_headers, make_region
 
 _OPERATION_ID = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")

@@ -28,15 +28,15 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budgets import CST
-from claims.cli import read_policy_file
+from claims.settlement.cli import read_policy_file
 from engine.auth import Role
+from engine.clock import CST
 from prescriptions.signing import sign
-from tests.claims.funding_factories import budget_body
-from tests.claims.recon_factories import backdate, detail_file, file_row
-from tests.claims.world import CLASS_A_ITEM, POLICY_FILE, make_certno
-from tests.factories import make_key, make_org, unique_code
 from tests.prescriptions.world import RxWorld, build_rx_world
+from tests.support.factories.clearing import backdate, detail_file, file_row
+from tests.support.factories.funding import budget_body
+from tests.support.factories.orgs import make_key, make_org, unique_code
+from tests.support.factories.world import CLASS_A_ITEM, POLICY_FILE, make_certno
 
 REGION_A, REGION_B = "230100", "230200"
 YEAR = 2026

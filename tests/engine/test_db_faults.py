@@ -22,12 +22,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from claims.models import BenefitAccumulator, Person, Settlement
+from claims.settlement.models import BenefitAccumulator, Person, Settlement
 from engine.app import create_app
 from engine.audit import AuditEntry
 from engine.db import Database, DatabaseBounds
 from engine.settings import Settings
-from tests.claims.world import CLASS_A_ITEM, World, build_world
+from tests.support.factories.world import CLASS_A_ITEM, World, build_world
 from tests.support.server import serving
 from tests.support.tcp_proxy import TcpProxy
 

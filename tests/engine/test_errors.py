@@ -18,9 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import claims.routes
+import claims.settlement.routes
 import tariffs.routes
-from claims import recon_routes
+from claims.clearing import routes as recon_routes
 from engine.app import create_app
 from engine.db import Database, DatabaseBounds, UnitOfWorkRoute, get_session, is_outage
 from engine.settings import Settings, to_async_url
@@ -292,7 +292,7 @@ async def test_a_file_upload_runs_under_the_file_deadline(
 
 def test_the_file_uploads_run_under_the_file_deadline() -> None:
     routes = [*recon_routes.router.routes, *tariffs.routes.tariffs_router.routes]
-    routes += claims.routes.router.routes
+    routes += claims.settlement.routes.router.routes
     takes_file = {r.path for r in routes if isinstance(r, UnitOfWorkRoute) and r.takes_file}
     assert takes_file == {
         "/tariffs/{admdvs}/imports",

@@ -17,7 +17,7 @@ from engine.app import create_app
 from engine.auth import ApiKey, Role
 from engine.db import utcnow
 from engine.settings import DEMO_SECRET_KEY, InsecureSecretKey, Settings, get_settings
-from tests.factories import make_key, make_org
+from tests.support.factories.orgs import make_key, make_org
 
 
 def _key_id(headers: dict[str, str]) -> str:

@@ -39,11 +39,11 @@ from engine.broker import WorkerLogs
 from engine.db import Database
 from engine.relay import relay_pending
 from engine.settings import Settings
-from tests.claims.recon_factories import detail_file, file_row, settled, today
-from tests.claims.world import World, build_world, make_certno
 from tests.engine.test_outbox_relay import FakePublisher, emit_committed
-from tests.factories import unique_code
 from tests.prescriptions.world import build_rx_world
+from tests.support.factories.clearing import detail_file, file_row, settled, today
+from tests.support.factories.orgs import unique_code
+from tests.support.factories.world import World, build_world, make_certno
 
 NAME = "欧阳砚秋"  # a name no fixture uses, so any occurrence in the log is a leak
 JOB_QUEUE = "sanyi_test_observability"

@@ -35,7 +35,7 @@ from engine.relay import (
 from engine.relay_cli import events_cli
 from engine.settings import get_settings
 from tests.conftest import BROKER_URL
-from tests.factories import unique_code
+from tests.support.factories.orgs import unique_code
 
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:9/%2F"
 EVENT = "prescription.routed"

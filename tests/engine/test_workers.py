@@ -28,7 +28,7 @@ from engine.outbox import OutboxEvent
 from engine.settings import Settings, get_settings
 from tests.conftest import BROKER_URL
 from tests.engine.test_outbox_relay import bound_queue, emit_committed, load
-from tests.factories import unique_code
+from tests.support.factories.orgs import unique_code
 from workers.housekeeping import INBOX_RETENTION, OUTBOX_RETENTION, forget_old_messages
 from workers.relay import relay_outbox
 from workers.runtime import run_once

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Role
-from tests.claims.world import World, build_world
-from tests.factories import make_key, make_org
 from tests.fhir.validation import fhir_json, identifier_value, money, refusal
+from tests.support.factories.orgs import make_key, make_org
+from tests.support.factories.world import World, build_world
 
 ADJUDICATION = "http://terminology.hl7.org/CodeSystem/adjudication"
 

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budgets import CST
 from engine.auth import Role
-from tests.claims.recon_factories import backdate, settled
-from tests.claims.world import World, build_world
-from tests.factories import make_key, make_org
+from engine.clock import CST
 from tests.fhir.validation import fhir_json, identifier_value, money, refusal
+from tests.support.factories.clearing import backdate, settled
+from tests.support.factories.orgs import make_key, make_org
+from tests.support.factories.world import World, build_world
 
 SEPTEMBER = "202609"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tests.claims.world import World
+from tests.support.factories.world import World
 
 
 @dataclass

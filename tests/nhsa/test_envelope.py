@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.budgets import local_date
-from claims.models import FeeLine, Settlement, Visit
+from claims.settlement.models import FeeLine, Settlement, Visit
+from engine.clock import local_date
 from engine.db import utcnow
-from tests.claims.world import (
+from tests.nhsa.his import His, fee_line, registration, settle_data
+from tests.support.factories.world import (
     DELIVERY,
     DRUG_X,
     DRUG_Y,
@@ -26,7 +27,6 @@ from tests.claims.world import (
     build_world,
     make_certno,
 )
-from tests.nhsa.his import His, fee_line, registration, settle_data
 
 BEGNTIME = "2026-03-02 09:30:00"
 #: Worked example A's lines: (code, cnt, pric, det_item_fee_sumamt).

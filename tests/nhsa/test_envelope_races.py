@@ -9,10 +9,10 @@ import asyncio
 import pytest
 from sqlalchemy import func, select
 
-from claims.models import FeeLine, Settlement
+from claims.settlement.models import FeeLine, Settlement
 from engine.db import Database
-from tests.claims.world import World
 from tests.nhsa.his import His, fee_line, registration, settle_data
+from tests.support.factories.world import World
 
 pytestmark = pytest.mark.postgres_only
 

@@ -6,9 +6,10 @@ import dataclasses
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from prescriptions.rules import CHINA_TZ, DrugFacts, PrescriberFacts, RxDocument, RxLine
+from engine.clock import CST
+from prescriptions.rules import DrugFacts, PrescriberFacts, RxDocument, RxLine
 
-PRSC_TIME = datetime(2026, 3, 2, 9, 30, tzinfo=CHINA_TZ)
+PRSC_TIME = datetime(2026, 3, 2, 9, 30, tzinfo=CST)
 HOSPITAL = "H23010000001"
 
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 from engine.audit import AuditEntry
 from engine.outbox import OutboxEvent
 from prescriptions import circulation

@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prescriptions.rules import CHINA_TZ, may_dispense
+from engine.clock import CST
+from prescriptions.rules import may_dispense
 from tests.prescriptions.world import DAY0, RxWorld, build_rx_world, day
 
 LEASE = timedelta(minutes=15)
@@ -60,7 +61,7 @@ class Model:
         return 200
 
     def dispense(self, pharmacy: int) -> int:
-        today = self.now.astimezone(CHINA_TZ).date()
+        today = self.now.astimezone(CST).date()
         if not (self.live() and self.held_by(pharmacy)):
             return 409
         if may_dispense(self.dispensed, today, 3, 28) is not None:

@@ -20,8 +20,8 @@ from engine.settings import Settings
 from prescriptions import tasks
 from prescriptions.models import Prescription, PresentationThrottle
 from prescriptions.upload import trace_code_hash
-from tests.factories import make_key, make_org, unique_code
 from tests.prescriptions.world import DAY0, RxWorld, build_rx_world
+from tests.support.factories.orgs import make_key, make_org, unique_code
 
 MAX_FAILURES = 3
 PER_TRACE_CODE = 8

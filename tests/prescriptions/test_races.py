@@ -18,7 +18,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 from engine.app import create_app
 from engine.audit import AuditEntry
 from engine.db import Database

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 from tests.prescriptions.world import RxWorld, build_rx_world, day
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from engine.clock import CST
 from engine.errors import InvalidRequest
 from prescriptions.rules import (
-    CHINA_TZ,
     ControlledClass,
     DrugFacts,
     PrescriptionRefused,
@@ -129,7 +129,7 @@ def test_calendar_days_are_china_days_whatever_the_offset() -> None:
     assert codes(rx(prsc_time=issued, vali_end_time=end_next_china_day)) == [
         (Reason.validity_end_inconsistent, "vali_end_time")
     ]
-    assert end_next_china_day.astimezone(CHINA_TZ).date().day == 4
+    assert end_next_china_day.astimezone(CST).date().day == 4
 
 
 def test_naive_timestamps_are_refused() -> None:

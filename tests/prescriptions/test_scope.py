@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Role
-from tests.factories import make_key, make_org
 from tests.prescriptions.world import RxWorld, build_rx_world
+from tests.support.factories.orgs import make_key, make_org
 
 UNKNOWN = (
     b'{"type":"urn:sanyi:problem:unknown_prescription","title":"Not Found","status":404,'

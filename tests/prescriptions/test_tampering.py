@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.models import Settlement
+from claims.settlement.models import Settlement
 from prescriptions.models import Prescription
 from tests.prescriptions.world import RxWorld, build_rx_world
 

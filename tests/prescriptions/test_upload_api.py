@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Role
 from prescriptions.signing import sign
-from tests.factories import make_key, make_org
 from tests.prescriptions.world import (
     AMOXICILLIN,
     DAY0,
@@ -26,6 +25,7 @@ from tests.prescriptions.world import (
     day,
     iso,
 )
+from tests.support.factories.orgs import make_key, make_org
 
 
 @pytest.fixture

@@ -18,14 +18,14 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Role
+from engine.clock import CST
 from prescriptions.routes import clock
-from prescriptions.rules import CHINA_TZ
 from prescriptions.signing import generate_key_pair, sign
-from tests.claims.world import World, build_world
-from tests.factories import make_key, make_org, unique_code
+from tests.support.factories.orgs import make_key, make_org, unique_code
+from tests.support.factories.world import World, build_world
 
 #: The day the tests' prescriptions are issued on (the claims world's visits are that morning).
-DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=CHINA_TZ)
+DAY0 = datetime(2026, 3, 2, 10, 0, tzinfo=CST)
 
 AMLODIPINE = "XRXAMLO000001"  # class 1, payment standard 30.00 a box
 METFORMIN = "XRXMETF000001"  # class 1, per tablet
@@ -47,7 +47,7 @@ def day(n: int, hour: int = 10) -> datetime:
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(CHINA_TZ).isoformat()
+    return moment.astimezone(CST).isoformat()
 
 
 @dataclass

@@ -19,7 +19,7 @@ from engine.auth import Role
 from tariffs import catalogue, registry
 from tariffs.codes import InstitutionKind
 from tariffs.csv_format import COLUMNS
-from tests.factories import make_key, make_org, unique_code
+from tests.support.factories.orgs import make_key, make_org, unique_code
 
 DEMO_DATA = Path(tariffs.__file__).parent / "demo_data"
 CONSULTATION = "110200001"

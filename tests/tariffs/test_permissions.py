@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from engine.auth import Role
 from tariffs.codes import InstitutionKind
 from tariffs.models import CatalogueEntry
-from tests.factories import make_key, make_org
+from tests.support.factories.orgs import make_key, make_org
 from tests.tariffs.factories import (
     FOLLOW_UP,
     admin_headers,

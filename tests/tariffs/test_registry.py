@@ -16,7 +16,7 @@ from engine.audit import AuditEntry
 from engine.auth import Role
 from engine.errors import NotFound
 from tariffs import registry
-from tests.factories import make_org, unique_code
+from tests.support.factories.orgs import make_org, unique_code
 from tests.tariffs.factories import (
     insurer_headers,
     make_institution,
