@@ -36,7 +36,6 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
     Integer,
@@ -67,6 +66,7 @@ from claims.settlement.models import (
     Settlement,
     Visit,
 )
+from claims.settlement.schemas import SettlementOut
 from engine import idempotency, metrics
 from engine.audit import AuditEntry
 from engine.batching import Batcher
@@ -355,9 +355,9 @@ _SQLITE_DEBIT = (
 _SQLITE_WRITES = _sqlite_writes()
 
 
-def _json_fragment(answer: BaseModel) -> orjson.Fragment:
-    """The model as JSON text that orjson embeds as it is: pydantic writes it in one pass."""
-    return orjson.Fragment(answer.model_dump_json())
+def _json_fragment(answer: SettlementOut) -> orjson.Fragment:
+    """The answer as the JSON text it is sent as, which orjson embeds as it is."""
+    return orjson.Fragment(answer.as_json())
 
 
 def _json_default(value: object) -> str:
@@ -379,11 +379,11 @@ class Effects:
     case_entries: Sequence[dict[str, Any]]
     audit_entry: dict[str, Any]
     event: dict[str, Any]
-    response: tuple[idempotency.Reservation, BaseModel] | None
+    response: tuple[idempotency.Reservation, SettlementOut] | None
     ledger_version: int
 
     def appended_rows(
-        self, document: Callable[[BaseModel], Any]
+        self, document: Callable[[SettlementOut], Any]
     ) -> dict[Table, list[dict[str, Any]]]:
         """The rows per appended table, the idempotent response as ``document`` makes it (the
         form the store's statements take a JSON column in)."""
@@ -457,7 +457,7 @@ class SettlementStore:
         rows, and append the funding case entries, the audit entry, the outbox event and the
         idempotency record. False, writing nothing, when the version had moved. The CHECK
         constraints refuse anything that does not add up."""
-        rows = effects.appended_rows(lambda answer: answer.model_dump(mode="json"))
+        rows = effects.appended_rows(lambda answer: orjson.loads(answer.as_json()))
         params = effects.delta_params()
         debit = await self.session.execute(_SQLITE_DEBIT, params)
         if cast(CursorResult[Any], debit).rowcount != 1:
