@@ -42,6 +42,11 @@ class Batcher(Generic[I, O]):
         self._tasks: set[asyncio.Task[None]] = set()
         self.loop = asyncio.get_running_loop()
 
+    @property
+    def busy(self) -> int:
+        """Batches running and items waiting for one."""
+        return self._in_flight + len(self._pending)
+
     async def submit(self, item: I) -> O:
         """``item``'s result, computed in a batch with the items submitted around it. A waiter
         cancelled meanwhile does not stop its batch: the others' results do not depend on it."""

@@ -51,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -544,20 +544,45 @@ class _Batchers:
         self.engine = engine
         self.reads: Batcher[dict[str, Any], Sequence[StateRow]] = Batcher(self._read)
         self.writes: Batcher[Effects, bool] = Batcher(self._write)
+        #: Connections that batches left behind while other batches ran or waited.
+        self._spare: list[AsyncConnection] = []
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[DriverConnection]:
-        """A pooled connection in autocommit, discarded when a statement on it met an outage."""
-        async with self.engine.connect() as connection:
+        """A connection in autocommit: one a batch that ended left behind, or a pooled one. It
+        is kept for the next batch while other batches run or wait, and goes back to the pool
+        with the others once none does (an idle process holds none): under load a batch then
+        skips the pool's checkout. Discarded when a statement on it met an outage."""
+        if self._spare:
+            connection = self._spare.pop()
+        else:
+            connection = await self.engine.connect()
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            raw = await connection.get_raw_connection()
-            driver = raw.driver_connection
-            assert isinstance(driver, psycopg.AsyncConnection)
-            try:
-                yield driver
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                await connection.invalidate()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        try:
+            yield driver
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            await connection.invalidate()
+            await connection.close()
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled: the loop is shutting down
+                await connection.close()
                 raise
+            await self._release(connection)
+            raise
+        await self._release(connection)
+
+    async def _release(self, connection: AsyncConnection) -> None:
+        self._spare.append(connection)
+        # This batch still counts as running.
+        if self.reads.busy + self.writes.busy > 1:
+            return
+        spare, self._spare = self._spare, []
+        for idle in spare:
+            await idle.close()
 
     async def _read(self, requests: Sequence[dict[str, Any]]) -> list[Sequence[StateRow]]:
         params = {
