@@ -179,7 +179,8 @@ def postgres_alone(database: str, path: Path) -> tuple[float, float]:
         return copied - start, time.perf_counter() - copied
 
 
-# ``sanyi serve`` with INFO logging, so the steps claims.reconciliation logs reach the log file.
+# ``sanyi serve`` with INFO logging, so the steps claims.clearing.reconciliation logs reach the
+# log file.
 SERVE = (
     "import logging; logging.basicConfig(level=logging.INFO, format='%(name)s %(message)s'); "
     "from engine.cli import app; app()"
@@ -309,7 +310,8 @@ STEP = re.compile(r"(\w+) (\d+\.\d+) s")
 
 
 def logged_steps(log: Path) -> dict[str, list[dict[str, float]]]:
-    """The steps the server logged for each run (claims.reconciliation), by kind of line."""
+    """The steps the server logged for each run (claims.clearing.reconciliation), by kind of
+    line."""
     found: dict[str, list[dict[str, float]]] = {}
     for line in log.read_text().splitlines():
         kind = next(

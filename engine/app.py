@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 
 from console import routes as console_routes
-from engine import admin, metrics, migrate, openapi, probes, scheduler
+from engine import admin, metrics, migrate, openapi, probes
 from engine.access import AccessMiddleware
 from engine.broker import setup_broker
 from engine.db import Database, DatabaseBounds
@@ -92,7 +92,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 pool_size=settings.db_pool_size,
                 bounds=DatabaseBounds.for_requests(settings),
             )
-        with scheduler.embedded_jobs(settings) if owned else nullcontext():
+        jobs: AbstractContextManager[None] = nullcontext()
+        if owned and not settings.broker_url:
+            # Only a process that runs the jobs itself imports the workers (and their broker);
+            # with BROKER_URL set they belong to `sanyi scheduler` and `sanyi worker`.
+            from workers.processes import embedded_jobs
+
+            jobs = embedded_jobs(settings)
+        with jobs:
             yield
         if owned:
             await app.state.db.dispose()

@@ -177,10 +177,10 @@ def worker(
 @app.command(name="scheduler")
 def scheduler_command() -> None:
     """Enqueue the periodic jobs on their triggers; run exactly one per deployment."""
-    from engine import scheduler
-
     require_secret_key()
-    scheduler.scheduler_command()
+    from workers.processes import scheduler_command
+
+    scheduler_command()
 
 
 @org_app.command("create")

@@ -39,7 +39,7 @@ IdempotencyKey = Annotated[
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_\-:.]+$"),
 ]
 #: The same header where it is optional: registration writes (2201, 2204, prescription upload)
-#: took no key before, and clients that send none keep their behaviour.
+#: are idempotent under a key when the client sends one, and simply run when it does not.
 OptionalIdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_\-:.]+$"),

@@ -1,4 +1,4 @@
-"""Periodic jobs (APScheduler 3): a registry of actors and the one process that enqueues them.
+"""Periodic jobs (APScheduler 3): the registry of periodic actors, and how they are scheduled.
 
 A domain marks an argument-less actor in its ``tasks.py`` as periodic::
 
@@ -7,7 +7,8 @@ A domain marks an argument-less actor in its ``tasks.py`` as periodic::
     def monthly_budget_run() -> None: ...
 
 The engine's own periodic jobs (the outbox relay, housekeeping, the audit seal) are registered
-the same way in ``workers/``.
+the same way in ``workers/``, which also runs the processes that fire them (``workers.processes``):
+this module imports no actor, actors import it.
 
 The scheduler only *enqueues*: with ``BROKER_URL`` set, exactly one ``sanyi scheduler`` process
 sends each job's message to RabbitMQ when its trigger fires and ``sanyi worker`` processes run it;
@@ -22,25 +23,14 @@ never "the work of this tick", so a missed or repeated tick changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, TypeVar
 
 import dramatiq
-import typer
-from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
-
-from engine import logs
-from engine.settings import Settings, get_settings
 
 ActorT = TypeVar("ActorT", bound="dramatiq.Actor[[], Any]")
-
-EMBEDDED_WORKER_THREADS = 4
-EMBEDDED_STOP_TIMEOUT_MS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,45 +73,3 @@ def schedule(scheduler: BaseScheduler) -> None:
             misfire_grace_time=None,
             replace_existing=True,
         )
-
-
-def scheduler_command() -> None:
-    """Enqueue the periodic jobs on their triggers; run exactly one per deployment."""
-    logs.configure(get_settings())
-    if not get_settings().broker_url:
-        typer.echo("BROKER_URL is not set: periodic jobs run inside `sanyi serve`.", err=True)
-        raise typer.Exit(1)
-    import workers  # noqa: F401  (the broker, then every actor and its periodic job)
-
-    scheduler = BlockingScheduler(timezone=UTC)
-    schedule(scheduler)
-    for job in JOBS.values():
-        typer.echo(f"{job.name}: {job.trigger}")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
-
-
-@contextmanager
-def embedded_jobs(settings: Settings) -> Iterator[None]:
-    """Run periodic jobs and every enqueued actor in this process, when there is no RabbitMQ.
-
-    The app's lifespan wraps its life in this. With ``BROKER_URL`` set it does nothing: the jobs
-    belong to ``sanyi scheduler`` and ``sanyi worker``.
-    """
-    if settings.broker_url:
-        yield
-        return
-    import workers
-
-    worker = dramatiq.Worker(workers.broker, worker_threads=EMBEDDED_WORKER_THREADS)
-    scheduler = BackgroundScheduler(timezone=UTC)
-    schedule(scheduler)
-    worker.start()
-    scheduler.start()
-    try:
-        yield
-    finally:
-        scheduler.shutdown(wait=False)
-        worker.stop(timeout=EMBEDDED_STOP_TIMEOUT_MS)

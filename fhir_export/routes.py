@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import batches
-from claims.settlement import refusals as claims_refusals
+from claims.clearing import refusals as clearing_refusals
+from claims.settlement import refusals as settlement_refusals
 from claims.settlement.service import settle
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
@@ -63,7 +64,7 @@ def _documented(resource: str, *refusals: Refusal) -> dict[int | str, dict[str, 
     "/ClaimResponse/{setl_id}",
     operation_id="read_claim_response",
     summary="A settlement as a FHIR ClaimResponse",
-    responses=_documented("ClaimResponse", claims_refusals.UNKNOWN_SETTLEMENT),
+    responses=_documented("ClaimResponse", settlement_refusals.UNKNOWN_SETTLEMENT),
 )
 async def read_claim_response(
     setl_id: str, principal: ClaimsReader, session: Session
@@ -114,7 +115,7 @@ async def read_medication_dispense(
     operation_id="read_payment_reconciliation",
     summary="An approved clearing batch as a FHIR PaymentReconciliation",
     responses=_documented(
-        "PaymentReconciliation", claims_refusals.UNKNOWN_BATCH, BATCH_NOT_APPROVED
+        "PaymentReconciliation", clearing_refusals.UNKNOWN_BATCH, BATCH_NOT_APPROVED
     ),
 )
 async def read_payment_reconciliation(

@@ -9,7 +9,6 @@ code under test commits only to a savepoint (``join_transaction_mode="create_sav
 from __future__ import annotations
 
 import os
-import secrets
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 
@@ -26,6 +25,7 @@ from engine import migrate
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings, get_settings, to_async_url
+from tests.support.committed import committed
 from tests.support.contract import Recorder
 from tests.support.factories.world import World, build_world
 
@@ -138,18 +138,14 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def committed_world(database: Database) -> AsyncIterator[World]:
-    """A world committed for real (through the API on the real engine) in a region of its own,
-    so concurrent requests on separate connections see it, and race tests see each other's data
-    as little as production tenants do."""
-    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
-        database.sessionmaker() as session,
-    ):
-        admdvs = f"9{secrets.randbelow(10**5):05d}"
-        world = await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
-        await session.commit()
+    """The claims world (tests/support/factories/world.py), committed for real."""
+
+    async def build(
+        app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, admdvs: str
+    ) -> World:
+        return await build_world(client, session, admdvs=admdvs, hospital_levels=(3, 3))
+
+    async with committed(database, build) as world:
         yield world
 
 

@@ -17,17 +17,17 @@ transaction:
 Per fund (the settlement columns ``hifp_pay`` ... ``oth_pay`` and the personal account
 ``acct_pay``): claimed (the month's settlements) + adjustment (revocations carried in), then for
 the basic pooled fund only, since budgets, DIP and bundles are budgets of that fund
-(``claims.budgets``):
+(``claims.funding.budgets``):
 
 * ``bundle_deduction``: members' care paid out of the holder's per-capita bundle, not item by item
-  (docs/domain.md section 8; the holder is paid by capitation, ``claims.bundles``);
-* ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.dip``);
+  (docs/domain.md section 8; the holder is paid by capitation, ``claims.funding.bundles``);
+* ``dip_deduction``: DIP cases, paid by points (section 7, ``claims.funding.dip``);
 * for an institution with a global budget that year, the budget's figures come from the one
   record of the month's budget payment, the funding ledger's prepayment entry
-  (``claims.budgets``): approval makes that prepayment first if the month has not been run (the
-  same step as the month run, once, under the budget's row lock), then takes the batch's
-  ``clr_type`` part of it (the month's gross is shared among clr_types when it is made,
-  ``claims.budgets.apportion``). ``budget_withheld`` = the part's withholding and
+  (``claims.funding.door.budget_month``): approval makes that prepayment first if the month has
+  not been run (the same step as the month run, once, under the budget's row lock), then takes the
+  batch's ``clr_type`` part of it (the month's gross is shared among clr_types when it is made,
+  ``claims.funding.budgets.apportion``). ``budget_withheld`` = the part's withholding and
   ``budget_deferred`` = the batch's item-by-item share A − the part's gross, so the pooled fund
   pays exactly the part's prepaid amount. ``deferred`` is the budget's monthly cap at work plus
   whatever differs between what the run saw and what the batch froze (settlements and revocations
@@ -45,7 +45,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,17 +53,15 @@ from claims.clearing import repository as repo
 from claims.clearing.models import FUNDS, ClearingBatch, ClearingFundLine, ClearingLine
 from claims.clearing.repository import LineSums
 from claims.clearing.schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
-from claims.funding import budgets
-from claims.funding import repository as budget_repository
-from claims.funding.budgets import BudgetTerms, Part, twelfth
-from claims.settlement.scope import institution_filter, is_institution
+from claims.funding import door as funding
+from claims.settlement.door import institution_filter, is_institution
 from engine import audit, outbox
 from engine.auth import Principal
 from engine.clock import CST, month_bounds
 from engine.db import utcnow
 from engine.errors import Conflict, InvalidRequest, NotFound
 from engine.ids import new_id
-from engine.money import ZERO, Money, amount_text, cny, from_fen, to_fen, yuan
+from engine.money import amount_text, from_fen, to_fen, yuan
 
 POOLED = "hifp_pay"
 
@@ -81,23 +78,6 @@ def require_month_over(setlym: str) -> None:
 
 
 # --- the statement (pure) ------------------------------------------------------------------------
-
-
-#: A month (or clr_type) the budget prepaid nothing for: no fund share of that clr_type when the
-#: month was prepaid, or a year cleared before the month was ever prepaid.
-NOTHING_PREPAID = Part(ZERO, ZERO, ZERO, ZERO)
-
-
-@dataclass(frozen=True, slots=True)
-class BudgetMonth:
-    """The global budget behind a batch: its terms, and the month's prepayment as the funding
-    ledger records it, for the whole month and for the batch's clr_type."""
-
-    budget_amt: Money
-    monthly_cap: Money
-    withhold_ratio: Decimal
-    month: Part
-    part: Part
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +115,7 @@ def _sum(sums: Sequence[LineSums], column: str, **where: str) -> int:
     return sum(s.amounts[column] for s in sums if all(getattr(s, k) == v for k, v in where.items()))
 
 
-def statement(sums: Sequence[LineSums], budget: BudgetMonth | None) -> Statement:
+def statement(sums: Sequence[LineSums], budget: funding.BudgetMonth | None) -> Statement:
     """A frozen batch's figures from its summed lines (module docstring)."""
     funds = [
         FundFigures(
@@ -251,35 +231,6 @@ async def _visible_batch(
     return row
 
 
-async def budget_month(
-    session: AsyncSession, principal: Principal, row: ClearingBatch
-) -> BudgetMonth | None:
-    """The batch's month as the institution's global budget prepaid it, prepaying it now if the
-    month run has not (module docstring); None without a budget for that year."""
-    year, month = month_of(row.setlym)
-    budget = await budget_repository.budget(session, row.fixmedins_code, year, lock=True)
-    if budget is None:
-        return None
-    prepayment = await budgets.month_prepayment(session, principal, budget, month)
-    whole = part = NOTHING_PREPAID
-    if prepayment is not None:
-        whole = Part(
-            cny(prepayment.basis["fund_share"]),
-            cny(prepayment.gross),
-            cny(prepayment.prepaid),
-            cny(prepayment.withheld),
-        )
-        part = Part.of(prepayment.basis, row.clr_type) or NOTHING_PREPAID
-    terms = BudgetTerms.of(budget)
-    return BudgetMonth(
-        budget_amt=terms.budget,
-        monthly_cap=twelfth(terms.budget),
-        withhold_ratio=budget.withhold_ratio,
-        month=whole,
-        part=part,
-    )
-
-
 async def approve(
     session: AsyncSession, principal: Principal, clr_appy_evt_id: str
 ) -> ClearingBatchOut:
@@ -291,7 +242,9 @@ async def approve(
     await repo.carry_adjustments(session, row)
     result = statement(
         await repo.line_sums(session, row.clr_appy_evt_id),
-        await budget_month(session, principal, row),
+        await funding.budget_month(
+            session, principal, row.fixmedins_code, *month_of(row.setlym), row.clr_type
+        ),
     )
     session.add_all(
         ClearingFundLine(

@@ -1,6 +1,6 @@
 """Tables of reconciliation (对账 3201/3202) and clearing (清算 3203), docs/domain.md section 10.
 
-Amounts are integer fen under their national names, as in ``claims.models``.
+Amounts are integer fen under their national names, as in ``claims.settlement.models``.
 
 * :class:`ReconRun` and :class:`ReconMismatch` keep each detail reconciliation (3202) and every
   mismatch it found, so the answer to a million-row file can be read back page by page (or as
@@ -128,7 +128,7 @@ class ReconMismatch(Base):
 
 
 class ReconJob(Base):
-    """A detail reconciliation (3202) done by a worker (``claims.recon_tasks``).
+    """A detail reconciliation (3202) done by a worker (``claims.clearing.tasks``).
 
     ``queued`` when the upload committed, ``running`` once a worker took it, ``done`` in the
     transaction that writes the mismatches, ``failed`` when the worker gave up (``error``). The

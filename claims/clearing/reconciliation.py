@@ -15,7 +15,7 @@ Standard Time as every period of the claims domain (``engine.clock.CST``).
   file), ``amount_differs`` (any of the three amounts, to the fen), ``revocation_differs``
   (``refd_setl_flag`` against the settlement's status) and ``identity_differs`` (same setl_id,
   other ``mdtrt_id`` or ``psn_no``). The body is streamed into the database and compared there
-  (``claims.recon_repository``), so a million-row file reconciles in bounded memory.
+  (``claims.clearing.repository``), so a million-row file reconciles in bounded memory.
 
 The engine's totals for a detail run are derived, not re-read: rows that match contribute the
 same to both sides, so the engine's side is the file's totals minus what the file's mismatched
@@ -52,7 +52,7 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement.scope import institution_filter, is_institution
+from claims.settlement.door import institution_filter, is_institution
 from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
 from engine.clock import CST
@@ -359,7 +359,7 @@ async def submit_details(
     chunks: AsyncIterator[bytes],
 ) -> DetailJobOut:
     """3202 for a large file: check and store the upload as the synchronous path does, and queue
-    a job for a worker (``claims.recon_tasks``). Nothing is stored for a bad file; the job is
+    a job for a worker (``claims.clearing.tasks``). Nothing is stored for a bad file; the job is
     dispatched only once this unit of work committed."""
     scope = await asked.scope(session, principal)
     steps = _Steps()
@@ -387,7 +387,8 @@ async def submit_details(
     return out
 
 
-def _run_scope(run: ReconRun, job: ReconJob) -> Scope:
+def run_scope(run: ReconRun, job: ReconJob) -> Scope:
+    """The settlements a submitted detail reconciliation compares with."""
     begin, end = Period(run.stmt_begndate, run.stmt_enddate).bounds()
     return Scope(job.scope_admdvs, run.fixmedins_code, run.insutype, run.clr_type, begin, end)
 
@@ -416,7 +417,7 @@ async def run_job(db: Database, recon_id: uuid.UUID) -> None:
             return  # finished by a concurrent delivery while this one waited for the lock
         steps = _Steps()
         out = await _diff(
-            session, run, repo.staged_upload(session, recon_id), _run_scope(run, job), steps
+            session, run, repo.staged_upload(session, recon_id), run_scope(run, job), steps
         )
         job.status, job.finished_at = "done", utcnow()
         payload = out.model_dump(mode="json", exclude={"mismatches"})

@@ -1,4 +1,4 @@
-"""Every query of reconciliation and clearing (tables in ``claims.recon_models``; settlements and
+"""Every query of reconciliation and clearing (tables in ``claims.clearing.models``; settlements and
 funding case entries are read from their own tables, which belong to the same domain).
 
 A detail file is loaded into a staging table of its own and compared with one full join:
@@ -64,8 +64,8 @@ from claims.clearing.models import (
     ReconMismatch,
     ReconRun,
 )
-from claims.funding.models import FundingCaseEntry
-from claims.settlement.models import Settlement
+from claims.funding import door as funding
+from claims.settlement.door import SETTLEMENTS
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import InvalidRequest
 from engine.money import cny, to_fen
@@ -104,7 +104,7 @@ class Scope:
     end: datetime
 
     def where(self) -> list[ColumnElement[bool]]:
-        s = Settlement
+        s = SETTLEMENTS.c
         clauses = [s.setl_time >= self.begin, s.setl_time < self.end]
         if self.admdvs is not None:
             clauses.append(s.admdvs == self.admdvs)
@@ -157,7 +157,7 @@ def _totals(row: Any) -> Totals:
 
 
 async def settlement_totals(session: AsyncSession, scope: Scope) -> Totals:
-    s = Settlement
+    s = SETTLEMENTS.c
     stmt = select(
         *_totals_columns(s.status == "settled", s.medfee_sumamt, s.fund_pay_sumamt, s.acct_pay)
     ).where(*scope.where())
@@ -387,7 +387,7 @@ async def diff_upload(
     amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no).
     """
     await set_local(session, "work_mem", DIFF_WORK_MEM)
-    s = Settlement
+    s = SETTLEMENTS.c
     here = (
         select(
             s.setl_id,
@@ -587,23 +587,6 @@ async def batches(
     return (await session.scalars(stmt.order_by(b.setlym, b.fixmedins_code, b.clr_type))).all()
 
 
-def _hifp_route(setl_id: Any, fixmedins_code: Any) -> Any:
-    """How claims.funding routed the settlement's pooled-fund share: item by item when it wrote a
-    fund share for this institution, else by DIP points, else by the holder's bundle. A
-    settlement with no funding entry at all is paid item by item."""
-    e = FundingCaseEntry
-
-    def entry(kind: str, *extra: ColumnElement[bool]) -> Any:
-        return exists().where(e.setl_id == setl_id, e.kind == kind, e.reverses_id.is_(None), *extra)
-
-    return case(
-        (entry("fund_share", e.fixmedins_code == fixmedins_code), "item"),
-        (entry("dip_points"), "points"),
-        (entry("bundle_care"), "bundle"),
-        else_="item",
-    )
-
-
 _AMOUNTS = ("medfee_sumamt", "fund_pay_sumamt", "psn_cash_pay", *FUNDS)
 
 
@@ -612,7 +595,7 @@ async def freeze_settlements(
 ) -> int:
     """Copy every live settlement of the batch's institution, clr_type and month into the batch;
     how many. What is copied is what the batch pays, whatever happens to the settlements later."""
-    s = Settlement
+    s = SETTLEMENTS.c
     columns: dict[str, Any] = {
         "setl_id": s.setl_id,
         "kind": literal("settlement"),
@@ -622,7 +605,7 @@ async def freeze_settlements(
         "psn_no": s.psn_no,
         "insutype": s.insutype,
         "clr_way": s.clr_way,
-        "hifp_route": _hifp_route(s.setl_id, s.fixmedins_code),
+        "hifp_route": funding.hifp_route(s.setl_id, s.fixmedins_code),
         "setl_time": s.setl_time,
         "revoked_at": null(),
         **{name: getattr(s, name) for name in _AMOUNTS},
@@ -645,7 +628,7 @@ async def carry_adjustments(session: AsyncSession, row: ClearingBatch) -> int:
     The primary key (setl_id, kind) makes a concurrent approval that carries the same revocation
     skip it (``ON CONFLICT DO NOTHING``): each revocation is carried once.
     """
-    line, earlier, s = aliased(ClearingLine), aliased(ClearingBatch), Settlement
+    line, earlier, s = aliased(ClearingLine), aliased(ClearingBatch), SETTLEMENTS.c
     carried = aliased(ClearingLine)
     columns: dict[str, Any] = {
         "setl_id": line.setl_id,
@@ -664,7 +647,7 @@ async def carry_adjustments(session: AsyncSession, row: ClearingBatch) -> int:
     query = (
         select(*columns.values())
         .join(earlier, earlier.clr_appy_evt_id == line.clr_appy_evt_id)
-        .join(s, s.setl_id == line.setl_id)
+        .join(SETTLEMENTS, s.setl_id == line.setl_id)
         .where(
             line.kind == "settlement",
             earlier.fixmedins_code == row.fixmedins_code,

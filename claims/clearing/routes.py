@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.clearing import batches, reconciliation
+from claims.clearing import batches, reconciliation, refusals
 from claims.clearing.schemas import (
     ClearingApplyIn,
     ClearingBatchOut,
@@ -31,14 +31,13 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement import refusals
-from claims.settlement.schemas import Insutype
+from claims.settlement import door as settlement
 from engine.auth import Principal, Role, require_role
 from engine.db import Database, UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from engine.openapi import csv_download, documented
 from engine.uploads import csv_chunks, csv_file_body
-from engine.wire import CalendarDate, Code
+from engine.wire import CalendarDate, Code, Insutype
 
 router = APIRouter(tags=["reconciliation"], route_class=UnitOfWorkRoute)
 Session = Annotated[AsyncSession, Depends(get_session)]
@@ -94,7 +93,7 @@ def _csv_response(
     operation_id="reconcile_totals_3201",
     summary="3201 Reconcile totals",
     responses=documented(
-        refusals.FIXMEDINS_CODE_REQUIRED, refusals.INVALID_PERIOD, refusals.UNKNOWN_INSTITUTION
+        refusals.FIXMEDINS_CODE_REQUIRED, refusals.INVALID_PERIOD, settlement.UNKNOWN_INSTITUTION
     ),
 )
 async def reconcile_totals(body: TotalsIn, principal: Reader, session: Session) -> TotalsOut:
@@ -127,7 +126,7 @@ DetailScope = Annotated[reconciliation.ScopeRequest, Depends(detail_scope)]
         refusals.INVALID_DETAIL_FILE,
         refusals.INVALID_UPLOAD,
         refusals.INVALID_PERIOD,
-        refusals.UNKNOWN_INSTITUTION,
+        settlement.UNKNOWN_INSTITUTION,
     ),
     summary="3202 Reconcile details (CSV)",
 )
@@ -148,7 +147,7 @@ async def reconcile_details(
         refusals.INVALID_DETAIL_FILE,
         refusals.INVALID_UPLOAD,
         refusals.INVALID_PERIOD,
-        refusals.UNKNOWN_INSTITUTION,
+        settlement.UNKNOWN_INSTITUTION,
     )
     | {202: {"headers": {"Location": {"description": "the job's status URL"}}}},
 )
@@ -252,7 +251,7 @@ async def apply_for_clearing(
     "/clearing/batches",
     operation_id="list_clearing_batches",
     summary="List clearing batches",
-    responses=documented(refusals.UNKNOWN_INSTITUTION),
+    responses=documented(settlement.UNKNOWN_INSTITUTION),
 )
 async def list_clearing_batches(
     principal: Reader,

@@ -14,9 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, StrictInt
 
-from claims.funding.schemas import Signed
-from claims.settlement.schemas import Amount, ClrType, Insutype
-from engine.wire import CalendarDate, Code, WireModel
+from engine.wire import CalendarDate, ClrType, Code, Insutype, SignedYuan, WireModel, Yuan
 
 StmtRslt = Literal["0", "1"]
 Setlym = Annotated[
@@ -34,9 +32,9 @@ class SettlementTotals(BaseModel):
     """Count and sums of live settlements (``refd_setl_flag`` 0)."""
 
     fixmedins_setl_cnt: int
-    medfee_sumamt: Signed
-    fund_pay_sumamt: Signed
-    acct_pay: Signed
+    medfee_sumamt: SignedYuan
+    fund_pay_sumamt: SignedYuan
+    acct_pay: SignedYuan
 
 
 class TotalsIn(WireModel):
@@ -51,9 +49,9 @@ class TotalsIn(WireModel):
     stmt_begndate: CalendarDate
     stmt_enddate: CalendarDate
     fixmedins_setl_cnt: Annotated[StrictInt, Field(ge=0, le=100_000_000)]
-    medfee_sumamt: Amount
-    fund_pay_sumamt: Amount
-    acct_pay: Amount
+    medfee_sumamt: Yuan
+    fund_pay_sumamt: Yuan
+    acct_pay: Yuan
 
 
 class TotalsOut(BaseModel):
@@ -70,9 +68,9 @@ class TotalsOut(BaseModel):
 class DetailSide(BaseModel):
     mdtrt_id: str | None
     psn_no: str | None
-    medfee_sumamt: Signed
-    fund_pay_sumamt: Signed
-    acct_pay: Signed
+    medfee_sumamt: SignedYuan
+    fund_pay_sumamt: SignedYuan
+    acct_pay: SignedYuan
     refd_setl_flag: Literal["0", "1"]
 
 
@@ -149,13 +147,13 @@ class FundLineOut(BaseModel):
     budget_deferred."""
 
     fund: str = Field(description="the settlement column of the fund: hifp_pay, maf_pay ...")
-    claimed: Signed
-    adjustment: Signed
-    bundle_deduction: Signed = Field(description="members' care paid by the holder's bundle")
-    dip_deduction: Signed = Field(description="DIP cases, paid by points")
-    budget_withheld: Signed = Field(description="global budget quality withholding")
-    budget_deferred: Signed = Field(description="above the budget's monthly cap, to year end")
-    payable: Signed
+    claimed: SignedYuan
+    adjustment: SignedYuan
+    bundle_deduction: SignedYuan = Field(description="members' care paid by the holder's bundle")
+    dip_deduction: SignedYuan = Field(description="DIP cases, paid by points")
+    budget_withheld: SignedYuan = Field(description="global budget quality withholding")
+    budget_deferred: SignedYuan = Field(description="above the budget's monthly cap, to year end")
+    payable: SignedYuan
 
 
 class BudgetBasisOut(BaseModel):
@@ -166,23 +164,25 @@ class BudgetBasisOut(BaseModel):
     payable (pooled fund) = ``prepaid``; ``deferred`` = ``fund_share`` − ``gross`` =
     ``deferred_at_run`` + ``since_run``, settled by the year-end clearing."""
 
-    budget_amt: Signed
-    monthly_cap: Signed
+    budget_amt: SignedYuan
+    monthly_cap: SignedYuan
     withhold_ratio: str
-    fund_share: Signed = Field(description="the batch's frozen item-by-item pooled-fund share")
-    gross: Signed = Field(description="the batch's clr_type part of the month's gross")
-    prepaid: Signed = Field(description="... of the month's prepayment: what this batch pays")
-    withheld: Signed = Field(description="... of the month's quality withholding")
-    deferred: Signed = Field(description="fund_share − gross, to the year-end clearing")
-    run_fund_share: Signed = Field(description="the clr_type's fund share when the month ran")
-    deferred_at_run: Signed = Field(description="run_fund_share − gross: the monthly cap at work")
-    since_run: Signed = Field(
+    fund_share: SignedYuan = Field(description="the batch's frozen item-by-item pooled-fund share")
+    gross: SignedYuan = Field(description="the batch's clr_type part of the month's gross")
+    prepaid: SignedYuan = Field(description="... of the month's prepayment: what this batch pays")
+    withheld: SignedYuan = Field(description="... of the month's quality withholding")
+    deferred: SignedYuan = Field(description="fund_share − gross, to the year-end clearing")
+    run_fund_share: SignedYuan = Field(description="the clr_type's fund share when the month ran")
+    deferred_at_run: SignedYuan = Field(
+        description="run_fund_share − gross: the monthly cap at work"
+    )
+    since_run: SignedYuan = Field(
         description="fund_share − run_fund_share: settled or revoked after the run, or carried in"
     )
-    month_fund_share: Signed = Field(description="the institution's whole month, as prepaid")
-    month_gross: Signed
-    month_prepaid: Signed
-    month_withheld: Signed
+    month_fund_share: SignedYuan = Field(description="the institution's whole month, as prepaid")
+    month_gross: SignedYuan
+    month_prepaid: SignedYuan
+    month_withheld: SignedYuan
 
 
 class ClearingBatchOut(BaseModel):
@@ -196,11 +196,11 @@ class ClearingBatchOut(BaseModel):
     approved_at: datetime | None
     psntime: int | None = Field(description="settlements cleared (frozen at approval)")
     adjustment_cnt: int | None = Field(description="revocations of earlier batches carried in")
-    medfee_sumamt: Signed | None
-    fund_appy_sum: Signed | None
-    acct_pay: Signed | None
-    cash_payamt: Signed | None
-    payable_sumamt: Signed | None
+    medfee_sumamt: SignedYuan | None
+    fund_appy_sum: SignedYuan | None
+    acct_pay: SignedYuan | None
+    cash_payamt: SignedYuan | None
+    payable_sumamt: SignedYuan | None
     funds: list[FundLineOut]
     budget: BudgetBasisOut | None
 

@@ -1,5 +1,5 @@
 """Dramatiq actors for detail reconciliations submitted for a worker (3202, domain.md section 10):
-thin, they call ``claims.reconciliation``.
+thin, they call ``claims.clearing.reconciliation``.
 
 The API never talks to the broker. A submission commits its upload and a ``queued`` job, and
 :func:`dispatch_reconciliations`, enqueued every second by the scheduler (as the outbox relay
@@ -9,7 +9,7 @@ database, and a job whose message went missing is sent again (``REDISPATCH_AFTER
 
 :func:`reconcile_details` is idempotent by the job's state: a job done or failed is left alone,
 and the diff, its result and the status ``done`` commit together
-(:func:`claims.reconciliation.run_job`). A worker killed mid-diff never acknowledges its
+(:func:`claims.clearing.reconciliation.run_job`). A worker killed mid-diff never acknowledges its
 message; RabbitMQ gives it to another worker, which diffs again from the staged rows. When the
 retries run out the job is marked ``failed``.
 """

@@ -10,8 +10,8 @@ the rest held back as quality withholding. At year end, with A the year's fund s
 
 The quality score then releases the withheld pool (:class:`QualityRule`) and the final clearing is
 entitlement − forfeited withholding − prepayments, negative when the provider was overpaid. The
-same prepay/withhold/release rule drives DIP deposits (``claims.dip``) and bundle capitation
-(``claims.bundles``), and the same ledger (``FundingLedgerEntry``) records all three.
+same prepay/withhold/release rule drives DIP deposits (``claims.funding.dip``) and bundle capitation
+(``claims.funding.bundles``), and the same ledger (``FundingLedgerEntry``) records all three.
 
 "Fund share" is the basic pooled fund's payment (``hifp_pay``) of the provider's settlements: the
 global budget is a budget of that fund; critical-illness insurance and medical assistance are other

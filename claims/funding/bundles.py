@@ -51,6 +51,7 @@ from claims.funding.schemas import (
     MembersOut,
     PrepaymentOut,
 )
+from claims.settlement import door as settlement
 from engine import audit
 from engine.auth import Principal
 from engine.clock import local_date, month_bounds
@@ -112,7 +113,7 @@ async def sign_members(
     if row.cleared_at is not None:
         raise Conflict(f"the bundle's {year} is cleared", code="year_cleared")
     first, last = date(year, 1, 1), date(year, 12, 31)
-    insured = await repo.insured_in(session, [m.psn_no for m in body.members], row.admdvs)
+    insured = await settlement.insured_in(session, [m.psn_no for m in body.members], row.admdvs)
     signed = updated = 0
     for i, member in enumerate(body.members):
         if member.psn_no not in insured:

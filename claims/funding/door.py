@@ -20,6 +20,9 @@ Settlement asks it once per settlement, inside the settlement's own statements:
 
 No hook updates a shared row, so settlements of one provider never queue on each other here
 (the hot path takes no lock but the person's).
+
+Clearing asks it how a settlement's pooled-fund share was paid (:func:`hifp_route`, read from the
+case entries) and what a month's global budget prepaid (:func:`budget_month`).
 """
 
 from __future__ import annotations
@@ -32,18 +35,24 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.funding import budgets
 from claims.funding import repository as repo
+from claims.funding.budgets import BudgetTerms, Part, twelfth
 from claims.funding.models import FundingCaseEntry
-from claims.funding.repository import route_lookup_columns, route_params
+from claims.funding.repository import hifp_route, route_lookup_columns, route_params
+from engine.auth import Principal
 from engine.clock import local_date
 from engine.db import table_of
-from engine.money import Money, to_fen
+from engine.money import ZERO, Money, cny, to_fen
 
 __all__ = [
     "CASE_ENTRIES",
+    "BudgetMonth",
     "Route",
     "SettlementFacts",
+    "budget_month",
     "case_entries",
+    "hifp_route",
     "record_revocation",
     "route_lookup_columns",
     "route_of",
@@ -147,3 +156,57 @@ async def record_revocation(session: AsyncSession, setl_id: str, when: datetime)
         for entry in await repo.unreversed_case_entries(session, setl_id)
     )
     await session.flush()
+
+
+# --- what clearing asks ------------------------------------------------------------------------
+
+
+#: A month (or clr_type) the budget prepaid nothing for: no fund share of that clr_type when the
+#: month was prepaid, or a year cleared before the month was ever prepaid.
+NOTHING_PREPAID = Part(ZERO, ZERO, ZERO, ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetMonth:
+    """The global budget behind a clearing batch: its terms, and the month's prepayment as the
+    funding ledger records it, for the whole month and for the batch's clr_type."""
+
+    budget_amt: Money
+    monthly_cap: Money
+    withhold_ratio: Decimal
+    month: Part
+    part: Part
+
+
+async def budget_month(
+    session: AsyncSession,
+    principal: Principal,
+    fixmedins_code: str,
+    year: int,
+    month: int,
+    clr_type: str,
+) -> BudgetMonth | None:
+    """The month as the institution's global budget prepaid it, prepaying it now if the month run
+    has not (under the budget's row lock, the same step as the run); None without a budget for
+    that year."""
+    budget = await repo.budget(session, fixmedins_code, year, lock=True)
+    if budget is None:
+        return None
+    prepayment = await budgets.month_prepayment(session, principal, budget, month)
+    whole = part = NOTHING_PREPAID
+    if prepayment is not None:
+        whole = Part(
+            cny(prepayment.basis["fund_share"]),
+            cny(prepayment.gross),
+            cny(prepayment.prepaid),
+            cny(prepayment.withheld),
+        )
+        part = Part.of(prepayment.basis, clr_type) or NOTHING_PREPAID
+    terms = BudgetTerms.of(budget)
+    return BudgetMonth(
+        budget_amt=terms.budget,
+        monthly_cap=twelfth(terms.budget),
+        withhold_ratio=budget.withhold_ratio,
+        month=whole,
+        part=part,
+    )

@@ -6,7 +6,7 @@ integer fen (``BigInteger``), ratios and scores ``Numeric``.
 
 Two append-only journals carry the money:
 
-* :class:`FundingCaseEntry` is written by the settlement hooks (``claims.funding``) in the
+* :class:`FundingCaseEntry` is written by the settlement hooks (``claims.funding.door``) in the
   settlement's own transaction: one row per account a settlement touches (the provider's fund
   share, its DIP points, or the holder's bundle), and an exact negated row when it is revoked. No
   row is updated per settlement, so a busy hospital's settlements never queue on a shared total
@@ -125,7 +125,7 @@ class DipScheme(QualityTerms, UuidPrimaryKey, Base):
     adjustment_reserve: Mapped[int] = mapped_column(BigInteger)
     provisional_point_value: Mapped[Decimal] = mapped_column(Numeric(14, 4))
     med_types: Mapped[list[str]] = mapped_column(JSON)
-    # Set by the year-end clearing: yuan per point, 10 decimals (see claims.dip.point_value).
+    # Set by the year-end clearing: yuan per point, 10 decimals (claims.funding.dip.point_value).
     point_value: Mapped[Decimal | None] = mapped_column(Numeric(24, 10))
     total_points: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
     cleared_at: Mapped[datetime | None]
@@ -155,7 +155,7 @@ class DipGroupCode(Base):
     """Which diagnoses (ICD-10, upper-cased) fall into a group: by code prefix or by exact code.
 
     The most specific mapping wins: an exact code before any prefix, a longer prefix before a
-    shorter one (``claims.budget_repository.route_lookup_columns``).
+    shorter one (``claims.funding.door.route_lookup_columns``).
     """
 
     __tablename__ = "dip_group_code"

@@ -1,4 +1,4 @@
-"""Every query of global budgets, DIP and bundles (tables in ``claims.budget_models``)."""
+"""Every query of global budgets, DIP and bundles (tables in ``claims.funding.models``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    exists,
     func,
     or_,
     select,
@@ -21,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
 
 from claims.funding.models import (
     ICD_CODE_LENGTH,
@@ -33,7 +35,7 @@ from claims.funding.models import (
     FundingLedgerEntry,
     GlobalBudget,
 )
-from claims.settlement.models import Person, Settlement
+from claims.settlement.door import SETTLEMENTS
 from engine.db import insert_or_ignore, table_of
 
 ZERO_POINTS = Decimal(0)
@@ -68,12 +70,6 @@ async def bundle(
 ) -> Bundle | None:
     stmt = select(Bundle).where(Bundle.fixmedins_code == fixmedins_code, Bundle.year == year)
     return await session.scalar(stmt.with_for_update() if lock else stmt)
-
-
-async def insured_in(session: AsyncSession, psn_nos: Sequence[str], admdvs: str) -> set[str]:
-    """Which of ``psn_nos`` are people insured in pooling region ``admdvs``."""
-    stmt = select(Person.psn_no).where(Person.psn_no.in_(psn_nos), Person.admdvs == admdvs)
-    return set((await session.scalars(stmt)).all())
 
 
 async def bundles_in_region(
@@ -356,16 +352,33 @@ async def case_totals_by_month(
     return {int(row[0]): _case_totals(row[1:]) for row in rows}
 
 
+def hifp_route(setl_id: Any, fixmedins_code: Any) -> Any:
+    """How funding routed the settlement's pooled-fund share: item by item when it wrote a
+    fund share for this institution, else by DIP points, else by the holder's bundle. A
+    settlement with no funding entry at all is paid item by item."""
+    e = FundingCaseEntry
+
+    def entry(kind: str, *extra: ColumnElement[bool]) -> Any:
+        return exists().where(e.setl_id == setl_id, e.kind == kind, e.reverses_id.is_(None), *extra)
+
+    return case(
+        (entry("fund_share", e.fixmedins_code == fixmedins_code), "item"),
+        (entry("dip_points"), "points"),
+        (entry("bundle_care"), "bundle"),
+        else_="item",
+    )
+
+
 async def fund_share_by_clr_type(
     session: AsyncSession, fixmedins_code: str, year: int, month: int
 ) -> dict[str, int]:
     """A provider's fund share of one month per ``clr_type`` of the settlements behind it (a
     revocation's entry counts under its settlement's clr_type), so the month's budget prepayment
     can say which clearing batch (3203) pays which part of it."""
-    e, s = FundingCaseEntry, Settlement
+    e, s = FundingCaseEntry, SETTLEMENTS.c
     rows = await session.execute(
         select(s.clr_type, func.sum(e.amount))
-        .join(s, s.setl_id == e.setl_id)
+        .join(SETTLEMENTS, s.setl_id == e.setl_id)
         .where(
             e.kind == "fund_share",
             e.fixmedins_code == fixmedins_code,

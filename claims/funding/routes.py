@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.funding import bundles, dip, ledger
+from claims.funding import bundles, dip, ledger, refusals
 from claims.funding.budgets import budget_view, create_budget
 from claims.funding.schemas import (
     BudgetIn,
@@ -30,7 +30,6 @@ from claims.funding.schemas import (
     YearEndIn,
     YearEndOut,
 )
-from claims.settlement import refusals
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session
 from engine.openapi import documented

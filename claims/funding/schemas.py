@@ -13,10 +13,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictInt
 
-from claims.settlement.schemas import Admdvs, Amount, MedType, Ratio
-from engine.wire import CalendarDate, Code, Identifier, SignedYuan, Text, WireDecimal, WireModel
+from engine.wire import (
+    Admdvs,
+    CalendarDate,
+    Code,
+    Identifier,
+    MedType,
+    Ratio,
+    SignedYuan,
+    Text,
+    WireDecimal,
+    WireModel,
+    Yuan,
+)
 
-Signed = SignedYuan
 Score = Annotated[Decimal, WireDecimal(places=2, digits=3, maximum=Decimal(100), example="92.5")]
 Year = Annotated[StrictInt, Field(ge=2000, le=2099)]
 Month = Annotated[StrictInt, Field(ge=1, le=12)]
@@ -55,7 +65,7 @@ class BudgetIn(QualityTermsIn):
     admdvs: Admdvs
     fixmedins_code: InstitutionCode
     year: Year
-    budget_amt: Amount
+    budget_amt: Yuan
     surplus_retention_ratio: Ratio = Field(description="share of B − A retained (结余留用)")
     surplus_retention_cap_ratio: Ratio = Field(description="retained surplus at most this × B")
     overspend_share_ratio: Ratio = Field(description="fund's share of A − B (超支分担)")
@@ -79,8 +89,8 @@ class DipSchemeIn(QualityTermsIn):
 
     admdvs: Admdvs
     year: Year
-    regional_budget: Amount
-    adjustment_reserve: Amount
+    regional_budget: Yuan
+    adjustment_reserve: Yuan
     provisional_point_value: PointValue
     med_types: list[MedType] = Field(min_length=1)
     groups: list[DipGroupIn] = Field(min_length=1)
@@ -92,7 +102,7 @@ class BundleIn(QualityTermsIn):
     admdvs: Admdvs
     fixmedins_code: InstitutionCode
     year: Year
-    rate_per_member_month: Amount
+    rate_per_member_month: Yuan
     surplus_retention_ratio: Ratio = Field(description="share of a surplus retained at q ≥ full")
 
 
@@ -128,9 +138,9 @@ class PrepaymentOut(WireModel):
     fixmedins_code: str
     year: int
     month: int
-    gross: Signed
-    prepaid: Signed
-    withheld: Signed
+    gross: SignedYuan
+    prepaid: SignedYuan
+    withheld: SignedYuan
     basis: dict[str, str]
 
 
@@ -153,28 +163,28 @@ class YearEndIn(WireModel):
 
 
 class BudgetFigures(WireModel):
-    budget_amt: Signed
-    fund_share: Signed = Field(description="A: the year's basic pooled-fund share")
+    budget_amt: SignedYuan
+    fund_share: SignedYuan = Field(description="A: the year's basic pooled-fund share")
     band: Literal["surplus", "overspend_shared", "overspend_beyond_corridor"]
-    retained_surplus: Signed
-    shared_overspend: Signed
-    unpaid_overspend: Signed
+    retained_surplus: SignedYuan
+    shared_overspend: SignedYuan
+    unpaid_overspend: SignedYuan
 
 
 class DipFigures(WireModel):
     points: Decimal
     point_value: Decimal
     total_points: Decimal
-    distributable: Signed
+    distributable: SignedYuan
 
 
 class BundleFigures(WireModel):
-    capitation: Signed = Field(description="member-months × rate over the year")
+    capitation: SignedYuan = Field(description="member-months × rate over the year")
     member_months: int
-    care_at_holder: Signed
-    care_elsewhere: Signed
-    surplus: Signed = Field(description="capitation − care; negative is an overspend")
-    retained_surplus: Signed
+    care_at_holder: SignedYuan
+    care_elsewhere: SignedYuan
+    surplus: SignedYuan = Field(description="capitation − care; negative is an overspend")
+    retained_surplus: SignedYuan
 
 
 class ClearingOut(WireModel):
@@ -187,13 +197,13 @@ class ClearingOut(WireModel):
     fixmedins_code: str
     year: int
     quality_score: Decimal
-    entitlement: Signed
-    prepaid: Signed
-    withheld: Signed
-    released: Signed
-    forfeited: Signed
-    final_clearing: Signed
-    paid_out: Signed
+    entitlement: SignedYuan
+    prepaid: SignedYuan
+    withheld: SignedYuan
+    released: SignedYuan
+    forfeited: SignedYuan
+    final_clearing: SignedYuan
+    paid_out: SignedYuan
     budget: BudgetFigures | None = None
     dip: DipFigures | None = None
     bundle: BundleFigures | None = None
@@ -215,7 +225,7 @@ class LedgerEntryOut(WireModel):
     year: int
     period: int = Field(description="1–12: month; 13: year-end")
     kind: LedgerKind
-    amount: Signed
+    amount: SignedYuan
     occurred_at: datetime
     detail: dict[str, object]
 
@@ -223,16 +233,16 @@ class LedgerEntryOut(WireModel):
 class Balance(WireModel):
     """Sum of the ledger entries = ``paid_out`` + ``withheld_pending``."""
 
-    balance: Signed
-    paid_out: Signed
-    withheld_pending: Signed
+    balance: SignedYuan
+    paid_out: SignedYuan
+    withheld_pending: SignedYuan
 
 
 class BudgetMonthOut(WireModel):
     month: int
-    fund_share: Signed
-    prepaid: Signed | None
-    withheld: Signed | None
+    fund_share: SignedYuan
+    prepaid: SignedYuan | None
+    withheld: SignedYuan | None
 
 
 class BudgetOut(QualityTermsOut):
@@ -240,14 +250,14 @@ class BudgetOut(QualityTermsOut):
     admdvs: str
     fixmedins_code: str
     year: int
-    budget_amt: Signed
+    budget_amt: SignedYuan
     surplus_retention_ratio: Decimal
     surplus_retention_cap_ratio: Decimal
     overspend_share_ratio: Decimal
     overspend_corridor_ratio: Decimal
     quality_score: Decimal | None
     cleared_at: datetime | None
-    fund_share: Signed = Field(description="the year's fund share so far")
+    fund_share: SignedYuan = Field(description="the year's fund share so far")
     burn_ratio: Decimal = Field(description="fund share ÷ budget, 4 places")
     months: list[BudgetMonthOut]
     ledger: list[LedgerEntryOut]
@@ -265,7 +275,9 @@ class DipGroupOut(WireModel):
 class DipProviderOut(WireModel):
     fixmedins_code: str
     points: Decimal
-    fund_share: Signed = Field(description="fee-for-item fund share of the cases, for reference")
+    fund_share: SignedYuan = Field(
+        description="fee-for-item fund share of the cases, for reference"
+    )
     totals: Balance
 
 
@@ -273,8 +285,8 @@ class DipSchemeOut(QualityTermsOut):
     id: str
     admdvs: str
     year: int
-    regional_budget: Signed
-    adjustment_reserve: Signed
+    regional_budget: SignedYuan
+    adjustment_reserve: SignedYuan
     provisional_point_value: Decimal
     med_types: list[str]
     point_value: Decimal | None
@@ -287,11 +299,11 @@ class DipSchemeOut(QualityTermsOut):
 class BundleMonthOut(WireModel):
     month: int
     members: int
-    capitation: Signed
-    care_at_holder: Signed
-    care_elsewhere: Signed
-    prepaid: Signed | None
-    withheld: Signed | None
+    capitation: SignedYuan
+    care_at_holder: SignedYuan
+    care_elsewhere: SignedYuan
+    prepaid: SignedYuan | None
+    withheld: SignedYuan | None
 
 
 class BundleOut(QualityTermsOut):
@@ -299,14 +311,14 @@ class BundleOut(QualityTermsOut):
     admdvs: str
     fixmedins_code: str
     year: int
-    rate_per_member_month: Signed
+    rate_per_member_month: SignedYuan
     surplus_retention_ratio: Decimal
     quality_score: Decimal | None
     cleared_at: datetime | None
-    capitation: Signed = Field(description="member-months × rate, over the months so far")
-    care_at_holder: Signed
-    care_elsewhere: Signed
-    bundle_balance: Signed = Field(description="capitation − care so far")
+    capitation: SignedYuan = Field(description="member-months × rate, over the months so far")
+    care_at_holder: SignedYuan
+    care_elsewhere: SignedYuan
+    bundle_balance: SignedYuan = Field(description="capitation − care so far")
     months: list[BundleMonthOut]
     ledger: list[LedgerEntryOut]
     totals: Balance
@@ -321,8 +333,8 @@ class ProviderLedgerOut(WireModel):
 
 class RegionBudgetLine(WireModel):
     fixmedins_code: str
-    budget_amt: Signed
-    fund_share: Signed
+    budget_amt: SignedYuan
+    fund_share: SignedYuan
     burn_ratio: Decimal
     totals: Balance
     cleared: bool
@@ -330,9 +342,9 @@ class RegionBudgetLine(WireModel):
 
 class RegionBundleLine(WireModel):
     fixmedins_code: str
-    capitation: Signed
-    care: Signed
-    bundle_balance: Signed
+    capitation: SignedYuan
+    care: SignedYuan
+    bundle_balance: SignedYuan
     totals: Balance
     cleared: bool
 

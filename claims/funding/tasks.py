@@ -1,5 +1,5 @@
 """Dramatiq actors for the insurer's runs (docs/domain.md sections 7 and 8): thin, they call
-``claims.funding``.
+``claims.funding.ledger``.
 
 Both runs are idempotent by the ledger's unique key (scheme, provider, period, kind), so a retry
 or a redelivered message answers with what was paid and pays nothing twice. The month run commits

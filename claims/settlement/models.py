@@ -106,7 +106,7 @@ class Person(Base):
 
     ``ledger_version`` guards the account balance and the person's accumulators: every change to
     them moves it on, and a settlement's write applies only if it is still the version the
-    settlement was adjudicated on (``claims.settlement_store``). Under contention settlements
+    settlement was adjudicated on (``claims.settlement.store``). Under contention settlements
     queue on this row's lock instead.
     """
 

@@ -1,5 +1,5 @@
-"""The refusals of the claims endpoints (settlement, funding, reconciliation and clearing), as the
-published contract documents them: each status with its stable code and when it is answered."""
+"""The refusals of the settlement endpoints (policies, persons, visits, fee lines, settlement), as
+the published contract documents them: each status with its stable code and when it is answered."""
 
 from __future__ import annotations
 
@@ -81,65 +81,6 @@ NO_BENEFIT_POLICY = Refusal(400, "no_benefit_policy", "no benefit policy covers 
 UNKNOWN_INSTITUTION = Refusal(
     404, "unknown_institution", "no institution with this code the caller may see"
 )
-INSTITUTION_NOT_REGISTERED = Refusal(
-    400, "unknown_institution", "the named institution is not registered in the region"
-)
-NOT_FOUND = Refusal(404, "not_found", "nothing of this kind for that institution, region or year")
-INVALID_SCHEME = Refusal(
-    400, "invalid_request", "the request breaks a rule of the scheme (the message says which)"
-)
-INVALID_QUALITY_SCORES = Refusal(
-    400, "invalid_quality_scores", "quality scores outside their range or weights"
-)
-BUDGET_EXISTS = Refusal(409, "budget_exists", "the provider has a budget for that year already")
-ALREADY_CLEARED = Refusal(409, "already_cleared", "the year is cleared already")
-YEAR_CLEARED = Refusal(409, "year_cleared", "the year is cleared: nothing of it changes any more")
-PERIOD_NOT_STARTED = Refusal(400, "period_not_started", "the month has not begun")
-YEAR_NOT_OVER = Refusal(400, "year_not_over", "the year is not over")
-BUNDLE_EXISTS = Refusal(409, "bundle_exists", "the provider has a bundle for that year already")
-ALREADY_SIGNED = Refusal(409, "already_signed", "a person is signed to a bundle that year already")
-PERSON_NOT_ENROLLED = Refusal(
-    400, "unknown_person", "a person to sign is not enrolled in the region"
-)
-UNKNOWN_BATCH = Refusal(404, "unknown_batch", "no clearing batch with this id the caller may see")
-ALREADY_APPLIED = Refusal(409, "already_applied", "the month is applied for already")
-ALREADY_APPROVED = Refusal(409, "already_approved", "the batch is approved already")
-PERIOD_NOT_OVER = Refusal(400, "period_not_over", "the month is not over")
-INVALID_ICD_CODE = Refusal(400, "invalid_icd_code", "an ICD-10 code that is not one")
-DIP_SCHEME_EXISTS = Refusal(
-    409, "dip_scheme_exists", "the region has a points table for that year already"
-)
-DUPLICATE_GROUP = Refusal(400, "duplicate_group", "a DIP group is listed twice")
-GROUP_UNMAPPED = Refusal(400, "group_unmapped", "a DIP group maps no ICD code")
-ICD_MAPPED_TWICE = Refusal(400, "icd_mapped_twice", "an ICD code is mapped to two groups")
-NO_POINTS = Refusal(400, "no_points", "the region's points table holds no points")
-NO_FUNDING_SCHEME = Refusal(
-    400, "no_funding_scheme", "the provider has no budget, points table or bundle that year"
-)
-QUALITY_SCORE_MISSING = Refusal(
-    400, "quality_score_missing", "the clearing needs every provider's quality score"
-)
-INVALID_DETAIL_FILE = Refusal(
-    400,
-    "invalid_detail_file",
-    "the detail file is not the 3202 CSV (header, a row, an encoding); `field` names the line",
-)
-UNKNOWN_RECONCILIATION = Refusal(
-    404, "unknown_reconciliation", "no reconciliation with this id the caller may see"
-)
-INVALID_PERIOD = Refusal(
-    400, "invalid_period", "the statement period is empty, reversed or too long"
-)
-FIXMEDINS_CODE_REQUIRED = Refusal(
-    400, "fixmedins_code_required", "an insurer names the institution"
-)
-RECONCILIATION_NOT_DONE = Refusal(
-    409, "reconciliation_not_done", "the reconciliation job has not finished"
-)
-INVALID_UPLOAD = Refusal(
-    400, "invalid_upload", "a multipart body without its one `file` part, or not a well-formed form"
-)
-
 #: 2201's insurance checks: the visit may not be paid by insurance (it may still be registered
 #: with ``selfpay_flag``); ``field`` is ``biz_type_code``.
 INSURANCE_REFUSALS = (

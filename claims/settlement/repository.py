@@ -304,3 +304,9 @@ async def delete_fee_lines(
 
 async def delete_visit(session: AsyncSession, mdtrt_id: str) -> None:
     await session.execute(delete(Visit).where(Visit.mdtrt_id == mdtrt_id))
+
+
+async def insured_in(session: AsyncSession, psn_nos: Sequence[str], admdvs: str) -> set[str]:
+    """Which of ``psn_nos`` are people insured in pooling region ``admdvs``."""
+    stmt = select(Person.psn_no).where(Person.psn_no.in_(psn_nos), Person.admdvs == admdvs)
+    return set((await session.scalars(stmt)).all())

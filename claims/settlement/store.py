@@ -251,8 +251,7 @@ def _postgresql_write() -> TextClause:
 
     Each appended table gets its rows as one JSON array (``json_populate_recordset`` against the
     table's own row type), so the statement has a handful of parameters whatever the number of
-    case entries, and stays short enough for psycopg to cache its parsed form: bound one column
-    at a time, it had over a hundred parameters and was re-parsed on every settle.
+    case entries, and stays short enough for psycopg to cache its parsed form (docs/performance.md).
     """
     applied = "EXISTS (SELECT 1 FROM cas)"
     ctes = [
@@ -470,7 +469,7 @@ class SettlementStore:
         return True
 
 
-class _DriverSettlementStore(SettlementStore):
+class DriverSettlementStore(SettlementStore):
     """The same statements on the psycopg connection (:class:`engine.db.DriverStatement`), every
     write as the one statement of data-modifying CTEs."""
 
@@ -508,7 +507,7 @@ class _DriverSettlementStore(SettlementStore):
         return bool(applied.applied)
 
 
-class _GroupedSettlementStore(SettlementStore):
+class GroupedSettlementStore(SettlementStore):
     """Settle's optimistic attempt shared with the settles running alongside it in this process
     (group commit, :mod:`engine.batching`): its state read is one of a batch run as one
     statement (:data:`_BATCHED_STATE`), its write one of a batch run as one statement
@@ -641,23 +640,23 @@ def _batchers_of(engine: AsyncEngine) -> _Batchers:
     return batchers
 
 
-async def _driver_store(session: AsyncSession) -> _DriverSettlementStore:
+async def _driver_store(session: AsyncSession) -> DriverSettlementStore:
     """The store on the session's psycopg connection. When the unit of work has not begun and
     opens a connection of its own, that connection runs in autocommit: an optimistic settle
     then sends no BEGIN or COMMIT at all."""
     if not session.in_transaction() and isinstance(session.get_bind(), Engine):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    return _DriverSettlementStore(session, await driver_connection(session))
+    return DriverSettlementStore(session, await driver_connection(session))
 
 
 async def store(session: AsyncSession, *, grouped: bool = False) -> SettlementStore:
     """The store for the session's unit of work: on PostgreSQL, on its psycopg connection, or,
-    ``grouped``, sharing its statements with concurrent settles (:class:`_GroupedSettlementStore`;
+    ``grouped``, sharing its statements with concurrent settles (:class:`GroupedSettlementStore`;
     only for a caller that writes nothing else in its unit of work, since the settlement then
     commits apart from it)."""
     await session.flush()  # a caller may have added the visit in this transaction (dispensing)
     if session.get_bind().dialect.name != "postgresql":
         return SettlementStore(session)
     if grouped and isinstance(session.bind, AsyncEngine):
-        return _GroupedSettlementStore(session, _batchers_of(session.bind))
+        return GroupedSettlementStore(session, _batchers_of(session.bind))
     return await _driver_store(session)

@@ -29,6 +29,7 @@ from engine.settings import Settings, get_settings
 from tests.conftest import BROKER_URL
 from tests.engine.test_outbox_relay import bound_queue, emit_committed, load
 from tests.support.factories.orgs import unique_code
+from workers import processes
 from workers.housekeeping import INBOX_RETENTION, OUTBOX_RETENTION, forget_old_messages
 from workers.relay import relay_outbox
 from workers.runtime import run_once
@@ -215,18 +216,18 @@ def test_embedded_jobs_run_periodic_actors_in_process(
     job = scheduler.PeriodicJob("test.tick", tick, IntervalTrigger(seconds=0.2))
     monkeypatch.setitem(scheduler.JOBS, job.name, job)
 
-    with scheduler.embedded_jobs(Settings(database_url=None, broker_url=None)):
+    with processes.embedded_jobs(Settings(database_url=None, broker_url=None)):
         assert ticked.wait(timeout=5), "the periodic job never ran"
     workers.broker.flush_all()
 
 
 def test_embedded_jobs_stand_aside_when_rabbitmq_is_configured() -> None:
     threads = threading.active_count()
-    with scheduler.embedded_jobs(Settings(database_url=None, broker_url=BROKER_URL)):
+    with processes.embedded_jobs(Settings(database_url=None, broker_url=BROKER_URL)):
         assert threading.active_count() == threads
 
 
 def test_scheduler_command_needs_a_broker(configure: Configure) -> None:
     configure(None)
     with pytest.raises(typer.Exit):
-        scheduler.scheduler_command()
+        processes.scheduler_command()

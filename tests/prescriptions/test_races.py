@@ -16,16 +16,18 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement.models import Settlement
-from engine.app import create_app
 from engine.audit import AuditEntry
 from engine.db import Database
 from engine.settings import Settings
 from prescriptions.models import Dispense, Prescription
 from prescriptions.signing import sign
 from tests.prescriptions.world import RxWorld, build_rx_world
+from tests.support.committed import committed
 
 pytestmark = pytest.mark.postgres_only
 
@@ -34,15 +36,14 @@ PHARMACIES = 32
 
 @pytest.fixture
 async def committed_world(database: Database) -> AsyncIterator[RxWorld]:
-    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=120) as client,
-        database.sessionmaker() as session,
-    ):
-        admdvs = f"8{secrets.randbelow(10**5):05d}"
-        world = await build_rx_world(app, client, session, admdvs=admdvs, pharmacies=PHARMACIES)
-        await session.commit()
+    """The prescriptions world with its pharmacies, committed for real."""
+
+    async def build(
+        app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, admdvs: str
+    ) -> RxWorld:
+        return await build_rx_world(app, client, session, admdvs=admdvs, pharmacies=PHARMACIES)
+
+    async with committed(database, build, region_prefix="8", timeout=120) as world:
         yield world
 
 

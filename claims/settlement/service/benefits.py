@@ -2,7 +2,8 @@
 
 Everything that varies by pooling region, year, insutype, med_type or institution level is data
 (docs/domain.md section 4): the caller resolves the policy rows that apply to a claim (including the
-retiree ratio) and hands them to :func:`claims.adjudication.adjudicate` as these immutable values.
+retiree ratio) and hands them to :func:`claims.settlement.service.adjudication.adjudicate` as
+these immutable values.
 The accumulators are the person's running totals for the benefit year; a settlement moves them by
 an :class:`AccumulatorDelta` and a revoke moves them back by exactly the same numbers
 (docs/domain.md section 5, lifecycle: "revoke: exact reversal of every effect").

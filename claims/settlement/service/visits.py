@@ -300,7 +300,7 @@ async def owned_visit(
 
 
 def priced_line(line: FeeLine | StateRow) -> PricedLine:
-    """A stored fee line (an ORM row, or the claim-state row of claims.settlement_store) as the
+    """A stored fee line (an ORM row, or a state row of claims.settlement.store) as the
     adjudication reads it."""
     return PricedLine(
         feedetl_sn=line.feedetl_sn,

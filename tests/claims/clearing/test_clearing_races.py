@@ -6,9 +6,7 @@ global budget's month once, paid once by its batches."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
 
 import httpx
@@ -16,29 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from claims.funding.models import FundingLedgerEntry
-from engine.app import create_app
 from engine.clock import CST
 from engine.db import Database
-from engine.settings import Settings
 from tests.support.factories.clearing import backdate, revoked, settled
 from tests.support.factories.funding import budget_body
-from tests.support.factories.world import World, build_world
+from tests.support.factories.world import World
 
 pytestmark = pytest.mark.postgres_only
-
-
-@pytest.fixture
-async def committed_world(database: Database) -> AsyncIterator[World]:
-    app = create_app(Settings(database_url="postgresql+psycopg://unused"), db=database)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        httpx.AsyncClient(transport=transport, base_url="http://sanyi.test", timeout=60) as client,
-        database.sessionmaker() as session,
-    ):
-        admdvs = f"9{secrets.randbelow(10**5):05d}"
-        world = await build_world(client, session, admdvs=admdvs)
-        await session.commit()
-        yield world
 
 
 async def _apply(world: World, setlym: str, clr_type: str = "11") -> httpx.Response:

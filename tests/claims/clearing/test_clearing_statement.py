@@ -2,8 +2,8 @@
 the budget's prepayment of the month: every fund line adds up, and with a global budget the pooled
 fund pays exactly the batch's part of the ledger's prepayment, whatever the batch froze.
 
-And the split of a month's prepayment among clr_types (``claims.budgets.apportion``): the parts
-add up to the month to the fen, and one clr_type takes the whole month by the monthly rule."""
+And the split of a month's prepayment among clr_types (``claims.funding.budgets.apportion``): the
+parts add up to the month to the fen, and one clr_type takes the whole month by the monthly rule."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from claims.clearing.batches import BudgetMonth, statement
+from claims.clearing.batches import statement
 from claims.clearing.models import FUNDS
 from claims.clearing.repository import LineSums
 from claims.funding.budgets import Part, QualityRule, apportion
+from claims.funding.door import BudgetMonth
 from engine.money import ZERO, cny, from_fen, to_fen
 
 COLUMNS = ("medfee_sumamt", "fund_pay_sumamt", "psn_cash_pay", *FUNDS)

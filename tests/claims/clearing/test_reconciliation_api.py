@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -21,7 +20,7 @@ from tests.support.factories.clearing import (
     file_row,
     revoked,
     settled,
-    today,
+    statement_period,
 )
 from tests.support.factories.world import World, build_world
 
@@ -31,19 +30,12 @@ async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
     return await build_world(client, session, hospital_levels=(3, 3))
 
 
-def _period() -> dict[str, str]:
-    return {
-        "stmt_begndate": (today() - timedelta(days=1)).isoformat(),
-        "stmt_enddate": (today() + timedelta(days=1)).isoformat(),
-    }
-
-
 async def _details(
     world: World, body: bytes, headers: dict[str, str] | None = None, **params: str
 ) -> httpx.Response:
     return await world.client.post(
         "/v1/reconciliation/details",
-        params=_period() | params,
+        params=statement_period() | params,
         content=body,
         headers=(headers or world.hospital(0)[1]) | {"Content-Type": "text/csv"},
     )
@@ -242,7 +234,7 @@ async def _totals(
 ) -> dict[str, Any]:
     response = await world.client.post(
         "/v1/reconciliation/totals",
-        json=_period()
+        json=statement_period()
         | {
             "insutype": "390",
             "clr_type": "11",
@@ -290,7 +282,7 @@ async def test_totals_balanced_or_not_with_the_engine_figures(world: World) -> N
 async def test_totals_refusals(world: World) -> None:
     missing_code = await world.client.post(
         "/v1/reconciliation/totals",
-        json=_period()
+        json=statement_period()
         | {
             "insutype": "390",
             "clr_type": "11",

@@ -25,8 +25,14 @@ from claims.clearing.models import ReconJob, ReconMismatch, ReconRun
 from engine.audit import AuditEntry
 from engine.db import Database, unit_of_work
 from engine.outbox import OutboxEvent
-from tests.claims.clearing.test_reconciliation_api import _period
-from tests.support.factories.clearing import HEADER, detail_file, file_row, revoked, settled
+from tests.support.factories.clearing import (
+    HEADER,
+    detail_file,
+    file_row,
+    revoked,
+    settled,
+    statement_period,
+)
 from tests.support.factories.world import World
 
 JOBS = "/v1/reconciliation/detail-jobs"
@@ -48,7 +54,7 @@ async def _run_jobs(broker: StubBroker) -> None:
 async def _submit(world: World, body: bytes, key: str | None = None) -> httpx.Response:
     return await world.client.post(
         JOBS,
-        params=_period(),
+        params=statement_period(),
         content=body,
         headers=world.hospital(0)[1]
         | {"Content-Type": "text/csv", "Idempotency-Key": key or uuid.uuid4().hex},
@@ -111,7 +117,7 @@ async def test_a_submitted_file_gives_the_synchronous_answer(
     assert done["started_at"] is not None and done["finished_at"] is not None
     synchronous = await world.client.post(
         "/v1/reconciliation/details",
-        params=_period(),
+        params=statement_period(),
         content=body,
         headers=world.hospital(0)[1] | {"Content-Type": "text/csv"},
     )
@@ -242,7 +248,7 @@ async def test_a_job_killed_mid_diff_is_diffed_again_from_its_staged_rows(
         job = await session.get(ReconJob, recon_id)
         assert run is not None and job is not None
         upload = recon_repository.staged_upload(session, recon_id)
-        scope = reconciliation._run_scope(run, job)
+        scope = reconciliation.run_scope(run, job)
         await recon_repository.diff_upload(session, upload, scope, recon_id)
         written = select(func.count()).where(ReconMismatch.recon_id == recon_id)
         assert await session.scalar(written) == 4

@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement.models import BenefitAccumulator, Person, PersonYearAccumulator, Settlement
+from claims.settlement.models import Settlement
+from tests.support.factories.settlement import ledger_state
 from tests.support.factories.world import CLASS_A_ITEM, World, build_world
 
 
@@ -185,24 +186,6 @@ async def test_a_claim_counts_against_its_own_category_and_the_year_it_began_in_
     assert alone["hifp_pay"] != "0.00"
 
 
-async def _state(session: AsyncSession, psn_no: str) -> tuple[Any, ...]:
-    session.expire_all()
-    person = await session.get_one(Person, psn_no)
-    benefit = (
-        await session.scalars(select(BenefitAccumulator).where(BenefitAccumulator.psn_no == psn_no))
-    ).all()
-    year = (
-        await session.scalars(
-            select(PersonYearAccumulator).where(PersonYearAccumulator.psn_no == psn_no)
-        )
-    ).all()
-    return (
-        person.acct_balc,
-        sorted((b.category, b.deductible_used, b.hifp_paid) for b in benefit),
-        sorted((y.inscp_psn_cum, y.critical_paid, y.assistance_paid) for y in year),
-    )
-
-
 async def test_presettle_settle_revoke_and_settle_again(
     world: World, session: AsyncSession
 ) -> None:
@@ -213,7 +196,7 @@ async def test_presettle_settle_revoke_and_settle_again(
     visit = await world.visit(psn_no, certno)
     mdtrt_id = visit["mdtrt_id"]
     await world.example_a_lines(mdtrt_id)
-    before = await _state(session, psn_no)
+    before = await ledger_state(session, psn_no)
 
     _, headers = world.hospital()
     pre = await world.client.post(
@@ -221,7 +204,7 @@ async def test_presettle_settle_revoke_and_settle_again(
     )
     assert pre.status_code == 200, pre.text
     assert pre.json()["setl_id"] is None and pre.json()["status"] == "presettled"
-    assert await _state(session, psn_no) == before  # pre-settle changes nothing
+    assert await ledger_state(session, psn_no) == before  # pre-settle changes nothing
 
     settled = await world.settle(
         mdtrt_id, acct_used_flag=True, presettle_token=pre.json()["presettle_token"]
@@ -230,12 +213,12 @@ async def test_presettle_settle_revoke_and_settle_again(
     assert body["accumulators_changed"] is False
     for name in ("medfee_sumamt", "hifp_pay", "acct_pay", "psn_cash_pay"):
         assert body[name] == pre.json()[name]
-    assert await _state(session, psn_no) != before
+    assert await ledger_state(session, psn_no) != before
 
     revoked = await world.revoke(body["setl_id"])
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["status"] == "revoked" and revoked.json()["refd_setl_flag"] == "1"
-    assert await _state(session, psn_no) == before  # exact reversal
+    assert await ledger_state(session, psn_no) == before  # exact reversal
 
     again = await world.settle(mdtrt_id, acct_used_flag=True)
     assert again.status_code == 201

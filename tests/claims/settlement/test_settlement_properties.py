@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.claims.settlement.test_settlement_api import _state
 from tests.claims.settlement.test_settlement_races import fen_of
+from tests.support.factories.settlement import ledger_state
 from tests.support.factories.world import (
     CLASS_A_ITEM,
     DELIVERY,
@@ -88,7 +88,7 @@ async def test_settle_then_revoke_restores_everything(
     )
     visit = await world.visit(psn_no, certno)
     await world.fees(visit["mdtrt_id"], [(code, cnt, pric) for code, cnt, pric in lines])
-    before = await _state(session, psn_no)
+    before = await ledger_state(session, psn_no)
 
     response = await world.settle(visit["mdtrt_id"], acct_used_flag=acct_used_flag)
     assert response.status_code == 201, response.text
@@ -112,4 +112,4 @@ async def test_settle_then_revoke_restores_everything(
 
     revoked = await world.revoke(response.json()["setl_id"])
     assert revoked.status_code == 200, revoked.text
-    assert await _state(session, psn_no) == before
+    assert await ledger_state(session, psn_no) == before

@@ -1,9 +1,9 @@
 """Typed helpers for the reconciliation and clearing tests: real settlements through the API
-(``tests.claims.world``), and the institution's side of a 3202 detail file."""
+(``tests.support.factories.world``), and the institution's side of a 3202 detail file."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -45,6 +45,14 @@ async def revoked(world: World, settlement: dict[str, Any], *, hospital: int = 0
 def today() -> date:
     """Today in China Standard Time, the calendar settlements are reconciled in."""
     return local_date(utcnow())
+
+
+def statement_period() -> dict[str, str]:
+    """A reconciliation period around today: yesterday to tomorrow."""
+    return {
+        "stmt_begndate": (today() - timedelta(days=1)).isoformat(),
+        "stmt_enddate": (today() + timedelta(days=1)).isoformat(),
+    }
 
 
 def file_row(settlement: dict[str, Any], **changes: str) -> dict[str, str]:
