@@ -19,10 +19,9 @@ Usage: ``.venv/bin/python bench/floor.py [--statements 1 2 3] [--duration 10]``
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -88,20 +87,33 @@ def _serve(dsn: str, port: int, workers: int, statements: int) -> subprocess.Pop
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-def _run(dsn: str, statements: int, args: argparse.Namespace) -> tuple[float, list[float], int]:
-    """Requests/s, latencies and errors of one server at ``statements`` per request."""
+def create_table(dsn: str) -> None:
+    """The table the bare endpoint writes to."""
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS floor_write "
+            "(id bigserial PRIMARY KEY, idem_key text UNIQUE, body jsonb)"
+        )
+
+
+def run(
+    dsn: str, database: str, statements: int, concurrency: int, args: argparse.Namespace
+) -> bench.Phase:
+    """One server at ``statements`` per request under ``concurrency`` clients."""
     port = 8900 + secrets.randbelow(100)
     server = _serve(dsn, port, args.workers, statements)
     try:
         bench.wait_healthy(f"http://127.0.0.1:{port}", server)
-        mdtrt_ids = [f"M{n:09d}" for n in range(400_000)]
-        latencies, errors, elapsed = asyncio.run(
-            bench.settle_load(port, {}, mdtrt_ids, args.concurrency, args.duration)
+        mdtrt_ids = [f"M{statements}{n:09d}" for n in range(400_000)]
+        return bench.measure(
+            f"floor, {statements} statement(s)",
+            server.pid,
+            database,
+            functools.partial(bench.settle_load, port, {}, mdtrt_ids, concurrency, args.duration),
         )
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return len(latencies) / elapsed, latencies, errors
 
 
 def main() -> None:
@@ -114,21 +126,13 @@ def main() -> None:
     args = parser.parse_args()
 
     dsn = bench.recreate_database(args.database).replace("+psycopg", "")
-    with psycopg.connect(dsn, autocommit=True) as connection:
-        connection.execute(
-            "CREATE TABLE floor_write (id bigserial PRIMARY KEY, idem_key text UNIQUE, body jsonb)"
-        )
+    create_table(dsn)
     speed = bench.machine_speed()
-    runs = {statements: _run(dsn, statements, args) for statements in args.statements}
+    phases = {n: run(dsn, args.database, n, args.concurrency, args) for n in args.statements}
     tps = bench.pgbench(args.database, args.concurrency, 10)
-    for statements, (rate, latencies, errors) in runs.items():
-        q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-        print(
-            f"{statements} statement(s) a request: {rate:,.0f} requests/s (errors {errors}), "
-            f"p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
-            f"ratio to pgbench {rate / tps:.2f}"
-        )
     print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency} -j 2, same database)")
+    two = phases.get(2)
+    bench.report(list(phases.values()), tps, two.rate if two else None)
     print(
         f"machine speed:       {speed:.1f} ms for sum(range(10**6)) before the load (lower: faster)"
     )

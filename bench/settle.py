@@ -1,17 +1,24 @@
-"""Settlement throughput through the real HTTP API on PostgreSQL (issue 4's benchmark).
+"""Settlement throughput through the real HTTP API on PostgreSQL, beside the stack's floor and
+pgbench, in one run on one database (``make bench``).
 
 1. A fresh database, migrated; ``sanyi serve`` started as its own process (uvloop, httptools).
 2. The demo region set up through the API (organisations, registry, catalogue, policy). One
    realistic 5-line internet follow-up (follow-up visit, three drugs, delivery) is registered and
-   priced through the API; persons, visits and fee lines for the timed phase are then bulk-copied
-   from it, so the timed phase measures settlement alone.
-3. ``--concurrency`` clients call 2207 settle (with Idempotency-Key, personal account used) for
-   ``--duration`` seconds. Each claim is a different visit of one of ``--persons`` people.
-4. pgbench TPC-B on the same database in the same run, for scale.
+   priced through the API; persons, visits and fee lines for the timed phases are then
+   bulk-copied from it, so the timed phases measure settlement alone.
+3. For each ``--concurrency`` (16 and 64), that many clients call 2207 settle (with
+   Idempotency-Key, personal account used) for ``--duration`` seconds, each claim a different
+   visit of one of ``--persons`` people. The batches settle's batcher formed are read from the
+   server's ``/metrics`` before and after.
+4. The stack's floor (``bench/floor.py``) at ``--floor-statements`` (1 and 2) statements a
+   request, on the same database at the first concurrency.
+5. pgbench TPC-B on the same database.
 
-Prints settled claims/s, latency percentiles, errors, CPU per settle, pgbench tps, the ratio and
-the machine's speed around the run (a fixed pure-Python loop). Asserts nothing.
-Usage: ``.venv/bin/python bench/settle.py [--duration 15] [--concurrency 16] [--workers 2]``
+Prints, per phase, requests/s, errors, the ratios to pgbench and to the two-statement floor,
+p50/p95/p99, the CPU per request of the server processes, of PostgreSQL's backends and of the
+load client (from ``/proc``), then the batch sizes and the machine's speed around the run (a
+fixed pure-Python loop). Asserts nothing.
+Usage: ``.venv/bin/python bench/settle.py [--duration 15] [--concurrency 16 64] [--workers 2]``
 """
 
 from __future__ import annotations
@@ -19,15 +26,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import re
 import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import timeit
 import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -64,8 +75,17 @@ def use_a_bench_secret_key() -> None:
     get_settings.cache_clear()
 
 
-def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE="20", BROKER_URL=BROKER)
+def start_server(
+    url: str, port: int, workers: int, metrics_dir: str | None = None, concurrency: int = 16
+) -> subprocess.Popen[bytes]:
+    """``sanyi serve``; with ``metrics_dir``, its processes' metrics are summed in ``/metrics``
+    (the batches formed by every process). Each process's pool holds a connection for each of
+    its share of ``concurrency`` clients: a connection opened beyond the pool and closed again
+    takes its backend's CPU time out of ``/proc`` before it is read."""
+    pool_size = max(20, -(-concurrency // workers))
+    env = dict(os.environ, DATABASE_URL=url, SANYI_DB_POOL_SIZE=str(pool_size), BROKER_URL=BROKER)
+    if metrics_dir is not None:
+        env["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     return subprocess.Popen(
         [sys.executable, "-m", "engine", "serve", "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -308,61 +328,211 @@ def pgbench(dbname: str, concurrency: int, seconds: int) -> float:
     return float(match.group(1)) if match else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Phase:
+    """One timed load: its latencies of successful requests, its errors, and the CPU seconds the
+    server processes, PostgreSQL's backends and the load client spent on it."""
+
+    name: str
+    latencies: list[float]
+    errors: int
+    elapsed: float
+    api_cpu: float
+    postgres_cpu: float
+    client_cpu: float
+    batches: BatchSizes | None = None
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def percentiles(self) -> tuple[float, float, float]:
+        """p50, p95 and p99 in milliseconds."""
+        if len(self.latencies) < 2:
+            return 0.0, 0.0, 0.0
+        q = statistics.quantiles(self.latencies, n=100)
+        return 1000 * q[49], 1000 * q[94], 1000 * q[98]
+
+    def cpu_ms(self) -> tuple[float, float, float]:
+        """API, PostgreSQL and load-client CPU milliseconds per successful request."""
+        done = max(len(self.latencies), 1)
+        per = 1000 / done
+        return self.api_cpu * per, self.postgres_cpu * per, self.client_cpu * per
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSizes:
+    """What settle's batcher formed during a phase (``sanyi_settle_batch_size`` from
+    ``/metrics``, summed over the server's processes): batches, the settles in them, and how
+    many batches held at most each bucket's bound."""
+
+    batches: float
+    settles: float
+    buckets: dict[str, float]
+
+    def minus(self, before: BatchSizes) -> BatchSizes:
+        return BatchSizes(
+            self.batches - before.batches,
+            self.settles - before.settles,
+            {k: v - before.buckets.get(k, 0.0) for k, v in self.buckets.items()},
+        )
+
+    def describe(self) -> str:
+        if not self.batches:
+            return "no batch formed"
+        previous, shares = 0.0, []
+        for bound, cumulative in self.buckets.items():
+            if cumulative > previous:
+                shares.append(f"<={bound}: {100 * (cumulative - previous) / self.batches:.0f}%")
+            previous = cumulative
+        return (
+            f"{self.batches:,.0f} batches, mean {self.settles / self.batches:.1f} settles "
+            f"({', '.join(shares)})"
+        )
+
+
+_BATCH_METRIC = "sanyi_settle_batch_size"
+
+
+def batch_sizes(base: str) -> BatchSizes | None:
+    """The batcher's histogram as ``/metrics`` reads now; None when the server has none."""
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    batches = settles = None
+    buckets: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line.startswith(_BATCH_METRIC):
+            continue
+        name, _, value = line.rpartition(" ")
+        if name.startswith(f"{_BATCH_METRIC}_count"):
+            batches = float(value)
+        elif name.startswith(f"{_BATCH_METRIC}_sum"):
+            settles = float(value)
+        elif match := re.search(r'le="([^"]+)"', name):
+            bound = match.group(1).removesuffix(".0")
+            buckets[bound] = buckets.get(bound, 0.0) + float(value)
+    if batches is None or settles is None:
+        return None
+    return BatchSizes(batches, settles, buckets)
+
+
+def measure(
+    name: str,
+    server_pid: int,
+    database: str,
+    load: Callable[[], Coroutine[Any, Any, tuple[list[float], int, float]]],
+    base: str | None = None,
+) -> Phase:
+    """Run ``load`` with the CPU of each side, and the batches formed when ``base`` names a
+    Sanyi server, read before and after it."""
+    batches_before = batch_sizes(base) if base else None
+    cpu_before, client_before = _cpu_seconds(server_pid, database), time.process_time()
+    latencies, errors, elapsed = asyncio.run(load())
+    cpu_after = _cpu_seconds(server_pid, database)
+    client_cpu = time.process_time() - client_before
+    batches_after = batch_sizes(base) if base else None
+    batches = (
+        batches_after.minus(batches_before) if batches_after and batches_before else batches_after
+    )
+    return Phase(
+        name,
+        latencies,
+        errors,
+        elapsed,
+        cpu_after[0] - cpu_before[0],
+        cpu_after[1] - cpu_before[1],
+        client_cpu,
+        batches,
+    )
+
+
+def settle_phases(
+    url: str, database: str, concurrencies: list[int], args: argparse.Namespace
+) -> list[Phase]:
+    """Settle through a real API server at each concurrency in turn, each on fresh claims."""
+    use_a_bench_secret_key()
+    admin_token = bootstrap_admin(Settings(database_url=url))
+    port = 8700 + secrets.randbelow(200)
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as metrics_dir:
+        server = start_server(url, port, args.workers, metrics_dir, max(concurrencies))
+        try:
+            wait_healthy(base, server)
+            with httpx.Client(base_url=base, timeout=60) as http:
+                hospital, code, template = template_claim(http, admin_token)
+            mdtrt_ids = bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
+            print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
+            share = len(mdtrt_ids) // len(concurrencies)
+            phases = []
+            for n, concurrency in enumerate(concurrencies):
+                load = functools.partial(
+                    settle_load,
+                    port,
+                    hospital.headers,
+                    mdtrt_ids[n * share : (n + 1) * share],
+                    concurrency,
+                    args.duration,
+                )
+                name = f"settle, concurrency {concurrency}"
+                phases.append(measure(name, server.pid, database, load, base))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return phases
+
+
+def report(phases: list[Phase], tps: float, floor_rate: float | None) -> None:
+    """One line per phase: throughput, ratios, latency, CPU per request, batches."""
+    header = (
+        f"{'':32} {'req/s':>7} {'err':>4} {'/pgbench':>8} {'/floor2':>7} "
+        f"{'p50':>6} {'p95':>6} {'p99':>6}  {'API CPU':>7} {'PG CPU':>6} {'client':>6}"
+    )
+    print(header)
+    print(f"{'':32} {'':>7} {'':>4} {'':>8} {'':>7} {'ms':>6} {'ms':>6} {'ms':>6}  {'ms/req':>7}")
+    for phase in phases:
+        p50, p95, p99 = phase.percentiles()
+        api, postgres, client = phase.cpu_ms()
+        to_pgbench = f"{phase.rate / tps:.2f}" if tps else "n/a"
+        to_floor = f"{phase.rate / floor_rate:.2f}" if floor_rate else "n/a"
+        print(
+            f"{phase.name:32} {phase.rate:7,.0f} {phase.errors:4} {to_pgbench:>8} {to_floor:>7} "
+            f"{p50:6.1f} {p95:6.1f} {p99:6.1f}  {api:7.2f} {postgres:6.2f} {client:6.2f}"
+        )
+    for phase in phases:
+        if phase.name.startswith("settle"):
+            batches = phase.batches.describe() if phase.batches else "no batcher in this server"
+            print(f"batches, {phase.name}: {batches}")
+
+
 def main() -> None:
+    import floor  # bench/floor.py, which imports this module for the load client
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=15.0)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[16, 64], help="settle phases"
+    )
+    parser.add_argument("--floor-statements", type=int, nargs="*", default=[1, 2])
     parser.add_argument("--workers", type=int, default=2, help="API server processes")
     parser.add_argument("--persons", type=int, default=5000)
     parser.add_argument("--claims", type=int, default=40000, help="visits prepared")
     parser.add_argument("--database", default="sanyi_bench")
     args = parser.parse_args()
 
-    use_a_bench_secret_key()
     url = recreate_database(args.database)
     migrate.upgrade(url)
-    admin_token = bootstrap_admin(Settings(database_url=url))
-    port = 8700 + secrets.randbelow(200)
-    base = f"http://127.0.0.1:{port}"
-    server = start_server(url, port, args.workers)
-    try:
-        wait_healthy(base, server)
-        with httpx.Client(base_url=base, timeout=60) as http:
-            hospital, code, template = template_claim(http, admin_token)
-        mdtrt_ids = bulk_copy(url, template["mdtrt_id"], args.persons, args.claims)
-        print(f"prepared {len(mdtrt_ids)} five-line claims for {args.persons} people at {code}")
-        speed = machine_speed()
-        cpu_before, client_before = _cpu_seconds(server.pid, args.database), time.process_time()
-        latencies, errors, elapsed = asyncio.run(
-            settle_load(port, hospital.headers, mdtrt_ids, args.concurrency, args.duration)
-        )
-        cpu_after = _cpu_seconds(server.pid, args.database)
-        client_cpu = time.process_time() - client_before
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    tps = pgbench(args.database, args.concurrency, 10)
-    rate = len(latencies) / elapsed
-    q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
-    print(f"settled claims:      {len(latencies)} in {elapsed:.1f} s, errors {errors}")
-    print(
-        f"throughput:          {rate:,.0f} settled claims/s "
-        f"(concurrency {args.concurrency}, {args.workers} API processes)"
-    )
-    print(
-        f"latency ms:          p50 {q[49] * 1000:.1f}  p95 {q[94] * 1000:.1f}  "
-        f"p99 {q[98] * 1000:.1f}"
-    )
-    if latencies:
-        api, postgres = (
-            1000 * (a - b) / len(latencies) for a, b in zip(cpu_after, cpu_before, strict=True)
-        )
-        print(
-            f"CPU ms per settle:   API {api:.2f}  PostgreSQL backends {postgres:.2f}  "
-            f"load client {1000 * client_cpu / len(latencies):.2f}"
-        )
-    print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency} -j 2, same database)")
-    print(f"ratio to pgbench:    {rate / tps:.2f}" if tps else "ratio to pgbench:    n/a")
+    speed = machine_speed()
+    phases = settle_phases(url, args.database, args.concurrency, args)
+    dsn = url.replace("+psycopg", "")
+    floor.create_table(dsn)
+    floor_phases = {
+        n: floor.run(dsn, args.database, n, args.concurrency[0], args)
+        for n in args.floor_statements
+    }
+    tps = pgbench(args.database, args.concurrency[0], 10)
+    floor2 = floor_phases.get(2)
+    print(f"pgbench TPC-B:       {tps:,.0f} tps (-c {args.concurrency[0]} -j 2, same database)")
+    print(f"API processes:       {args.workers} (settle and floor alike)")
+    report([*phases, *floor_phases.values()], tps, floor2.rate if floor2 else None)
     print(
         f"machine speed:       {speed:.1f} ms for sum(range(10**6)) before the load (lower: faster)"
     )

@@ -73,6 +73,11 @@ SETTLE_SECONDS = Histogram(
     "http_request_duration_seconds).",
     buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0),
 )
+SETTLE_BATCH_SIZE = Histogram(
+    "sanyi_settle_batch_size",
+    "Settlements whose writes shared one statement (group commit, claims/settlement/store.py).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 REFUSALS = Counter(
     "sanyi_refusals",
     "Error responses by their error code (4xx refusals, and 503 unavailable, 500 internal_error).",

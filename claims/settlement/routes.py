@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement import refusals
@@ -253,6 +253,7 @@ async def presettle(
     openapi_extra=request_example(EXAMPLE_A["settle"]["request"]),
     tags=["claims"],
     summary="2207 Settle a visit",
+    response_model=SettlementOut,
 )
 async def settle(
     mdtrt_id: str,
@@ -260,12 +261,17 @@ async def settle(
     principal: Hospital,
     session: Session,
     idempotency_key: IdempotencyKey,
-) -> SettlementOut:
-    """2207 settle, idempotent under ``Idempotency-Key`` (read with the claim, the
-    response stored with the settlement's own write)."""
+) -> Response:
+    """2207 settle, idempotent under ``Idempotency-Key`` (read with the visit's state, the
+    response stored with the settlement's own write). Its settlement commits on its own, its
+    statements shared with the settles running alongside it (``grouped``); the answer is sent
+    as the very JSON stored for replays (``SettlementOut.as_json``)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     reservation = idempotency.Reservation(principal, idempotency_key, request_hash)
-    return await settlement.settle(session, principal, mdtrt_id, body, reservation=reservation)
+    settled = await settlement.settle(
+        session, principal, mdtrt_id, body, reservation=reservation, grouped=True
+    )
+    return Response(settled.as_json(), status_code=201, media_type="application/json")
 
 
 @router.post(

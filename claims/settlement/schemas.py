@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, Field, PrivateAttr, StrictInt
 from pydantic_core import PydanticCustomError
 
 from engine.wire import (
@@ -394,6 +394,14 @@ class SettlementOut(BaseModel):
     accumulators_changed: bool | None = Field(
         default=None, description="settle only: true when accumulators moved since pre-settle"
     )
+    _json: str | None = PrivateAttr(default=None)
+
+    def as_json(self) -> str:
+        """The answer as JSON, serialised once: 2207 stores these bytes as the idempotent copy
+        and sends them as the response."""
+        if self._json is None:
+            self._json = self.model_dump_json()
+        return self._json
 
 
 class SettlementPage(BaseModel):

@@ -24,8 +24,11 @@ which BEGIN IMMEDIATE already serialises. ``docs/performance.md`` has the figure
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+import asyncio
+import re
+import weakref
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -33,7 +36,6 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from pydantic import BaseModel
 from sqlalchemy import (
     Executable,
     Integer,
@@ -49,7 +51,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -64,8 +66,10 @@ from claims.settlement.models import (
     Settlement,
     Visit,
 )
-from engine import idempotency
+from claims.settlement.schemas import SettlementOut
+from engine import idempotency, metrics
 from engine.audit import AuditEntry
+from engine.batching import Batcher
 from engine.clock import CST
 from engine.db import (
     DriverConnection,
@@ -188,6 +192,44 @@ _LOCK_PERSON_ON_POSTGRESQL = DriverStatement.of(
 STATE_ON_POSTGRESQL = DriverStatement.of(_STATE)
 
 
+#: The state read's parameters (:func:`state_params`) as the batched read takes them: one array
+#: each, an element per request, with the PostgreSQL type of its elements.
+_STATE_ARRAYS = (
+    ("mdtrt_id", "text"),
+    ("year", "smallint"),
+    ("on", "date"),
+    ("idem_org_id", "uuid"),
+    ("idem_key", "text"),
+)
+
+
+def _batched_state() -> DriverStatement:
+    """:data:`STATE_ON_POSTGRESQL` for many requests at once: the state read as a lateral
+    subquery of the requests' parameters (``unnest`` of one array per parameter), each row
+    tagged with its request's position in the arrays (``batch_n``, from 1). Every placeholder of
+    the single read becomes a reference to its request's parameter, so the plan per visit is the
+    single read's."""
+    single = STATE_ON_POSTGRESQL
+    if set(single.names) != {name for name, _ in _STATE_ARRAYS}:
+        raise RuntimeError("the batched state read does not bind the state read's parameters")
+
+    def parameter(match: re.Match[str]) -> str:
+        return f'requests."{single.names[int(match.group(1)) - 1]}"'
+
+    inner = re.sub(r"\$(\d+)(::[A-Z]+)?", parameter, single.sql)
+    arrays = ", ".join(f"CAST(${n} AS {kind}[])" for n, (_, kind) in enumerate(_STATE_ARRAYS, 1))
+    names = ", ".join(f'"{name}"' for name, _ in _STATE_ARRAYS)
+    sql = (
+        f"SELECT requests.batch_n, state.* FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS requests({names}, batch_n) CROSS JOIN LATERAL ({inner}) AS state "
+        "ORDER BY requests.batch_n, state.fee_line_id, state.acc_category"
+    )
+    return DriverStatement(sql=sql, names=tuple(name for name, _ in _STATE_ARRAYS))
+
+
+_BATCHED_STATE = _batched_state()
+
+
 #: The accumulator rows a settlement adds its delta to: (table, key columns, amount columns).
 _ACCUMULATORS = (
     (_benefit, ("psn_no", "year", "category"), ("deductible_used", "hifp_paid")),
@@ -238,6 +280,48 @@ def _postgresql_write() -> TextClause:
 _POSTGRESQL_WRITE = DriverStatement.of(_postgresql_write())
 
 
+def _batched_write() -> TextClause:
+    """:func:`_postgresql_write` for many settlements, of different people, at once, all given
+    as one JSON array (``:settlements``), an object per settlement: its position ``n``, ``psn_no``,
+    the ``ledger_version`` it was adjudicated on, ``acct_pay``, its accumulator delta
+    (``accumulators``) and its rows for each appended table (under the table's name). ``cas``
+    moves the ledger version of each person still at the version their settlement was
+    adjudicated on and answers those settlements' positions; every other write takes the rows
+    of those settlements only. One JSON document rather than an array per column: psycopg
+    escapes the elements of a text array one by one, which cost more than the settle itself."""
+    tables = ", ".join(f"{t.name} json" for t in _APPENDED)
+    ctes = [
+        "batch AS MATERIALIZED (SELECT * FROM json_to_recordset(CAST(:settlements AS json)) AS s("
+        f"n integer, psn_no text, ledger_version bigint, acct_pay bigint, accumulators json, "
+        f"{tables}))",
+        "cas AS (UPDATE person SET acct_balc = person.acct_balc - batch.acct_pay, "
+        "ledger_version = person.ledger_version + 1 FROM batch "
+        "WHERE person.psn_no = batch.psn_no AND person.ledger_version = batch.ledger_version "
+        "RETURNING batch.n)",
+        "applied AS MATERIALIZED (SELECT batch.* FROM batch JOIN cas USING (n))",
+    ]
+    ctes += [
+        f"w_{t.name} AS (INSERT INTO {t.name} ({', '.join(_inserted(t))}) "
+        f"SELECT {', '.join(f'r.{c}' for c in _inserted(t))} FROM applied CROSS JOIN LATERAL "
+        f"json_populate_recordset(NULL::{t.name}, applied.{t.name}) AS r)"
+        for t in _APPENDED
+    ]
+    for table, key, amounts in _ACCUMULATORS:
+        columns = key + amounts
+        ctes.append(
+            f"w_{table.name} AS (INSERT INTO {table.name} AS t ({', '.join(columns)}) "
+            f"SELECT {', '.join(f'r.{c}' for c in columns)} FROM applied CROSS JOIN LATERAL "
+            f"json_populate_record(NULL::{table.name}, applied.accumulators) AS r "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+            + ", ".join(f"{c} = t.{c} + excluded.{c}" for c in amounts)
+            + ")"
+        )
+    return text(f"WITH {', '.join(ctes)} SELECT n FROM applied")
+
+
+_BATCHED_WRITE = DriverStatement.of(_batched_write())
+
+
 def _sqlite_writes() -> list[tuple[Table | None, Executable]]:
     """The same writes one statement at a time, after :data:`_SQLITE_DEBIT` (SQLite has no
     data-modifying CTEs): an insert per appended table, run with that table's rows, then the
@@ -270,9 +354,9 @@ _SQLITE_DEBIT = (
 _SQLITE_WRITES = _sqlite_writes()
 
 
-def _json_fragment(answer: BaseModel) -> orjson.Fragment:
-    """The model as JSON text that orjson embeds as it is: pydantic writes it in one pass."""
-    return orjson.Fragment(answer.model_dump_json())
+def _json_fragment(answer: SettlementOut) -> orjson.Fragment:
+    """The answer as the JSON text it is sent as, which orjson embeds as it is."""
+    return orjson.Fragment(answer.as_json())
 
 
 def _json_default(value: object) -> str:
@@ -294,11 +378,11 @@ class Effects:
     case_entries: Sequence[dict[str, Any]]
     audit_entry: dict[str, Any]
     event: dict[str, Any]
-    response: tuple[idempotency.Reservation, BaseModel] | None
+    response: tuple[idempotency.Reservation, SettlementOut] | None
     ledger_version: int
 
     def appended_rows(
-        self, document: Callable[[BaseModel], Any]
+        self, document: Callable[[SettlementOut], Any]
     ) -> dict[Table, list[dict[str, Any]]]:
         """The rows per appended table, the idempotent response as ``document`` makes it (the
         form the store's statements take a JSON column in)."""
@@ -350,6 +434,10 @@ class SettlementStore:
         of work anyway)."""
         return None
 
+    async def locked(self) -> SettlementStore:
+        """The store a settle runs on under its person's row lock (:meth:`serialized`)."""
+        return self
+
     def serialized(self) -> AbstractAsyncContextManager[object]:
         """Where a settle reads under the person's row lock and writes: a transaction (or, inside
         the unit of work's, a savepoint). On SQLite, the unit of work itself: BEGIN IMMEDIATE
@@ -368,7 +456,7 @@ class SettlementStore:
         rows, and append the funding case entries, the audit entry, the outbox event and the
         idempotency record. False, writing nothing, when the version had moved. The CHECK
         constraints refuse anything that does not add up."""
-        rows = effects.appended_rows(lambda answer: answer.model_dump(mode="json"))
+        rows = effects.appended_rows(lambda answer: orjson.loads(answer.as_json()))
         params = effects.delta_params()
         debit = await self.session.execute(_SQLITE_DEBIT, params)
         if cast(CursorResult[Any], debit).rowcount != 1:
@@ -419,14 +507,156 @@ class DriverSettlementStore(SettlementStore):
         return bool(applied.applied)
 
 
-async def store(session: AsyncSession) -> SettlementStore:
-    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection. When the
-    unit of work has not begun and opens a connection of its own, that connection runs in
-    autocommit: an optimistic settle then sends no BEGIN or COMMIT at all."""
-    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return SettlementStore(session)
-    if not session.in_transaction() and isinstance(bind, Engine):
+class GroupedSettlementStore(SettlementStore):
+    """Settle's optimistic attempt shared with the settles running alongside it in this process
+    (group commit, :mod:`engine.batching`): its state read is one of a batch run as one
+    statement (:data:`_BATCHED_STATE`), its write one of a batch run as one statement
+    (:data:`_BATCHED_WRITE`), each on a pooled connection of its own in autocommit. Each
+    settlement still applies only while its person's ledger is at the version it was
+    adjudicated on. A settlement that cannot apply in its batch (its person's version moved,
+    another settlement of the same person in the batch, or a constraint refusing a row of the
+    batch) settles again alone under its person's row lock, on the request's own connection
+    (:meth:`locked`); its neighbours' results do not depend on it."""
+
+    def __init__(self, session: AsyncSession, batchers: _Batchers) -> None:
+        super().__init__(session)
+        self.batchers = batchers
+
+    def optimistic_attempt(self) -> AbstractAsyncContextManager[object]:
+        return nullcontext()
+
+    async def locked(self) -> SettlementStore:
+        return await _driver_store(self.session)
+
+    async def read_state(self, params: dict[str, Any], *, lock: bool) -> Sequence[StateRow]:
+        assert not lock, "a grouped read never locks: the locked store does"
+        return await self.batchers.reads.submit(params)
+
+    async def write(self, effects: Effects) -> bool:
+        return await self.batchers.writes.submit(effects)
+
+
+class _Batchers:
+    """The state-read and write batchers of one engine on one event loop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.reads: Batcher[dict[str, Any], Sequence[StateRow]] = Batcher(self._read)
+        self.writes: Batcher[Effects, bool] = Batcher(self._write)
+        #: Connections that batches left behind while other batches ran or waited.
+        self._spare: list[AsyncConnection] = []
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[DriverConnection]:
+        """A connection in autocommit: one a batch that ended left behind, or a pooled one. It
+        is kept for the next batch while other batches run or wait, and goes back to the pool
+        with the others once none does (an idle process holds none): under load a batch then
+        skips the pool's checkout. Discarded when a statement on it met an outage."""
+        if self._spare:
+            connection = self._spare.pop()
+        else:
+            connection = await self.engine.connect()
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        assert isinstance(driver, psycopg.AsyncConnection)
+        try:
+            yield driver
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            await connection.invalidate()
+            await connection.close()
+            raise
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled: the loop is shutting down
+                await connection.close()
+                raise
+            await self._release(connection)
+            raise
+        await self._release(connection)
+
+    async def _release(self, connection: AsyncConnection) -> None:
+        self._spare.append(connection)
+        # This batch still counts as running.
+        if self.reads.busy + self.writes.busy > 1:
+            return
+        spare, self._spare = self._spare, []
+        for idle in spare:
+            await idle.close()
+
+    async def _read(self, requests: Sequence[dict[str, Any]]) -> list[Sequence[StateRow]]:
+        params = {
+            name: [str(r[name]) if name == "idem_org_id" and r[name] else r[name] for r in requests]
+            for name in _BATCHED_STATE.names
+        }
+        async with self._connection() as connection:
+            cursor = await driver_execute(connection, _BATCHED_STATE, params)
+            rows = await cursor.fetchall()
+        per_request: list[list[StateRow]] = [[] for _ in requests]
+        for row in rows:
+            per_request[row.batch_n - 1].append(row)
+        return list(per_request)
+
+    async def _write(self, batch: Sequence[Effects]) -> list[bool]:
+        """Which settlements applied. Only the first of a person's settlements in the batch is
+        written (the others were adjudicated on the same version, which it moves on); a
+        constraint refusing any row writes nothing, and every settlement of the batch then
+        settles alone."""
+        people: set[str] = set()
+        written: list[tuple[int, Effects]] = []
+        for position, effects in enumerate(batch, 1):
+            if effects.accumulators["psn_no"] not in people:
+                people.add(effects.accumulators["psn_no"])
+                written.append((position, effects))
+        metrics.SETTLE_BATCH_SIZE.observe(len(written))
+        settlements = [
+            {
+                "n": position,
+                "psn_no": effects.accumulators["psn_no"],
+                "ledger_version": effects.ledger_version,
+                "acct_pay": effects.settlement["acct_pay"],
+                "accumulators": effects.accumulators,
+                **{str(t.name): rows for t, rows in effects.appended_rows(_json_fragment).items()},
+            }
+            for position, effects in written
+        ]
+        params = {"settlements": orjson.dumps(settlements, default=_json_default).decode()}
+        try:
+            async with self._connection() as connection:
+                cursor = await driver_execute(connection, _BATCHED_WRITE, params)
+                applied = {row.n for row in await cursor.fetchall()}
+        except psycopg.IntegrityError:
+            return [False] * len(batch)
+        return [position in applied for position in range(1, len(batch) + 1)]
+
+
+#: The batchers of each engine, made on the event loop that first settles on it.
+_batchers: weakref.WeakKeyDictionary[Engine, _Batchers] = weakref.WeakKeyDictionary()
+
+
+def _batchers_of(engine: AsyncEngine) -> _Batchers:
+    batchers = _batchers.get(engine.sync_engine)
+    if batchers is None or batchers.reads.loop is not asyncio.get_running_loop():
+        batchers = _batchers[engine.sync_engine] = _Batchers(engine)
+    return batchers
+
+
+async def _driver_store(session: AsyncSession) -> DriverSettlementStore:
+    """The store on the session's psycopg connection. When the unit of work has not begun and
+    opens a connection of its own, that connection runs in autocommit: an optimistic settle
+    then sends no BEGIN or COMMIT at all."""
+    if not session.in_transaction() and isinstance(session.get_bind(), Engine):
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return DriverSettlementStore(session, await driver_connection(session))
+
+
+async def store(session: AsyncSession, *, grouped: bool = False) -> SettlementStore:
+    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection, or,
+    ``grouped``, sharing its statements with concurrent settles (:class:`GroupedSettlementStore`;
+    only for a caller that writes nothing else in its unit of work, since the settlement then
+    commits apart from it)."""
+    await session.flush()  # a caller may have added the visit in this transaction (dispensing)
+    if session.get_bind().dialect.name != "postgresql":
+        return SettlementStore(session)
+    if grouped and isinstance(session.bind, AsyncEngine):
+        return GroupedSettlementStore(session, _batchers_of(session.bind))
+    return await _driver_store(session)

@@ -304,6 +304,7 @@ async def settle(
     body: SettleIn,
     *,
     reservation: idempotency.Reservation | None = None,
+    grouped: bool = False,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``reservation`` the response is stored with the same write; a request whose key
@@ -314,6 +315,10 @@ async def settle(
     person's ledger moved between the read and the write, again under the person's row lock,
     where it cannot move: settlements of one person arriving at once queue there.
 
+    ``grouped``: the first attempt shares its statements with the settles running alongside it
+    in this process (group commit, ``settlement_store.store``), for a caller whose unit of work
+    writes nothing else: the settlement commits on its own.
+
     A ``presettle_token`` the engine did not issue for this visit is refused before anything is
     read (``presettle_token.issued_digest``)."""
     presettled = (
@@ -321,7 +326,7 @@ async def settle(
         if body.presettle_token is None
         else presettle_token.issued_digest(mdtrt_id, body.presettle_token)
     )
-    store = await settlement_store.store(session)
+    store = await settlement_store.store(session, grouped=grouped)
     try:
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:
@@ -330,6 +335,7 @@ async def settle(
                 )
             if settled is not None:
                 return settled
+        store = await store.locked()
         async with store.serialized():
             settled = await _settle_once(
                 store, principal, mdtrt_id, body, presettled, reservation, lock=True

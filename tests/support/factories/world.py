@@ -40,6 +40,13 @@ DRUG_Y = "XDRUGY00000001"
 DRUG_Z = "XDRUGZ00000001"
 DELIVERY = "DELIVERY000001"
 CLASS_A_ITEM = "XCLASSA0000001"  # a class A drug without a payment standard
+#: 310-11 opening accumulators that leave 50.00 of the pooled fund's annual cap.
+NEAR_CAP = {
+    "insutype": "310",
+    "med_type": "11",
+    "deductible_used": "200.00",
+    "hifp_paid": "4950.00",
+}
 
 
 def make_certno() -> str:
