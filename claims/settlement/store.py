@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from sqlalchemy import (
     TextClause,
     and_,
     bindparam,
+    event,
     exists,
     insert,
     select,
@@ -629,15 +629,23 @@ class _Batchers:
         return [position in applied for position in range(1, len(batch) + 1)]
 
 
-#: The batchers of each engine, made on the event loop that first settles on it.
-_batchers: weakref.WeakKeyDictionary[Engine, _Batchers] = weakref.WeakKeyDictionary()
+#: The batchers of each engine, made on the event loop that first settles on it and dropped when
+#: the engine is disposed (the batchers hold the engine, so a weak key could never let go of it).
+_batchers: dict[Engine, _Batchers] = {}
 
 
 def _batchers_of(engine: AsyncEngine) -> _Batchers:
-    batchers = _batchers.get(engine.sync_engine)
+    sync_engine = engine.sync_engine
+    batchers = _batchers.get(sync_engine)
     if batchers is None or batchers.reads.loop is not asyncio.get_running_loop():
-        batchers = _batchers[engine.sync_engine] = _Batchers(engine)
+        if not event.contains(sync_engine, "engine_disposed", _forget_batchers):
+            event.listen(sync_engine, "engine_disposed", _forget_batchers)
+        batchers = _batchers[sync_engine] = _Batchers(engine)
     return batchers
+
+
+def _forget_batchers(engine: Engine) -> None:
+    _batchers.pop(engine, None)
 
 
 async def _driver_store(session: AsyncSession) -> DriverSettlementStore:
