@@ -46,10 +46,14 @@ async def test_a_revoked_key_is_refused_within_the_cache_bound(
     assert revoked.status_code == 200, revoked.text
     assert revoked.json()["revoked_at"] is not None
     started = time.monotonic()
-    while (
-        answer := await client.get("/v1/admin/organisations", headers=victim)
-    ).status_code == 200:
-        assert time.monotonic() - started < cache_seconds + 1, "still accepted past the bound"
+    while True:
+        # The bound is on when a request is sent: one sent inside it may still be answered from
+        # the cache however long a loaded machine takes to answer it.
+        sent = time.monotonic()
+        answer = await client.get("/v1/admin/organisations", headers=victim)
+        if answer.status_code != 200:
+            break
+        assert sent - started < cache_seconds + 1, "still accepted past the bound"
         await asyncio.sleep(0.1)
     assert answer.status_code == 401
     assert answer.json()["code"] == "unauthenticated"
