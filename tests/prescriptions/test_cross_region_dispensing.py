@@ -17,9 +17,18 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement.models import BenefitAccumulator
-from tests.prescriptions.world import AMLODIPINE, DRUG_CSV, Patient, RxWorld, build_rx_world
+from tests.prescriptions.world import (
+    AMLODIPINE,
+    DAY0,
+    DRUG_CSV,
+    Patient,
+    RxWorld,
+    build_rx_world,
+)
 from tests.support.factories.crossregion import INSURED, TREATMENT
 from tests.support.factories.world import World, build_world
+from tests.vouchers.factories import issue, register_voucher_key
+from vouchers.routes import clock as voucher_clock
 
 B_AMLODIPINE = f"""\
 med_list_codg,name,kind,chrgitm_lv,selfpay_prop,pric_uplmt_amt,valid_from,controlled_class,long_term_excluded,antimicrobial
@@ -50,11 +59,14 @@ class Regions:
         await self.away.review(uploaded["hi_rxno"])
         return uploaded["hi_rxno"], uploaded["rx_trace_code"]
 
-    async def dispensed(self, patient: Patient) -> httpx.Response:
-        """Presented with the resident ID at B's first pharmacy, locked and dispensed there (one
-        box at 25.50)."""
+    async def dispensed(
+        self, patient: Patient, *, certificate: tuple[str, str] | None = None
+    ) -> httpx.Response:
+        """Presented at B's first pharmacy with ``certificate`` (type and number; default the
+        resident ID), locked and dispensed there (one box at 25.50)."""
         hi_rxno, trace_code = await self.prescribed(patient)
-        presented = await self.away.present(0, trace_code, patient.certno)
+        cert_type, cert_no = certificate or ("02", patient.certno)
+        presented = await self.away.present(0, trace_code, cert_no, cert_type=cert_type)
         assert presented.status_code == 200, presented.text
         locked = await self.away.lock(0, hi_rxno)
         assert locked.status_code == 200, locked.text
@@ -133,6 +145,19 @@ async def test_b_prices_a_pays_to_the_fen(
     # A's accumulator of pharmacy purchases (counted with general outpatient, 390-11).
     accumulator = await session.get_one(BenefitAccumulator, (patient.psn_no, 2026, "390-11"))
     assert accumulator.hifp_paid == int(hifp.replace(".", ""))
+
+
+async def test_a_patient_shows_the_insured_places_voucher_at_the_pharmacy(
+    app: FastAPI, regions: Regions
+) -> None:
+    """The token A's insurer signed opens the prescription at B's pharmacy (verified against A's
+    key), and the purchase settles as with the resident ID."""
+    app.dependency_overrides[voucher_clock] = lambda: DAY0
+    key = await register_voucher_key(regions.home)
+    patient = await regions.patient("temporary_travel")
+    token = await issue(regions.home, key, patient.psn_no)
+    settlement = _settlement(await regions.dispensed(patient, certificate=("01", token)))
+    assert (settlement["hifp_pay"], settlement["insuplc_admdvs"]) == ("8.64", INSURED)
 
 
 async def test_care_a_refuses_is_refused_at_the_counter_and_changes_nothing(
