@@ -107,7 +107,11 @@ async def test_whom_the_counter_may_not_settle_for_reads_as_nobody(
     third = await build_world(client, session, admdvs=THIRD)
     _, elsewhere = await third.enrol()
     by_card = {"mdtrt_cert_type": "02"}
-    nobody = ("unknown_person", "input.data.mdtrt_cert_no")
+    nobody = (
+        "unknown_person",
+        "input.data.mdtrt_cert_no",
+        "unknown_person: no such insured person",
+    )
     for cert, insuplc in (
         (certno, TREATMENT),  # the insured place not named: B's own people only
         (certno, ""),
@@ -116,7 +120,7 @@ async def test_whom_the_counter_may_not_settle_for_reads_as_nobody(
         (make_certno(), INSURED),
     ):
         answer = await _ask(xr, by_card | {"mdtrt_cert_no": cert}, insuplc_admdvs=insuplc)
-        assert _refusal(answer) == nobody, (cert, insuplc)
+        assert (*_refusal(answer), answer["err_msg"]) == nobody, (cert, insuplc)
 
 
 async def test_an_insured_places_voucher_answers_once(xr: CrossRegion) -> None:
