@@ -10,7 +10,13 @@ from pydantic import TypeAdapter, ValidationError
 from stdnum.cn import ric
 
 from claims.settlement.schemas import FeeLineIn, FeeUpload, PersonOut, VisitIn
-from claims.settlement.service import cancellation, identification, persons, visits
+from claims.settlement.service import (
+    cancellation,
+    filings,
+    identification,
+    persons,
+    visits,
+)
 from engine.clock import local_date
 from engine.db import utcnow
 from engine.errors import InvalidRequest, NotFound, SanyiError
@@ -24,6 +30,7 @@ from nhsa.schemas import (
     FeeResult,
     FeeUploadIn,
     FeeUploadOut,
+    FilingInfo,
     IdetInfo,
     InsuInfo,
     PersonInfoIn,
@@ -68,10 +75,17 @@ def _age(born: date, on: date) -> int:
     return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
 
 
-def _person_info(person: PersonOut, resident_id: str | None) -> PersonInfoOut:
+def _person_info(
+    person: PersonOut, resident_id: str | None, filing: FilingInfo | None
+) -> PersonInfoOut:
     """Sex and birth date are read from the resident ID (GB 11643: the birth date, and an odd
     17th digit for a man). The engine keeps only a keyed hash of it, so a person identified by a
-    voucher token alone is answered without them."""
+    voucher token alone is answered without them.
+
+    A person insured in another region is answered as a person of the caller's own: the balance
+    (cross-region settlement pays from the insured place's personal account, and 2207 answers the
+    balance after) and the assistance category (the insured place's assistance adjudicates the
+    claim) are what the counter settles with; the accumulators are not, here or at home."""
     born = None if resident_id is None else ric.get_birth_date(resident_id)
     return PersonInfoOut(
         baseinfo=BaseInfo(
@@ -94,22 +108,42 @@ def _person_info(person: PersonOut, resident_id: str | None) -> PersonInfoOut:
             )
         ],
         idetinfo=[] if person.asst_type is None else [IdetInfo(psn_idet_type=person.asst_type)],
+        filing=filing,
     )
 
 
+async def _filing(call: Call, person: PersonOut, query: PersonQuery) -> FilingInfo | None:
+    """The filing of a person insured elsewhere for care in the caller's region, in force on
+    the day of ``begntime`` (today without it)."""
+    treatment = call.envelope.mdtrtarea_admvs
+    if person.admdvs == treatment:
+        return None
+    day = local_date(query.begntime or utcnow())
+    row = await filings.in_force(call.session, person.psn_no, treatment, day)
+    return None if row is None else FilingInfo.model_validate(row, from_attributes=True)
+
+
 async def person_info(call: Call, body: PersonInfoIn) -> PersonInfoOut:
-    """1101: who the certificate belongs to, among the people insured in the caller's region."""
-    if body.data.mdtrt_cert_type == VOUCHER:
-        return await _person_info_by_voucher(call, body.data)
-    resident_id, field = _resident_id(body.data)
-    person = await identification.identify(call.session, call.principal, resident_id, field=field)
-    return _person_info(persons.person_out(person), resident_id)
+    """1101: who the certificate belongs to, among the people the caller may settle for: those
+    insured in its region, and those insured in the envelope's ``insuplc_admdvs`` (cross-region
+    care, with their filing for the caller's region)."""
+    query = body.data
+    if query.mdtrt_cert_type == VOUCHER:
+        person, resident_id = await _person_by_voucher(call, query)
+    else:
+        resident_id, field = _resident_id(query)
+        person = persons.person_out(
+            await identification.identify(
+                call.session, call.principal, resident_id, call.envelope.insuplc_admdvs, field=field
+            )
+        )
+    return _person_info(person, resident_id, await _filing(call, person, query))
 
 
-async def _person_info_by_voucher(call: Call, query: PersonQuery) -> PersonInfoOut:
-    """1101 under the voucher (01): the token in ``mdtrt_cert_no`` is redeemed (verified and used
-    up) and names the person. A ``certno``, when sent, must be that person's resident ID, and then
-    the answer has the sex and birth date it carries."""
+async def _person_by_voucher(call: Call, query: PersonQuery) -> tuple[PersonOut, str | None]:
+    """1101 under the voucher (01): the token in ``mdtrt_cert_no`` is redeemed (verified against
+    its issuing region's key and used up) and names the person. A ``certno``, when sent, must be
+    that person's resident ID, and is answered with it (for the sex and birth date it carries)."""
     token_field = "input.data.mdtrt_cert_no"
     if query.mdtrt_cert_no is None:
         raise InvalidRequest(
@@ -125,19 +159,19 @@ async def _person_info_by_voucher(call: Call, query: PersonQuery) -> PersonInfoO
             used_by=call.envelope.fixmedins_code,
             now=utcnow(),
         )
+    insuplc = call.envelope.insuplc_admdvs
     if query.certno is None:
-        try:
-            person = await persons.get_visible(call.session, call.principal, holder.psn_no)
-        except NotFound:
-            raise NotFound(
-                "no such insured person", code="unknown_person", field=token_field
-            ) from None
-        return _person_info(persons.person_out(person), None)
+        person = await identification.by_psn_no(
+            call.session, call.principal, holder.psn_no, insuplc, field=token_field
+        )
+        return persons.person_out(person), None
     resident_id, field = _resident_id(query)
-    person = await identification.identify(call.session, call.principal, resident_id, field=field)
+    person = await identification.identify(
+        call.session, call.principal, resident_id, insuplc, field=field
+    )
     if holder.psn_no != person.psn_no:
         raise NotFound("no such insured person", code="unknown_person", field=field)
-    return _person_info(persons.person_out(person), resident_id)
+    return persons.person_out(person), resident_id
 
 
 async def register(call: Call, body: RegistrationIn) -> RegistrationOut:

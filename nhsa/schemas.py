@@ -14,12 +14,12 @@ absent. Times without an offset are the region's local time (China Standard Time
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, Field, JsonValue
 
-from claims.settlement.schemas import IcdCode, PositivePrice
+from claims.settlement.schemas import FilingType, IcdCode, PositivePrice
 from engine.clock import CST
 from engine.wire import (
     BizTypeCode,
@@ -165,10 +165,26 @@ class IdetInfo(BaseModel):
     psn_idet_type: str = Field(description="the medical-assistance category")
 
 
+class FilingInfo(BaseModel):
+    """The insured place's filing (备案) for care in the caller's region, in force on the day
+    asked: what the treatment place registers and settles the person under."""
+
+    trt_dcla_detl_sn: str = Field(description="the filing's serial number")
+    filing_type: FilingType
+    insuplc_admdvs: str
+    mdtrtarea_admvs: str
+    begndate: date
+    enddate: date | None
+
+
 class PersonInfoOut(BaseModel):
     baseinfo: BaseInfo
     insuinfo: list[InsuInfo]
     idetinfo: list[IdetInfo]
+    filing: FilingInfo | None = Field(
+        description="for a person insured in another region, the filing covering the day "
+        "(`begntime`, default today); null at home and for care without a filing (unfiled)"
+    )
 
 
 # --- 2201 register, 2202 cancel a visit ----------------------------------------------------------

@@ -26,7 +26,7 @@ from claims.settlement.schemas import (
     VisitIn,
 )
 from claims.settlement.service.settle import settle
-from claims.settlement.service.visits import register, upload_fees
+from claims.settlement.service.visits import InsuranceRefused, register, upload_fees
 from engine.auth import Principal
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidRequest, SanyiError
@@ -93,29 +93,35 @@ async def _settle(
     dispensed lines at the pharmacy's prices and settle them (docs/domain.md section 5), through the
     claims services, in this transaction."""
     assert principal.institution_code is not None
-    visit = await register(
-        session,
-        principal,
-        VisitIn(
-            psn_no=row.psn_no,
-            mdtrt_cert_type=VOUCHER,
-            mdtrt_cert_no=row.hi_rxno,
-            fixmedins_code=principal.institution_code,
-            med_type=PHARMACY_PURCHASE,
-            biz_type_code="01",
-            begntime=now,
-            dr_code=None,
-            diseinfo=[
-                DiagnosisIn(
-                    diag_code=d["diag_code"],
-                    diag_name=d["diag_name"],
-                    maindiag_flag=d.get("maindiag_flag", "0"),
-                )
-                for d in row.document["diseinfo"]
-            ],
-        ),
-        identified_by_prescription=True,
-    )
+    try:
+        visit = await register(
+            session,
+            principal,
+            VisitIn(
+                psn_no=row.psn_no,
+                mdtrt_cert_type=VOUCHER,
+                mdtrt_cert_no=row.hi_rxno,
+                fixmedins_code=principal.institution_code,
+                med_type=PHARMACY_PURCHASE,
+                biz_type_code="01",
+                begntime=now,
+                dr_code=None,
+                diseinfo=[
+                    DiagnosisIn(
+                        diag_code=d["diag_code"],
+                        diag_name=d["diag_name"],
+                        maindiag_flag=d.get("maindiag_flag", "0"),
+                    )
+                    for d in row.document["diseinfo"]
+                ],
+            ),
+            identified_by_prescription=True,
+        )
+    except InsuranceRefused as refused:
+        # The insured place's policy pays nothing for this purchase (no terms for pharmacy
+        # purchases, or none for this care in another region): the prescription stays as it was.
+        refused.field = "hi_rxno"
+        raise
     try:
         await upload_fees(
             session,

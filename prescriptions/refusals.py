@@ -82,3 +82,14 @@ REVOKED = Refusal(409, "prescription_revoked", "the prescription was revoked by 
 VOIDED = Refusal(409, "prescription_voided", "the prescription was rejected in review")
 NO_LONGER_LIVE = (DISPENSE_LIMIT_REACHED, EXPIRED, REVOKED, VOIDED)
 STATE_CONFLICTS = (NOT_REVIEWED, REVIEWED, *NO_LONGER_LIVE)
+#: A purchase the patient's insured place pays nothing for (docs/cross-region.md); ``field`` is
+#: ``hi_rxno``.
+INSURANCE_REFUSED = (
+    Refusal(400, "no_benefit_policy", "no benefit policy of the insured place covers the purchase"),
+    Refusal(
+        400,
+        "cross_region_not_covered",
+        "the insured place's policy does not pay for this purchase in another region (unfiled, "
+        "or a filing type it has no terms for)",
+    ),
+)

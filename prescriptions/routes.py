@@ -250,6 +250,7 @@ async def return_prescription(
         refusals.NOT_LOCK_HOLDER,
         refusals.TRACE_CODE_DISPENSED,
         refusals.REPEAT_INTERVAL_NOT_MET,
+        *refusals.INSURANCE_REFUSED,
         *refusals.STATE_CONFLICTS,
     ),
     summary="Dispense and settle a prescription",

@@ -1,9 +1,10 @@
 """``sanyi voucher``: an insurer's voucher signing keys and tokens (docs/vouchers.md).
 
 ``keygen`` makes a key pair locally (the private key never reaches the engine);
-``register-key`` registers its public half for a region, as the insurer's API does; ``issue``
-makes a signed token for a person insured in the region, with the private key file. The last two
-act on the database in one committed unit of work, audited as the operator's.
+``register-key`` registers its public half for a region, and ``retire-key`` retires one, as the
+insurer's API does; ``issue`` makes a signed token for a person insured in the region, with the
+private key file. The last three act on the database in one committed unit of work, audited as
+the operator's.
 """
 
 from __future__ import annotations
@@ -69,6 +70,27 @@ def register_key(
     except SanyiError as error:
         raise refused(error) from None
     console.print(f"voucher key {key_id} registered for {region}")
+
+
+@app.command("retire-key")
+def retire_key(
+    region: Region,
+    key_id: Annotated[str, typer.Option(help="the key's id (sanyi voucher register-key printed)")],
+) -> None:
+    """Retire a region's voucher signing key: from now on it verifies no token, even one it
+    signed before."""
+    from engine.db import run_in_unit_of_work, utcnow
+    from engine.errors import SanyiError
+    from vouchers import service
+
+    async def work(session: AsyncSession) -> None:
+        await service.retire_key(session, None, admdvs=region, key_id=key_id, now=utcnow())
+
+    try:
+        run_in_unit_of_work(work)
+    except SanyiError as error:
+        raise refused(error) from None
+    console.print(f"voucher key {key_id} of {region} retired")
 
 
 @app.command()

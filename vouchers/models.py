@@ -13,7 +13,9 @@ from engine.signatures import SignatureScheme
 
 class VoucherKey(Base):
     """A public key an insurer signs its region's tokens with. ``key_id`` names it in tokens; a
-    region may hold several (a new one registered before the old stops being used)."""
+    region may hold several (a new one registered before the old stops being used). A retired key
+    (``retired_at`` set) verifies no token from then on, whenever the token was signed: retiring
+    is what an insurer does when the private half may be exposed."""
 
     __tablename__ = "voucher_key"
     __table_args__ = (
@@ -28,6 +30,7 @@ class VoucherKey(Base):
     key_scheme: Mapped[str] = mapped_column(String(16))
     public_key: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class RedeemedVoucher(Base):

@@ -14,7 +14,8 @@ VOUCHER_INVALID = Refusal(
 VOUCHER_UNKNOWN_ISSUER = Refusal(
     400,
     "voucher_unknown_issuer",
-    "no voucher key is registered under the token's key id for its issuing region",
+    "no voucher key in force (registered and not retired) has the token's key id for its "
+    "issuing region",
 )
 VOUCHER_EXPIRED = Refusal(400, "voucher_expired", "the voucher token's lifetime is over")
 VOUCHER_REUSED = Refusal(409, "voucher_reused", "the voucher token was used before")
@@ -27,8 +28,12 @@ INVALID_PUBLIC_KEY = Refusal(
 )
 VOUCHER_KEY_EXISTS = Refusal(409, "voucher_key_exists", "the region already has this key")
 UNKNOWN_VOUCHER_KEY = Refusal(
-    400, "unknown_voucher_key", "no voucher key of the caller's region has this key id"
+    400, "unknown_voucher_key", "no voucher key in force of the caller's region has this key id"
 )
+VOUCHER_KEY_NOT_FOUND = Refusal(
+    404, "unknown_voucher_key", "no voucher key of the caller's region has the path's key id"
+)
+VOUCHER_KEY_RETIRED = Refusal(409, "voucher_key_retired", "the key was retired before")
 UNKNOWN_PERSON = Refusal(
     404, "unknown_person", "no person with this psn_no is insured in the caller's region"
 )

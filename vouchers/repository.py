@@ -9,8 +9,12 @@ from engine.db import insert_or_ignore
 from vouchers.models import RedeemedVoucher, VoucherKey
 
 
-async def key(session: AsyncSession, admdvs: str, key_id: str) -> VoucherKey | None:
-    return await session.get(VoucherKey, (admdvs, key_id))
+async def key(
+    session: AsyncSession, admdvs: str, key_id: str, *, lock: bool = False
+) -> VoucherKey | None:
+    return await session.get(
+        VoucherKey, (admdvs, key_id), with_for_update=lock, populate_existing=lock
+    )
 
 
 async def keys(session: AsyncSession, admdvs: str) -> list[VoucherKey]:

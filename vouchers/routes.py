@@ -56,9 +56,26 @@ async def register_key(body: VoucherKeyIn, principal: Insurer, session: Session)
     return _key_out(row)
 
 
+@router.post(
+    "/keys/{key_id}/retirement",
+    operation_id="retire_voucher_key",
+    summary="Retire a voucher signing key",
+    responses=documented(refusals.VOUCHER_KEY_NOT_FOUND, refusals.VOUCHER_KEY_RETIRED),
+)
+async def retire_key(key_id: str, principal: Insurer, session: Session, now: Now) -> VoucherKeyOut:
+    """Retire one of the caller's region's keys: from now on it prepares no token and verifies
+    none, a token signed before included (refused `voucher_unknown_issuer`). Retire a key whose
+    private half may be exposed at once; to rotate, register the next key, sign with it, and
+    retire the old one once its last tokens have expired (minutes)."""
+    row = await service.retire_key(
+        session, principal, admdvs=_region(principal), key_id=key_id, now=now
+    )
+    return _key_out(row)
+
+
 @router.get("/keys", operation_id="list_voucher_keys", summary="The region's voucher keys")
 async def list_keys(principal: Insurer, session: Session) -> VoucherKeyList:
-    """The voucher keys registered for the caller's region."""
+    """The voucher keys registered for the caller's region, retired ones with `retired_at`."""
     rows = await service.region_keys(session, _region(principal))
     return VoucherKeyList(items=[_key_out(row) for row in rows])
 

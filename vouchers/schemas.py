@@ -33,6 +33,9 @@ class VoucherKeyOut(BaseModel):
     key_scheme: SignatureScheme
     public_key: str
     created_at: datetime
+    retired_at: datetime | None = Field(
+        description="when the insurer retired the key: from then on it verifies no token"
+    )
 
 
 class VoucherKeyList(BaseModel):

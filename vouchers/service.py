@@ -6,10 +6,10 @@ that verifies tokens cannot make one. Issuance through the API therefore *prepar
 it and appends the signature. ``sanyi voucher issue`` does both where the key file is.
 
 Redemption checks, in order: the token's shape, the issuer's key (registered for the token's
-issuing region under its key id), the signature, the lifetime, that the person is insured in the
-issuing region, and single use (a row per redeemed token, written in the transaction of the use).
-Each failure has one code; a token naming an unknown person is refused exactly like an altered
-one, so a token tells nothing about who exists.
+issuing region under its key id, and not retired), the signature, the lifetime, that the person
+is insured in the issuing region, and single use (a row per redeemed token, written in the
+transaction of the use). Each failure has one code; a token naming an unknown person is refused
+exactly like an altered one, so a token tells nothing about who exists.
 """
 
 from __future__ import annotations
@@ -132,8 +132,43 @@ async def register_key(
     return row
 
 
+async def retire_key(
+    session: AsyncSession, actor: Principal | None, *, admdvs: str, key_id: str, now: datetime
+) -> VoucherKey:
+    """Retire the region's key ``key_id``: from now on it prepares no token and verifies none,
+    even one signed before (a token lives minutes, so an insurer rotating keys registers the next
+    one and signs with it a few minutes before retiring the old). Under the key's row lock, so
+    two retirements at once retire it once."""
+    row = await repository.key(session, admdvs, key_id, lock=True)
+    if row is None:
+        raise NotFound(
+            "no voucher key of the region has this key id",
+            code="unknown_voucher_key",
+            field="key_id",
+        )
+    if row.retired_at is not None:
+        raise Conflict("the voucher key is retired", code="voucher_key_retired", field="key_id")
+    row.retired_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="voucher_key.retired",
+        object_type="voucher_key",
+        object_id=f"{admdvs}:{key_id}",
+        payload={"admdvs": admdvs, "key_id": key_id, "retired_at": now.isoformat()},
+    )
+    return row
+
+
 async def region_keys(session: AsyncSession, admdvs: str) -> list[VoucherKey]:
     return await repository.keys(session, admdvs)
+
+
+async def _key_in_force(session: AsyncSession, admdvs: str, key_id: str) -> VoucherKey | None:
+    """The region's key ``key_id`` unless it is retired."""
+    row = await repository.key(session, admdvs, key_id)
+    return None if row is None or row.retired_at is not None else row
 
 
 # --- issuance ------------------------------------------------------------------------------------
@@ -157,9 +192,9 @@ async def prepare(
     (checked first, so the answer is the same whatever the key)."""
     if not await _insured_in(session, psn_no, admdvs):
         raise NotFound("no such insured person", code="unknown_person", field="psn_no")
-    if await repository.key(session, admdvs, key_id) is None:
+    if await _key_in_force(session, admdvs, key_id) is None:
         raise InvalidRequest(
-            "no voucher key of the region has this key id",
+            "no voucher key in force of the region has this key id",
             code="unknown_voucher_key",
             field="key_id",
         )
@@ -218,10 +253,10 @@ async def redeem(
         payload, signed, signature = tokens.parse(token)
     except tokens.Malformed:
         raise _invalid() from None
-    issuer = await repository.key(session, payload.insuplc_admdvs, payload.key_id)
+    issuer = await _key_in_force(session, payload.insuplc_admdvs, payload.key_id)
     if issuer is None:
         raise VoucherRefused(
-            "no voucher key of the issuing region has the token's key id",
+            "no voucher key in force of the issuing region has the token's key id",
             "voucher_unknown_issuer",
         )
     try:

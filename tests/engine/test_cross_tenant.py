@@ -68,6 +68,7 @@ class Ids:
     key_id: str
     trt_dcla_detl_sn: str
     claim_id: str
+    voucher_key_id: str
     prescription: dict[str, Any] = field(default_factory=dict)
 
 
@@ -90,6 +91,7 @@ def nowhere() -> Ids:
         key_id="0" * 12,
         trt_dcla_detl_sn="F" + "0" * 20,
         claim_id="X" + "0" * 20,
+        voucher_key_id="0" * 16,
     )
 
 
@@ -563,6 +565,7 @@ CASES: dict[str, Case] = {
         names_ids=False,
     ),
     "GET /v1/vouchers/keys": Case(_call(), names_ids=False),
+    "POST /v1/vouchers/keys/{key_id}/retirement": Case(_call(path={"key_id": "voucher_key_id"})),
     "POST /v1/vouchers/tokens": Case(
         lambda ids, c: Call(json={"psn_no": ids.psn_no, "key_id": "0" * 16})
     ),
@@ -700,6 +703,13 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
             headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
         )
     )
+    voucher_key = _ok(
+        await client.post(
+            "/v1/vouchers/keys",
+            json={"key_scheme": "ed25519", "public_key": base64.b64encode(os.urandom(32)).decode()},
+            headers=claims.insurer,
+        )
+    )
     org = await make_org(session, role=Role.insurer, admdvs=REGION_A)
     key = await make_key(session, org)
     return Ids(
@@ -719,6 +729,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         key_id=key["Authorization"].split("_")[1],
         trt_dcla_detl_sn=filing["trt_dcla_detl_sn"],
         claim_id=claim["claim_id"],
+        voucher_key_id=voucher_key["key_id"],
         prescription=document | {"signature": signature},
     )
 

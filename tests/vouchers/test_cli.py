@@ -89,3 +89,40 @@ def test_keygen_register_and_issue_make_a_token_the_engine_redeems(
     )
     assert unregistered.exit_code == 1
     assert "unknown_voucher_key" in unregistered.output
+
+
+def test_retire_key_retires_a_regions_key_once(configured: None, tmp_path: Path) -> None:
+    region = f"7{secrets.randbelow(10**5):05d}"
+    psn_no = _person(region)
+    pem = tmp_path / "issuer.pem"
+    public_key = runner.invoke(app, ["voucher", "keygen", "--out", str(pem)]).stdout.strip()
+    registered = runner.invoke(
+        app, ["voucher", "register-key", "--region", region, "--public-key", public_key]
+    )
+    assert registered.exit_code == 0, registered.output
+    issued = runner.invoke(
+        app, ["voucher", "issue", "--region", region, "--key", str(pem), "--psn-no", psn_no]
+    )
+    token = issued.stdout.strip()
+    payload, _, _ = tokens.parse(token)
+
+    retire = ["voucher", "retire-key", "--region", region, "--key-id", payload.key_id]
+    retired = runner.invoke(app, retire)
+    assert retired.exit_code == 0, retired.output
+    twice = runner.invoke(app, retire)
+    assert (twice.exit_code, "voucher_key_retired" in twice.output) == (1, True)
+    elsewhere = runner.invoke(
+        app, ["voucher", "retire-key", "--region", "110100", "--key-id", payload.key_id]
+    )
+    assert (elsewhere.exit_code, "unknown_voucher_key" in elsewhere.output) == (1, True)
+
+    async def redeem(session: AsyncSession) -> service.Holder:
+        return await service.redeem(session, token, used_for="test", used_by="cli", now=utcnow())
+
+    with pytest.raises(service.VoucherRefused) as refused:
+        run_in_unit_of_work(redeem)
+    assert refused.value.code == "voucher_unknown_issuer"
+    again = runner.invoke(
+        app, ["voucher", "issue", "--region", region, "--key", str(pem), "--psn-no", psn_no]
+    )
+    assert (again.exit_code, "unknown_voucher_key" in again.output) == (1, True)

@@ -1,5 +1,5 @@
-"""Single use under a real race on PostgreSQL: one token sent with many registrations at once
-(separate connections) registers exactly one visit."""
+"""Real races on PostgreSQL (separate connections): one token sent with many registrations at
+once registers exactly one visit; one key retired many times at once is retired once."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from claims.settlement.models import Visit
+from engine.audit import AuditEntry
 from engine.db import Database
 from tests.support.factories.world import World
-from tests.vouchers.factories import issue, register_voucher_key
+from tests.vouchers.factories import issue, key_id, register_voucher_key
 from vouchers.models import RedeemedVoucher
 
 pytestmark = pytest.mark.postgres_only
@@ -59,3 +60,33 @@ async def test_a_token_sent_twenty_times_at_once_registers_one_visit(
             .where(RedeemedVoucher.psn_no == psn_no)
         )
     assert (visits, redeemed) == (1, 1)
+
+
+async def test_a_key_retired_ten_times_at_once_is_retired_once(
+    committed_world: World, database: Database
+) -> None:
+    """The key's row lock serialises retirements: one retires it, the others find it retired,
+    and one audit entry records it."""
+    world = committed_world
+    key = await register_voucher_key(world)
+
+    async def retire() -> tuple[int, str | None]:
+        response = await world.client.post(
+            f"/v1/vouchers/keys/{key_id(key)}/retirement", headers=world.insurer
+        )
+        return response.status_code, response.json().get("code")
+
+    answers = await asyncio.gather(*(retire() for _ in range(10)))
+    assert sorted(answers, key=str) == sorted(
+        [(200, None)] + [(409, "voucher_key_retired")] * 9, key=str
+    )
+    async with database.sessionmaker() as session:
+        entries = await session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(
+                AuditEntry.action == "voucher_key.retired",
+                AuditEntry.object_id == f"{world.admdvs}:{key_id(key)}",
+            )
+        )
+    assert entries == 1

@@ -163,8 +163,17 @@ async def visible_filings(
     )
 
 
-async def care_type(session: AsyncSession, psn_no: str, mdtrtarea_admvs: str, on: date) -> str:
-    """The type of the person's live filing for ``mdtrtarea_admvs`` covering day ``on``, or
-    :data:`UNFILED`."""
+async def in_force(
+    session: AsyncSession, psn_no: str, mdtrtarea_admvs: str, on: date
+) -> CrossRegionFiling | None:
+    """The person's live filing for ``mdtrtarea_admvs`` covering day ``on``, if any (filings of
+    one person for one region never share a day, so there is at most one)."""
     covering = await repository.active_filings(session, psn_no, mdtrtarea_admvs, on, on)
-    return covering[0].filing_type if covering else UNFILED
+    return covering[0] if covering else None
+
+
+async def care_type(session: AsyncSession, psn_no: str, mdtrtarea_admvs: str, on: date) -> str:
+    """The type of the person's filing for ``mdtrtarea_admvs`` in force on day ``on``, or
+    :data:`UNFILED`."""
+    filing = await in_force(session, psn_no, mdtrtarea_admvs, on)
+    return UNFILED if filing is None else filing.filing_type

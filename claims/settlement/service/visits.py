@@ -152,12 +152,14 @@ def _level(institution: InstitutionInfo) -> int:
 
 
 async def _person_for_certificate(
-    session: AsyncSession, body: VisitIn, admdvs: str, *, vouched: bool
+    session: AsyncSession, body: VisitIn, admdvs: str, *, identified: bool
 ) -> Person:
-    """The person the certificate names. A resident ID (02, 03) that is the person's, or a voucher
-    token their insurer signed (01, ``vouched``: redeemed for ``psn_no``), identifies them
-    wherever they are insured (cross-region care, docs/cross-region.md); a patient identified
-    otherwise must be insured in pooling region ``admdvs``, the institution's.
+    """The person the certificate names. A resident ID (02, 03) that is the person's, a voucher
+    token their insurer signed (01, redeemed for ``psn_no``), or the prescription being dispensed
+    (whose patient the prescribing hospital identified at the visit and the pharmacy at
+    presentation), ``identified``, identifies them wherever they are insured (cross-region care,
+    docs/cross-region.md); a patient identified otherwise must be insured in pooling region
+    ``admdvs``, the institution's.
 
     An unknown psn_no, a certificate that is not the person's and a person insured in another
     region without one get one answer, so no institution can test who is insured, or where.
@@ -170,7 +172,7 @@ async def _person_for_certificate(
     person = await repository.person(session, body.psn_no)
     if (
         person is None
-        or (certno_hash is None and not vouched and person.admdvs != admdvs)
+        or (certno_hash is None and not identified and person.admdvs != admdvs)
         or (certno_hash is not None and not hmac.compare_digest(certno_hash, person.certno_hash))
     ):
         raise NotFound("no such insured person", code="unknown_person", field="psn_no")
@@ -210,7 +212,9 @@ async def register(
             raise NotFound("no such insured person", code="unknown_person", field="psn_no")
     _check_not_future(body.begntime, "begntime")
     institution = await get_institution(session, body.fixmedins_code)
-    person = await _person_for_certificate(session, body, institution.admdvs, vouched=vouched)
+    person = await _person_for_certificate(
+        session, body, institution.admdvs, identified=vouched or identified_by_prescription
+    )
     care_type = (
         None
         if person.admdvs == institution.admdvs
