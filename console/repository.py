@@ -1,47 +1,15 @@
-"""The console's own reads, where no domain service answers the question: visits the insurance
-refused to cover, which reconciliation runs a region has (each is then read through the
-reconciliation service), and how the region's prescriptions have moved through circulation.
-Every query is bounded to one pooling region."""
+"""The console's own reads, where no domain service answers the question: how the region's
+prescriptions have moved through circulation. Every query is bounded to one pooling region."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.clearing.models import ReconRun
-from claims.settlement.models import Visit
 from prescriptions.models import Dispense, Prescription, PrescriptionAccess
-
-
-async def refusals_by_reason(
-    session: AsyncSession, admdvs: str, since: datetime
-) -> list[tuple[str, int]]:
-    """Visits registered since ``since`` that the insurance does not cover, by refusal code,
-    most frequent first."""
-    rows = await session.execute(
-        select(Visit.refusal_code, func.count())
-        .where(Visit.admdvs == admdvs, Visit.begntime >= since, Visit.refusal_code.is_not(None))
-        .group_by(Visit.refusal_code)
-        .order_by(func.count().desc(), Visit.refusal_code)
-    )
-    return [(str(code), int(count)) for code, count in rows]
-
-
-async def recent_recon_runs(session: AsyncSession, admdvs: str, limit: int) -> Sequence[uuid.UUID]:
-    """The region's latest detail reconciliations, newest first."""
-    return (
-        await session.scalars(
-            select(ReconRun.id)
-            .where(ReconRun.admdvs == admdvs)
-            .order_by(ReconRun.created_at.desc())
-            .limit(limit)
-        )
-    ).all()
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ from claims.clearing.models import FUNDS, ClearingBatch, ClearingFundLine, Clear
 from claims.clearing.repository import LineSums
 from claims.clearing.schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
 from claims.funding import door as funding
-from claims.settlement.door import institution_filter, is_institution
+from claims.settlement.door.reads import institution_filter, is_institution
 from engine import audit, outbox
 from engine.auth import Principal
 from engine.clock import CST, month_bounds

@@ -35,7 +35,7 @@ from claims.funding.models import (
     FundingLedgerEntry,
     GlobalBudget,
 )
-from claims.settlement.door import SETTLEMENTS
+from claims.settlement.door.reads import SETTLEMENTS
 from engine.db import insert_or_ignore, table_of
 
 ZERO_POINTS = Decimal(0)
