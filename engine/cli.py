@@ -57,8 +57,10 @@ LAZY_GROUPS = {
     "funding": LazyGroup(
         "claims.funding.cli:app", "Global budgets, DIP points and per-capita bundles."
     ),
-    "recon": LazyGroup("claims.clearing.cli:app", "Reconciliation: 3201 totals and 3202 details."),
-    "clearing": LazyGroup("claims.clearing.batch_cli:app", "Clearing batches (3203)."),
+    "recon": LazyGroup(
+        "claims.clearing.cli:recon_app", "Reconciliation: 3201 totals and 3202 details."
+    ),
+    "clearing": LazyGroup("claims.clearing.cli:clearing_app", "Clearing batches (3203)."),
     "rx": LazyGroup(
         "prescriptions.cli:app", "E-prescriptions: doctors' signing keys and signatures."
     ),

@@ -54,6 +54,7 @@ __all__ = [
     "public_key_bytes",
     "scheme_of",
     "sign",
+    "sm2_sign_with_nonce",
     "sm2_za",
     "sm3",
     "verify",
@@ -245,9 +246,10 @@ def load_private_key_pem(pem: bytes) -> PrivateKey:
 # --- sign and verify -----------------------------------------------------------------------------
 
 
-def _sm2_sign(d: int, message: bytes, signer_id: bytes, k: int) -> tuple[int, int] | None:
+def sm2_sign_with_nonce(d: int, message: bytes, signer_id: bytes, k: int) -> tuple[int, int] | None:
     """GB/T 32918.2 section 6.1 with the nonce ``k`` given; None when ``k`` gives ``r = 0``,
-    ``r + k = n`` or ``s = 0`` (the standard's "choose another k")."""
+    ``r + k = n`` or ``s = 0`` (the standard's "choose another k"). :func:`sign` draws ``k`` at
+    random; a fixed one reproduces the standard's worked example."""
     raw = _pysmx_sign(message, f"{d:064x}", f"{k:064x}", 64, uid=signer_id)
     if raw is None:
         return None
@@ -260,7 +262,7 @@ def sign(private_key: PrivateKey, message: bytes, *, signer_id: bytes = SM2_DEFA
     if isinstance(private_key, Ed25519PrivateKey):
         return private_key.sign(message)
     while True:
-        rs = _sm2_sign(private_key.d, message, signer_id, 1 + secrets.randbelow(_N - 1))
+        rs = sm2_sign_with_nonce(private_key.d, message, signer_id, 1 + secrets.randbelow(_N - 1))
         if rs is not None:
             return encode_dss_signature(*rs)
 

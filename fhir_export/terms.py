@@ -10,10 +10,11 @@ HL7's own systems are used where one exists (adjudication categories, claim type
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Final, TypeAlias
 
+from engine.clock import local_date
 from engine.money import cny
 
 #: A JSON value of a FHIR resource; decimals stay :class:`~decimal.Decimal` until rendered.
@@ -26,7 +27,6 @@ CLAIM_TYPE: Final = "http://terminology.hl7.org/CodeSystem/claim-type"
 PAYMENT_TYPE: Final = "http://terminology.hl7.org/CodeSystem/ex-paymenttype"
 UCUM: Final = "http://unitsofmeasure.org"
 CURRENCY: Final = "CNY"
-CHINA: Final = timezone(timedelta(hours=8), "CST")
 
 
 def naming_system(field: str) -> str:
@@ -95,7 +95,7 @@ def instant(moment: datetime) -> str:
 
 def china_date(moment: datetime) -> str:
     """The FHIR date of ``moment``'s day in China Standard Time (national dates are local)."""
-    return moment.astimezone(CHINA).date().isoformat()
+    return local_date(moment).isoformat()
 
 
 def collection(bundle_id: str, resources: list[Resource]) -> Resource:

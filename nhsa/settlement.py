@@ -3,9 +3,9 @@ settlement services, with the HIS's own figures checked first."""
 
 from __future__ import annotations
 
-from claims.settlement import repository
 from claims.settlement import schemas as v1
 from claims.settlement.service import settle as settlement
+from claims.settlement.service import visits
 from engine.errors import InvalidRequest
 from nhsa.envelope import Call, fields_under
 from nhsa.figures import FigureMismatch, agree
@@ -47,7 +47,7 @@ async def _check_batch(call: Call, data: SettleData) -> None:
     matches none)."""
     if data.chrg_bchno is None:
         return
-    batches = await repository.fee_line_batches(call.session, data.mdtrt_id)
+    batches = await visits.fee_line_batches(call.session, data.mdtrt_id)
     if batches != {data.chrg_bchno}:
         held = sorted(batch or "no batch" for batch in batches)
         raise FigureMismatch(

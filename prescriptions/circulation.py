@@ -1,5 +1,5 @@
 """Circulation (domain.md section 9): who may see a prescription, the pharmacy's list, download,
-the lock and its return, and expiry.
+the lock and its return, expiry, and the region's circulation counted for the insurer.
 
 A pharmacy sees a prescription only when it was routed to it (the patient nominated it) or
 presented to it (prescriptions.presentation). Everything else, unknown numbers included, is one
@@ -13,6 +13,7 @@ for the record, but a lapsed lock is free whether or not the job ran).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -164,3 +165,24 @@ async def release_lapsed_locks(session: AsyncSession, now: datetime, limit: int)
         await records.record(session, row, None, "lock_lapsed", {"lock_holder": holder})
         await records.announce(session, row, "lock_lapsed", {})
     return len(rows)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionCirculation:
+    """How the region's prescriptions have moved, for the insurer's console: each prescription's
+    path, how many each pharmacy was given access to (routed or presented), and every dispensed
+    portion (the pharmacy and when)."""
+
+    prescriptions: list[repository.RxFacts]
+    routed: dict[str, int]
+    dispensed: list[tuple[str, datetime]]
+
+
+async def region_circulation(session: AsyncSession, admdvs: str) -> RegionCirculation:
+    """The region's circulation as :class:`RegionCirculation` counts it; the caller decides who
+    may see the region."""
+    return RegionCirculation(
+        prescriptions=await repository.prescription_facts(session, admdvs),
+        routed=await repository.routed_by_pharmacy(session, admdvs),
+        dispensed=await repository.region_dispenses(session, admdvs),
+    )

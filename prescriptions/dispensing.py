@@ -17,16 +17,18 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement.schemas import (
+from claims.settlement.door.visits import (
     DiagnosisIn,
     FeeLineIn,
     FeeUpload,
+    InsuranceRefused,
     SettleIn,
     SettlementOut,
     VisitIn,
+    register_visit,
+    settle,
+    upload_fees,
 )
-from claims.settlement.service.settle import settle
-from claims.settlement.service.visits import InsuranceRefused, register, upload_fees
 from engine.auth import Principal
 from engine.clock import local_date
 from engine.errors import Conflict, InvalidRequest, SanyiError
@@ -94,7 +96,7 @@ async def _settle(
     claims services, in this transaction."""
     assert principal.institution_code is not None
     try:
-        visit = await register(
+        mdtrt_id = await register_visit(
             session,
             principal,
             VisitIn(
@@ -126,7 +128,7 @@ async def _settle(
         await upload_fees(
             session,
             principal,
-            visit.mdtrt_id,
+            mdtrt_id,
             FeeUpload(
                 feedetail=[
                     FeeLineIn(
@@ -146,9 +148,9 @@ async def _settle(
             error.field = "dspe_lines" + error.field.removeprefix("feedetail")
         raise
     settlement = await settle(
-        session, principal, visit.mdtrt_id, SettleIn(acct_used_flag=body.acct_used_flag)
+        session, principal, mdtrt_id, SettleIn(acct_used_flag=body.acct_used_flag)
     )
-    return visit.mdtrt_id, settlement
+    return mdtrt_id, settlement
 
 
 async def _record_dispense(

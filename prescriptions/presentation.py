@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement.service.persons import certificate_matches
+from claims.settlement.door.visits import certificate_matches
 from engine import audit
 from engine.auth import Principal
 from engine.errors import Forbidden, NotFound, TooManyRequests

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
-from claims.settlement.schemas import IcdCode, SettlementOut
+from claims.settlement.door.visits import IcdCode, SettlementOut
 from engine.wire import (
     Code,
     Count,

@@ -18,7 +18,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement.service.visits import owned_visit
+from claims.settlement.door.visits import own_visit
 from engine.auth import Principal
 from engine.clock import local_date
 from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -164,7 +164,7 @@ async def upload(
     retried = await _uploaded_before(session, body)
     if retried is not None:
         return retried
-    visit = await owned_visit(session, principal, body.mdtrt_id)
+    visit = await own_visit(session, principal, body.mdtrt_id)
     if visit.psn_no != body.psn_no:
         raise InvalidRequest(
             "the prescription is for another patient than the visit's",

@@ -102,12 +102,20 @@ async def session(tx_database: Database) -> AsyncIterator[AsyncSession]:
 
 
 @pytest.fixture
-def stub_broker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[StubBroker]:
-    """The in-process broker the actors are bound to (tests run without ``BROKER_URL``), with a
-    worker consuming it and the actors pointed at the test database."""
+def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
+    """Settings read from the environment (by the CLI in process, by the actors) point at the
+    test database, with no broker."""
     monkeypatch.setenv("DATABASE_URL", database_url)
     monkeypatch.delenv("BROKER_URL", raising=False)
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def stub_broker(configured: None) -> Iterator[StubBroker]:
+    """The in-process broker the actors are bound to (tests run without ``BROKER_URL``), with a
+    worker consuming it and the actors pointed at the test database."""
     broker = workers.broker
     assert isinstance(broker, StubBroker), "tests run without BROKER_URL"
     broker.flush_all()
@@ -116,7 +124,6 @@ def stub_broker(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[
     yield broker
     worker.stop()
     broker.flush_all()
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from typing import Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from claims.settlement import door as settlement
+from claims.settlement.door import reads as settlement
 from engine import audit, signatures
 from engine.auth import Principal
 from engine.db import utcnow

@@ -50,11 +50,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import repository as repo
-from claims.clearing.models import FUNDS, ClearingBatch, ClearingFundLine, ClearingLine
+from claims.clearing.models import FUNDS, ClearingBatch, ClearingFundLine
 from claims.clearing.repository import LineSums
 from claims.clearing.schemas import ClearingApplyIn, ClearingBatchOut, ClearingBatchPage
 from claims.funding import door as funding
-from claims.settlement.door import institution_filter, is_institution
+from claims.settlement.door.reads import institution_filter, is_institution
 from engine import audit, outbox
 from engine.auth import Principal
 from engine.clock import CST, month_bounds
@@ -377,9 +377,11 @@ LINE_CSV_HEADER = (
 )
 
 
-def _line_cells(line: ClearingLine) -> list[str]:
+def csv_cells(line: object, header: Sequence[str]) -> list[str]:
+    """A clearing line's cells under ``header``, as the exports write them: fen as yuan with two
+    decimals, timestamps in China Standard Time, nothing for an empty column."""
     cells: list[str] = []
-    for name in LINE_CSV_HEADER:
+    for name in header:
         value = getattr(line, name)
         if value is None:
             cells.append("")
@@ -396,4 +398,4 @@ async def line_rows(session: AsyncSession, clr_appy_evt_id: str) -> AsyncIterato
     """Every line of a batch (settlements, then adjustments) as CSV cells (``LINE_CSV_HEADER``),
     amounts in yuan, times in China Standard Time."""
     async for line in repo.stream_lines(session, clr_appy_evt_id):
-        yield _line_cells(line)
+        yield csv_cells(line, LINE_CSV_HEADER)

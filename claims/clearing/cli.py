@@ -1,8 +1,12 @@
-"""``sanyi recon ...``: the reconciliations an insurer runs by hand (3201 totals, 3202 details).
+"""Clearing's commands, each acting as the insurer of ``--region`` (:func:`engine.auth.cli_insurer`)
+through the same services as the API.
 
-Each command acts as the insurer of ``--region`` (:func:`engine.auth.cli_insurer`), through the
-same services as the API: an institution's declared totals against the engine's, its detail file
-diffed row by row (here, or as a job for the workers), a job's status, every mismatch as CSV.
+* ``sanyi recon ...`` (:data:`recon_app`): the reconciliations an insurer runs by hand (3201
+  totals, 3202 details): an institution's declared totals against the engine's, its detail file
+  diffed row by row (here, or as a job for the workers), a job's status, every mismatch as CSV.
+* ``sanyi clearing ...`` (:data:`clearing_app`): the clearing batches (3203) an insurer reviews and
+  approves by hand (institutions apply through the API; approving freezes the batch), and the
+  inter-region claims between fund agencies.
 """
 
 from __future__ import annotations
@@ -16,15 +20,38 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from engine.terminal import Region, console, export_csv, money, progress, run, step, table
+from engine.terminal import (
+    Region,
+    console,
+    export_csv,
+    money,
+    parsed,
+    progress,
+    run,
+    step,
+    table,
+)
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+
     from rich.progress import Progress
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from claims.clearing.schemas import DetailJobOut, DetailReconOut, TotalsOut
+    from claims.clearing.schemas import (
+        ClearingBatchOut,
+        ClearingBatchPage,
+        DetailJobOut,
+        DetailReconOut,
+        InterRegionClaimOut,
+        InterRegionReconOut,
+        TotalsOut,
+    )
 
-app = typer.Typer(no_args_is_help=True)
+recon_app = typer.Typer(no_args_is_help=True)
+clearing_app = typer.Typer(no_args_is_help=True)
+
+# --- sanyi recon ---------------------------------------------------------------------------------
 
 #: Bytes read from the detail file at a time (the service streams them to the database).
 CHUNK_BYTES = 1024 * 1024
@@ -57,7 +84,7 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
-@app.command("totals")
+@recon_app.command("totals")
 def totals(
     region: Region,
     code: Annotated[str, typer.Option("--code", help="the institution's fixmedins_code")],
@@ -135,7 +162,7 @@ async def _file_chunks(path: Path, bar: Progress) -> AsyncIterator[bytes]:
     bar.add_task("comparing with the engine's settlements", total=None)
 
 
-@app.command("details")
+@recon_app.command("details")
 def details(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="3202 detail CSV")],
     region: Region,
@@ -221,7 +248,7 @@ def _print_result(result: DetailReconOut) -> None:
     console.print(f"recon_id {result.recon_id}")
 
 
-@app.command("job")
+@recon_app.command("job")
 def job_status(
     recon_id: ReconId,
     region: Region,
@@ -252,7 +279,7 @@ def job_status(
     _print_result(out.result)
 
 
-@app.command("mismatches")
+@recon_app.command("mismatches")
 def mismatches(
     recon_id: ReconId,
     region: Region,
@@ -270,3 +297,220 @@ def mismatches(
             yield cells
 
     export_csv(reconciliation.MISMATCH_CSV_HEADER, rows, out)
+
+
+# --- sanyi clearing ------------------------------------------------------------------------------
+
+BatchId = Annotated[str, typer.Argument(help="the batch's clr_appy_evt_id")]
+
+
+def _amount(value: Decimal | None) -> str:
+    """Figures frozen at approval are empty before it."""
+    return "" if value is None else money(value)
+
+
+@clearing_app.command("list")
+def list_command(
+    region: Region,
+    setlym: Annotated[str | None, typer.Option(help="settlement month, YYYYMM")] = None,
+    status: Annotated[str | None, typer.Option(help="applied or approved")] = None,
+    code: Annotated[str | None, typer.Option("--code", help="one institution")] = None,
+) -> None:
+    """The region's batches, newest month first."""
+    from claims.clearing import batches as clearing
+    from engine.auth import cli_insurer
+
+    async def work(session: AsyncSession) -> ClearingBatchPage:
+        return await clearing.list_batches(
+            session, cli_insurer(region), setlym=setlym, clr_stas=status, fixmedins_code=code
+        )
+
+    amounts = ("settlements", "medfee_sumamt", "fund_appy_sum", "payable_sumamt")
+    batches = table(
+        "clr_appy_evt_id",
+        "institution",
+        "setlym",
+        "clr_type",
+        "status",
+        *amounts,
+        title=f"clearing batches of {region}",
+        amounts=amounts,
+    )
+    for batch in run(work).items:
+        batches.add_row(
+            batch.clr_appy_evt_id,
+            batch.fixmedins_code,
+            batch.setlym,
+            batch.clr_type,
+            batch.clr_stas,
+            "" if batch.psntime is None else f"{batch.psntime:,}",
+            _amount(batch.medfee_sumamt),
+            _amount(batch.fund_appy_sum),
+            _amount(batch.payable_sumamt),
+        )
+    console.print(batches)
+
+
+def _print_batch(batch: ClearingBatchOut) -> None:
+    """The batch's totals, then what each fund pays and why."""
+    head = table("figure", "value", title=f"batch {batch.clr_appy_evt_id}", amounts=("value",))
+    head.add_row("institution", batch.fixmedins_code)
+    head.add_row("setlym / clr_type", f"{batch.setlym} / {batch.clr_type}")
+    head.add_row("status", batch.clr_stas)
+    head.add_row("settlements", "" if batch.psntime is None else f"{batch.psntime:,}")
+    head.add_row("adjustments", "" if batch.adjustment_cnt is None else f"{batch.adjustment_cnt:,}")
+    for name in ("medfee_sumamt", "fund_appy_sum", "acct_pay", "cash_payamt", "payable_sumamt"):
+        head.add_row(name, _amount(getattr(batch, name)))
+    console.print(head)
+    if not batch.funds:
+        return
+    amounts = ("claimed", "adjustment", "bundle", "DIP", "withheld", "deferred", "payable")
+    funds = table("fund", *amounts, title="by fund", amounts=amounts)
+    for line in batch.funds:
+        funds.add_row(
+            line.fund,
+            money(line.claimed),
+            money(line.adjustment),
+            money(line.bundle_deduction),
+            money(line.dip_deduction),
+            money(line.budget_withheld),
+            money(line.budget_deferred),
+            money(line.payable),
+        )
+    console.print(funds)
+
+
+@clearing_app.command("show")
+def show(batch_id: BatchId, region: Region) -> None:
+    """One batch with its fund lines."""
+    from claims.clearing import batches as clearing
+    from engine.auth import cli_insurer
+
+    async def work(session: AsyncSession) -> ClearingBatchOut:
+        return await clearing.visible_batch(session, cli_insurer(region), batch_id)
+
+    _print_batch(run(work))
+
+
+@clearing_app.command("approve")
+def approve(batch_id: BatchId, region: Region) -> None:
+    """Approve a batch: its settlements and figures are frozen, the fund lines computed."""
+    from claims.clearing import batches as clearing
+    from engine.auth import cli_insurer
+
+    async def work(session: AsyncSession) -> ClearingBatchOut:
+        return await clearing.approve(session, cli_insurer(region), batch_id)
+
+    with step(f"approving {batch_id}"):
+        approved = run(work)
+    _print_batch(approved)
+
+
+@clearing_app.command("lines")
+def lines(
+    batch_id: BatchId,
+    region: Region,
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Every settlement and adjustment of a batch as CSV (amounts in yuan, times in CST)."""
+    from claims.clearing import batches as clearing
+    from engine.auth import cli_insurer
+
+    async def rows(session: AsyncSession) -> AsyncIterator[list[str]]:
+        await clearing.visible_batch(session, cli_insurer(region), batch_id)
+        async for cells in clearing.line_rows(session, batch_id):
+            yield cells
+
+    export_csv(clearing.LINE_CSV_HEADER, rows, out)
+
+
+interregion_app = typer.Typer(
+    no_args_is_help=True,
+    help="Inter-region claims (跨区清算): make, export, reconcile (docs/cross-region.md).",
+)
+clearing_app.add_typer(interregion_app, name="interregion")
+
+ClaimId = Annotated[str, typer.Argument(help="the inter-region claim's claim_id")]
+
+
+@interregion_app.command("make")
+def claim_command(
+    region: Region,
+    insured_region: Annotated[str, typer.Option(help="insuplc_admdvs claimed from")],
+    setlym: Annotated[str, typer.Option(help="the settled month, YYYYMM")],
+) -> None:
+    """Make REGION's claim on an insured place for a settled month (frozen as made)."""
+    from claims.clearing import interregion
+    from claims.clearing.schemas import InterRegionClaimIn
+    from engine.auth import cli_insurer
+
+    body = parsed(InterRegionClaimIn, {"insuplc_admdvs": insured_region, "setlym": setlym})
+
+    async def work(session: AsyncSession) -> InterRegionClaimOut:
+        return interregion.claim_out(
+            await interregion.make_claim(session, cli_insurer(region), body)
+        )
+
+    claim = run(work)
+    console.print(
+        f"{claim.claim_id}  {claim.mdtrtarea_admvs} -> {claim.insuplc_admdvs}  {claim.setlym}  "
+        f"{claim.setl_cnt} settlement(s), {claim.adjustment_cnt} adjustment(s)  "
+        f"fund {money(claim.fund_pay_sumamt)}"
+    )
+
+
+@interregion_app.command("lines")
+def claim_lines_command(
+    claim_id: ClaimId,
+    region: Region,
+    out: Annotated[Path | None, typer.Option(help="write here instead of stdout")] = None,
+) -> None:
+    """Export a claim's lines as CSV (either region's insurer)."""
+    from claims.clearing import interregion
+    from engine.auth import cli_insurer
+
+    async def rows(session: AsyncSession) -> AsyncIterator[list[str]]:
+        await interregion.visible_claim(session, cli_insurer(region), claim_id)
+        async for cells in interregion.line_rows(session, claim_id):
+            yield cells
+
+    export_csv(interregion.LINE_CSV_HEADER, rows, out)
+
+
+@interregion_app.command("reconcile")
+def reconcile_command(
+    claim_id: ClaimId,
+    region: Region,
+    file: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="the claim CSV as received"),
+    ] = None,
+) -> None:
+    """Reconcile a claim on REGION against REGION's record; exit 1 on any mismatch."""
+    from claims.clearing import interregion
+    from engine.auth import cli_insurer
+
+    data = file.read_bytes() if file is not None else None
+
+    async def work(session: AsyncSession) -> InterRegionReconOut:
+        return await interregion.reconcile(session, cli_insurer(region), claim_id, data)
+
+    result = run(work)
+    console.print(
+        f"claim {result.claim.lines} line(s) {money(result.claim.fund_pay_sumamt)}; "
+        f"record {result.record.lines} line(s) {money(result.record.fund_pay_sumamt)}"
+    )
+    if result.balanced:
+        console.print("[green]balanced[/green]")
+        return
+    listed = table("setl_id", "kind", "mismatch", "claimed", "recorded")
+    for m in result.mismatches:
+        listed.add_row(
+            m.setl_id,
+            m.kind,
+            m.mismatch,
+            "" if m.claimed is None else money(m.claimed),
+            "" if m.recorded is None else money(m.recorded),
+        )
+    console.print(listed)
+    raise typer.Exit(1)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import repository
-from claims.clearing.batches import month_of, require_month_over
+from claims.clearing.batches import csv_cells, month_of, require_month_over
 from claims.clearing.models import InterRegionClaim, InterRegionClaimLine
 from claims.clearing.schemas import (
     InterRegionClaimIn,
@@ -40,7 +39,7 @@ from claims.clearing.schemas import (
 )
 from engine import audit
 from engine.auth import Principal
-from engine.clock import CST, month_bounds
+from engine.clock import month_bounds
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from engine.ids import new_id
@@ -181,24 +180,11 @@ async def visible_claims(session: AsyncSession, principal: Principal) -> InterRe
     return InterRegionClaimList(items=[claim_out(r) for r in rows])
 
 
-def _cells(line: InterRegionClaimLine) -> list[str]:
-    cells: list[str] = []
-    for name in LINE_CSV_HEADER:
-        value = getattr(line, name)
-        if isinstance(value, datetime):
-            cells.append(value.astimezone(CST).isoformat())
-        elif isinstance(value, int):
-            cells.append(f"{yuan(value):.2f}")
-        else:
-            cells.append(str(value))
-    return cells
-
-
 async def line_rows(session: AsyncSession, claim_id: str) -> AsyncIterator[list[str]]:
     """A claim's lines as CSV cells (:data:`LINE_CSV_HEADER`), amounts in yuan, times in China
     Standard Time: the file the treatment place sends."""
     for line in await repository.claim_lines(session, claim_id):
-        yield _cells(line)
+        yield csv_cells(line, LINE_CSV_HEADER)
 
 
 def _invalid(message: str, line: int) -> InvalidRequest:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -52,7 +52,7 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement.door import institution_filter, is_institution
+from claims.settlement.door.reads import institution_filter, is_institution
 from engine import audit, metrics, outbox
 from engine.auth import Principal, Role
 from engine.clock import CST
@@ -565,6 +565,12 @@ async def detail_out(session: AsyncSession, run: ReconRun) -> DetailReconOut:
         mismatches_truncated=len(rows) > INLINE_MISMATCHES,
         mismatches_csv=f"/v1/reconciliation/details/{run.id}/mismatches.csv",
     )
+
+
+async def recent_runs(session: AsyncSession, admdvs: str, limit: int) -> Sequence[uuid.UUID]:
+    """The ids of the region's latest detail reconciliations, newest first; each is read through
+    :func:`visible_run`, which decides whether the caller may see it."""
+    return await repo.recent_runs(session, admdvs, limit)
 
 
 async def visible_run(

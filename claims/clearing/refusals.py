@@ -1,6 +1,6 @@
 """The refusals of the reconciliation (3201, 3202) and clearing (3203) endpoints, as the published
 contract documents them: each status with its stable code and when it is answered. What a caller
-may not see of institutions is settlement's to say (``claims.settlement.door``)."""
+may not see of institutions is settlement's to say (``claims.settlement.door.reads``)."""
 
 from __future__ import annotations
 

@@ -68,7 +68,7 @@ from claims.clearing.models import (
     ReconRun,
 )
 from claims.funding import door as funding
-from claims.settlement.door import SETTLEMENTS
+from claims.settlement.door.reads import SETTLEMENTS
 from engine.db import insert_or_ignore, utcnow
 from engine.errors import InvalidRequest
 from engine.money import cny, to_fen
@@ -813,5 +813,17 @@ async def claim_lines(session: AsyncSession, claim_id: str) -> Sequence[InterReg
                 InterRegionClaimLine.setl_time,
                 InterRegionClaimLine.setl_id,
             )
+        )
+    ).all()
+
+
+async def recent_runs(session: AsyncSession, admdvs: str, limit: int) -> Sequence[uuid.UUID]:
+    """The region's latest detail reconciliations, newest first."""
+    return (
+        await session.scalars(
+            select(ReconRun.id)
+            .where(ReconRun.admdvs == admdvs)
+            .order_by(ReconRun.created_at.desc())
+            .limit(limit)
         )
     ).all()

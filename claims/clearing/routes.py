@@ -35,7 +35,7 @@ from claims.clearing.schemas import (
     TotalsIn,
     TotalsOut,
 )
-from claims.settlement import door as settlement
+from claims.settlement.door import reads as settlement
 from engine.auth import Principal, Role, require_role
 from engine.db import Database, UnitOfWorkRoute, get_session
 from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent

@@ -51,7 +51,7 @@ from claims.funding.schemas import (
     MembersOut,
     PrepaymentOut,
 )
-from claims.settlement import door as settlement
+from claims.settlement.door import reads as settlement
 from engine import audit
 from engine.auth import Principal
 from engine.clock import local_date, month_bounds

@@ -39,7 +39,12 @@ from claims.funding import budgets
 from claims.funding import repository as repo
 from claims.funding.budgets import BudgetTerms, Part, twelfth
 from claims.funding.models import FundingCaseEntry
-from claims.funding.repository import hifp_route, route_lookup_columns, route_params
+from claims.funding.repository import (
+    RouteLookup,
+    hifp_route,
+    route_lookup_columns,
+    route_params,
+)
 from engine.auth import Principal
 from engine.clock import local_date
 from engine.db import table_of
@@ -49,6 +54,7 @@ __all__ = [
     "CASE_ENTRIES",
     "BudgetMonth",
     "Route",
+    "RouteLookup",
     "SettlementFacts",
     "budget_month",
     "case_entries",
@@ -87,11 +93,10 @@ class Route:
     dise_grp_code: str | None = None
 
 
-def route_of(lookups: Any, med_type: str) -> Route:
+def route_of(lookup: RouteLookup, med_type: str) -> Route:
     """``clr_way`` of a settlement from a row carrying its :func:`route_lookup_columns`: 04 bundle
     member, 05 DIP case (the scheme covers the med_type and the diagnosis maps to a group), else
     01."""
-    lookup = repo.RouteLookup.of(lookups)
     if lookup.bundle_holder is not None:
         return Route(PER_CAPITA, bundle_holder=lookup.bundle_holder)
     if lookup.dip_points is not None and med_type in (lookup.dip_med_types or ()):

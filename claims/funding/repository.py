@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Numeric,
@@ -35,7 +35,7 @@ from claims.funding.models import (
     FundingLedgerEntry,
     GlobalBudget,
 )
-from claims.settlement.door import SETTLEMENTS
+from claims.settlement.door.reads import SETTLEMENTS
 from engine.db import insert_or_ignore, table_of
 
 ZERO_POINTS = Decimal(0)
@@ -198,19 +198,19 @@ def route_lookup_columns(psn_no: Any, admdvs: Any, icd_code: Any) -> tuple[Any, 
     )
 
 
-@dataclass(frozen=True, slots=True)
-class RouteLookup:
-    """What a settlement's funding route depends on: the holder of the bundle the person is signed
-    to that day, and the DIP group of the diagnosis with its scheme's med_types."""
+class RouteLookup(Protocol):
+    """What a settlement's funding route depends on, as a row carrying
+    :func:`route_lookup_columns` has it: the holder of the bundle the person is signed to that
+    day, and the DIP group of the diagnosis with its scheme's med_types."""
 
-    bundle_holder: str | None
-    dip_med_types: list[str] | None
-    dip_points: Decimal | None
-    dise_grp_code: str | None
-
-    @classmethod
-    def of(cls, row: Any) -> RouteLookup:
-        return cls(row.bundle_holder, row.dip_med_types, row.dip_points, row.dise_grp_code)
+    @property
+    def bundle_holder(self) -> str | None: ...
+    @property
+    def dip_med_types(self) -> list[str] | None: ...
+    @property
+    def dip_points(self) -> Decimal | None: ...
+    @property
+    def dise_grp_code(self) -> str | None: ...
 
 
 def route_params(on: date) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement.models import (
@@ -281,6 +281,20 @@ async def has_settlement(session: AsyncSession, mdtrt_id: str) -> bool:
     """Whether the visit was ever settled (a revoked settlement counts: it stays on record)."""
     found = await session.scalar(select(Settlement.setl_id).where(Settlement.mdtrt_id == mdtrt_id))
     return found is not None
+
+
+async def refusals_by_reason(
+    session: AsyncSession, admdvs: str, since: datetime
+) -> list[tuple[str, int]]:
+    """Visits of the region registered since ``since`` that the insurance does not cover, by
+    refusal code, most frequent first."""
+    rows = await session.execute(
+        select(Visit.refusal_code, func.count())
+        .where(Visit.admdvs == admdvs, Visit.begntime >= since, Visit.refusal_code.is_not(None))
+        .group_by(Visit.refusal_code)
+        .order_by(func.count().desc(), Visit.refusal_code)
+    )
+    return [(str(code), int(count)) for code, count in rows]
 
 
 async def fee_line_batches(session: AsyncSession, mdtrt_id: str) -> set[str | None]:

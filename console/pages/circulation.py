@@ -9,8 +9,8 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console import repository
 from engine.clock import local_date
+from prescriptions import circulation as rx
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,9 @@ _REACHED_PHARMACY = frozenset({"circulating", "dispensed"})
 
 
 async def circulation(session: AsyncSession, admdvs: str) -> Circulation:
-    facts = await repository.prescription_facts(session, admdvs)
+    region = await rx.region_circulation(session, admdvs)
+    facts, routed, dispensed = region.prescriptions, region.routed, region.dispensed
     status = Counter(f.status for f in facts)
-    routed = await repository.routed_by_pharmacy(session, admdvs)
-    dispensed = await repository.dispenses(session, admdvs)
     by_pharmacy = Counter(code for code, _ in dispensed)
     uploaded_on = Counter(local_date(f.prsc_time) for f in facts)
     dispensed_on = Counter(local_date(when) for _, when in dispensed)

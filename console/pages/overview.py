@@ -11,8 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.funding import ledger
 from claims.funding.schemas import RegionSummaryOut
-from claims.settlement.service import settle
-from console import repository
+from claims.settlement.service import settle, visits
 from console.pages.calendar import today, year_elapsed
 from engine.auth import Principal
 from engine.clock import CST, local_date
@@ -68,7 +67,7 @@ async def overview(session: AsyncSession, principal: Principal, admdvs: str) -> 
         target=year_elapsed(on),
         summary=await ledger.region_summary(session, principal, admdvs, on.year),
         per_day=await settlements_per_day(session, principal, first, on),
-        refusals=await repository.refusals_by_reason(
+        refusals=await visits.refusals_by_reason(
             session, admdvs, datetime.combine(first, time(), CST)
         ),
     )

@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.clearing import reconciliation
 from claims.clearing.schemas import DetailReconOut
-from console import repository
 from engine.auth import Principal
 from engine.errors import Conflict
 
@@ -28,7 +27,7 @@ async def reconciliation_page(
 ) -> ReconPage:
     done: list[DetailReconOut] = []
     unfinished = 0
-    for recon_id in await repository.recent_recon_runs(session, admdvs, JOBS_SHOWN):
+    for recon_id in await reconciliation.recent_runs(session, admdvs, JOBS_SHOWN):
         try:
             run = await reconciliation.visible_run(session, principal, recon_id)
         except Conflict:  # queued or running: no result yet

@@ -51,7 +51,7 @@ def test_sm2_reproduces_the_standards_signature_example() -> None:
     assert signatures.sm2_za(VECTOR_PUBLIC, SM2_DEFAULT_ID) == VECTOR_ZA
     assert signatures.sm3(VECTOR_ZA + VECTOR_MESSAGE) == VECTOR_E
     # The example's fixed nonce k, through the same signing step sign() uses with a random one.
-    assert signatures._sm2_sign(VECTOR_D, VECTOR_MESSAGE, SM2_DEFAULT_ID, VECTOR_K) == (
+    assert signatures.sm2_sign_with_nonce(VECTOR_D, VECTOR_MESSAGE, SM2_DEFAULT_ID, VECTOR_K) == (
         VECTOR_R,
         VECTOR_S,
     )

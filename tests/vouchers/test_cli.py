@@ -4,7 +4,6 @@ person of the region and redeemed, and none for anyone else."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,19 +13,9 @@ from typer.testing import CliRunner
 from claims.settlement.models import Person
 from engine.cli import app
 from engine.db import run_in_unit_of_work, utcnow
-from engine.settings import get_settings
 from vouchers import service, tokens
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _person(region: str) -> str:

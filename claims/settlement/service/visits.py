@@ -475,3 +475,17 @@ async def upload_fees(
         },
     )
     return FeeUploadOut(mdtrt_id=mdtrt_id, feedetail=[fee_line_out(r) for r in rows])
+
+
+async def fee_line_batches(session: AsyncSession, mdtrt_id: str) -> set[str | None]:
+    """The charge batches (``chrg_bchno``) the visit's fee lines came in, None for a line
+    uploaded without one: a settle that names a batch must settle exactly that batch."""
+    return await repository.fee_line_batches(session, mdtrt_id)
+
+
+async def refusals_by_reason(
+    session: AsyncSession, admdvs: str, since: datetime
+) -> list[tuple[str, int]]:
+    """Visits of the region registered since ``since`` that the insurance does not cover, by
+    refusal code, most frequent first (the insurer's overview)."""
+    return await repository.refusals_by_reason(session, admdvs, since)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,20 +15,10 @@ from typer.testing import CliRunner
 
 from engine.cli import app
 from engine.db import run_in_unit_of_work
-from engine.settings import get_settings
 from tests.tariffs.factories import make_institution, make_region
 
 DETAIL_HEADER = "setl_id,mdtrt_id,psn_no,medfee_sumamt,fund_pay_sumamt,acct_pay,refd_setl_flag"
 PERIOD = ["--from", "2025-01-01", "--to", "2025-01-31"]
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from claims.funding import cli as budget_cli
@@ -18,15 +16,6 @@ from engine.db import Database, unit_of_work
 from engine.settings import get_settings
 from tests.support.factories.funding import budget_body, insured
 from tests.support.factories.orgs import unique_code
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _insured_committed(psn_no: str, admdvs: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,6 @@ from engine.audit import AuditEntry
 from engine.auth import Role, cli_insurer
 from engine.cli import app
 from engine.db import run_in_unit_of_work
-from engine.settings import get_settings
 from tests.support.factories.orgs import make_key, make_org, unique_code
 from tests.support.factories.world import World, build_world, make_certno
 
@@ -176,15 +174,6 @@ async def test_filings_are_coherent(home: World) -> None:
     )
     again = await post("revocation")
     assert (again.status_code, again.json()["code"]) == (409, "filing_revoked")
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Iterator[None]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.delenv("BROKER_URL", raising=False)
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def test_the_cli_files_lists_ends_and_revokes(configured: None) -> None:

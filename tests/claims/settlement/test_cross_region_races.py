@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import func, select
 
 from claims.clearing.models import InterRegionClaim
-from claims.settlement.models import BenefitAccumulator, Settlement
+from claims.settlement.models import BenefitAccumulator
 from engine.app import create_app
 from engine.db import Database
 from engine.settings import Settings
 from tests.claims.settlement.test_settlement_races import fen_of
 from tests.support.factories.crossregion import CrossRegion, treatment_world
+from tests.support.factories.settlement import settlements_of
 from tests.support.factories.world import build_world
 
 pytestmark = pytest.mark.postgres_only
@@ -74,12 +75,7 @@ async def test_one_key_settles_a_cross_region_visit_once(
     assert {r.json()["setl_id"] for r in responses} == {responses[0].json()["setl_id"]}
     assert responses[0].json()["hifp_pay"] == "60.32"
     async with database.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Settlement)
-            .where(Settlement.mdtrt_id == visit["mdtrt_id"])
-        )
-    assert count == 1
+        assert await settlements_of(session, visit["mdtrt_id"]) == 1
 
 
 async def test_one_months_claim_made_at_once_is_made_once(

@@ -20,7 +20,6 @@ from claims.settlement.models import (
     FeeLine,
     Person,
     PersonYearAccumulator,
-    Settlement,
     Visit,
 )
 from claims.settlement.service import presettle_token
@@ -33,6 +32,7 @@ from tests.support.factories.funding import (
     insurer_headers,
     provider,
 )
+from tests.support.factories.settlement import settlements_of
 from tests.support.factories.world import CLASS_A_ITEM, DRUG_X, World, build_world, make_certno
 
 #: The wire types refuse some values before any rule of the engine reads them.
@@ -42,12 +42,6 @@ EDGE = (422, "validation_error")
 @pytest.fixture
 async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
     return await build_world(client, session)
-
-
-async def _settlements(session: AsyncSession, mdtrt_id: str) -> int:
-    """The visit's settlements (the database also holds other tests' committed worlds)."""
-    query = select(func.count()).select_from(Settlement).where(Settlement.mdtrt_id == mdtrt_id)
-    return int(await session.scalar(query) or 0)
 
 
 async def _fee_lines(session: AsyncSession, mdtrt_id: str) -> int:
@@ -91,7 +85,7 @@ async def test_a_token_the_engine_did_not_issue_is_refused(
     # An empty token is not text at all: the wire types refuse it before the engine looks.
     status, code = EDGE if forged == "" else (400, "unknown_presettle_token")
     assert _refusal(refused) == (status, code, "presettle_token")
-    assert await _settlements(session, mdtrt_id) == 0
+    assert await settlements_of(session, mdtrt_id) == 0
 
 
 async def test_a_token_issued_for_another_visit_is_refused(
@@ -103,7 +97,7 @@ async def test_a_token_issued_for_another_visit_is_refused(
     refused = await world.settle(second, presettle_token=token)
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
-    assert await _settlements(session, second) == 0
+    assert await settlements_of(session, second) == 0
     settled = await world.settle(first, presettle_token=token)
     assert settled.status_code == 201, settled.text
     assert settled.json()["accumulators_changed"] is False
@@ -116,7 +110,7 @@ async def test_a_tampered_state_digest_is_refused(world: World, session: AsyncSe
     refused = await world.settle(mdtrt_id, presettle_token=flipped)
 
     assert _refusal(refused) == (400, "unknown_presettle_token", "presettle_token")
-    assert await _settlements(session, mdtrt_id) == 0
+    assert await settlements_of(session, mdtrt_id) == 0
 
 
 @given(st.text(max_size=80))

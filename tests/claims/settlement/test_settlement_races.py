@@ -13,11 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from claims.settlement.models import BenefitAccumulator, Person, Settlement
 from claims.settlement.store import DriverSettlementStore, Effects, GroupedSettlementStore
 from engine.db import Database
+from tests.support.factories.settlement import settlements_of
 from tests.support.factories.world import CLASS_A_ITEM, NEAR_CAP, World
 
 pytestmark = pytest.mark.postgres_only
@@ -67,12 +68,7 @@ async def test_same_idempotency_key_replayed_concurrently_settles_once(
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["setl_id"] for r in responses}) == 1
     async with database.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Settlement)
-            .where(Settlement.mdtrt_id == visit["mdtrt_id"])
-        )
-    assert count == 1
+        assert await settlements_of(session, visit["mdtrt_id"]) == 1
 
 
 async def test_concurrent_settles_of_one_visit_with_different_keys_settle_once(
@@ -87,12 +83,7 @@ async def test_concurrent_settles_of_one_visit_with_different_keys_settle_once(
     assert codes == [201] + [409] * 9
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"already_settled"}
     async with database.sessionmaker() as session:
-        count = await session.scalar(
-            select(func.count())
-            .select_from(Settlement)
-            .where(Settlement.mdtrt_id == visit["mdtrt_id"])
-        )
-    assert count == 1
+        assert await settlements_of(session, visit["mdtrt_id"]) == 1
 
 
 ChangeOfLedger = Callable[[], Awaitable[httpx.Response]]

@@ -1,10 +1,10 @@
-"""Settlement's door: all that the other domains may ask of settlement (docs/architecture.md).
+"""Settlement's door, what the other claims domains and vouchers read (docs/architecture.md).
 
 * :data:`SETTLEMENTS` — the settlement table, to read: reconciliation compares an institution's
   records with it, clearing freezes a month of it into a batch, funding splits a month's fund
   share by its ``clr_type``. It is an alias, so no statement can write through it.
 * :func:`insured_in` — which people are insured in a pooling region (funding signs them to
-  bundles).
+  bundles, vouchers check that a token's holder is insured where it was issued).
 * :func:`institution_filter`, :func:`is_institution` and :data:`UNKNOWN_INSTITUTION` — which
   institutions' claims a caller may see, decided in one place for the whole claims domain.
 """
