@@ -523,7 +523,7 @@ class GroupedSettlementStore(SettlementStore):
         self.batchers = batchers
 
     def optimistic_attempt(self) -> AbstractAsyncContextManager[object]:
-        return nullcontext()
+        return self.batchers.settling()
 
     async def locked(self) -> SettlementStore:
         return await _driver_store(self.session)
@@ -543,23 +543,45 @@ class _Batchers:
         self.engine = engine
         self.reads: Batcher[dict[str, Any], Sequence[StateRow]] = Batcher(self._read)
         self.writes: Batcher[Effects, bool] = Batcher(self._write)
-        #: Connections that batches left behind while other batches ran or waited.
-        self._spare: list[AsyncConnection] = []
+        #: Connections that batches left behind while other batches ran or waited, each with
+        #: its psycopg connection.
+        self._spare: list[tuple[AsyncConnection, DriverConnection]] = []
+        #: Grouped settles between the start of their read and the end of their write.
+        self._settles = 0
+
+    @asynccontextmanager
+    async def settling(self) -> AsyncIterator[None]:
+        """Around a grouped settle's read, adjudication and write: the connections its batches
+        leave behind stay for the next batch until no settle is between its read and its write,
+        so a lone settle writes on the connection it read on (one pool checkout, not two)."""
+        self._settles += 1
+        try:
+            yield
+        finally:
+            self._settles -= 1
+            if not self._in_use(0):
+                await self._close_spare()
+
+    def _in_use(self, running: int) -> bool:
+        """Whether a settle or a batch other than the ``running`` ones may want a connection."""
+        return self._settles > 0 or self.reads.busy + self.writes.busy > running
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[DriverConnection]:
         """A connection in autocommit: one a batch that ended left behind, or a pooled one. It
-        is kept for the next batch while other batches run or wait, and goes back to the pool
-        with the others once none does (an idle process holds none): under load a batch then
-        skips the pool's checkout. Discarded when a statement on it met an outage."""
+        is kept for the next batch while settles or other batches run or wait, and goes back to
+        the pool with the others once none does (an idle process holds none): a settle's write
+        and, under load, any batch then skip the pool's checkout. Discarded when a statement on
+        it met an outage."""
         if self._spare:
-            connection = self._spare.pop()
+            connection, driver = self._spare.pop()
         else:
             connection = await self.engine.connect()
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
+            raw = await connection.get_raw_connection()
+            pooled = raw.driver_connection
+            assert isinstance(pooled, psycopg.AsyncConnection)
+            driver = pooled
         try:
             yield driver
         except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -570,17 +592,18 @@ class _Batchers:
             if not isinstance(exc, Exception):  # cancelled: the loop is shutting down
                 await connection.close()
                 raise
-            await self._release(connection)
+            await self._release(connection, driver)
             raise
-        await self._release(connection)
+        await self._release(connection, driver)
 
-    async def _release(self, connection: AsyncConnection) -> None:
-        self._spare.append(connection)
-        # This batch still counts as running.
-        if self.reads.busy + self.writes.busy > 1:
-            return
+    async def _release(self, connection: AsyncConnection, driver: DriverConnection) -> None:
+        self._spare.append((connection, driver))
+        if not self._in_use(1):  # this batch still counts as running
+            await self._close_spare()
+
+    async def _close_spare(self) -> None:
         spare, self._spare = self._spare, []
-        for idle in spare:
+        for idle, _ in spare:
             await idle.close()
 
     async def _read(self, requests: Sequence[dict[str, Any]]) -> list[Sequence[StateRow]]:
