@@ -25,7 +25,7 @@ from claims.settlement.schemas import (
     SettlementOut,
     VisitIn,
 )
-from claims.settlement.service.settle import settle
+from claims.settlement.service.settle import Commit, settle
 from claims.settlement.service.visits import register, upload_fees
 from engine.auth import Principal
 from engine.clock import local_date
@@ -140,7 +140,11 @@ async def _settle(
             error.field = "dspe_lines" + error.field.removeprefix("feedetail")
         raise
     settlement = await settle(
-        session, principal, visit.mdtrt_id, SettleIn(acct_used_flag=body.acct_used_flag)
+        session,
+        principal,
+        visit.mdtrt_id,
+        SettleIn(acct_used_flag=body.acct_used_flag),
+        commit=Commit.WITH_CALLER,
     )
     return visit.mdtrt_id, settlement
 

@@ -35,7 +35,7 @@ from claims.settlement.service.adjudication import (
     adjudicate,
 )
 from claims.settlement.service.visits import priced_line
-from claims.settlement.store import StateRow
+from claims.settlement.store import Commit, StateRow
 from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.clock import local_date
@@ -287,10 +287,16 @@ def _facts(values: Mapping[str, Any]) -> funding.SettlementFacts:
 
 
 async def presettle(
-    session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
+    session: AsyncSession,
+    principal: Principal,
+    mdtrt_id: str,
+    body: SettleIn,
+    *,
+    commit: Commit,
 ) -> SettlementOut:
-    """2206: the numbers settle would give now; writes nothing."""
-    store = await settlement_store.store(session)
+    """2206: the numbers settle would give now; writes nothing. ``commit``: how its read runs
+    (``settlement_store.Commit``)."""
+    store = await settlement_store.store(session, commit)
     claim = _adjudicated(await _read(store, principal, mdtrt_id, None, lock=False), body)
     token = presettle_token.issue(mdtrt_id, claim.state_digest)
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=token)
@@ -303,8 +309,8 @@ async def settle(
     mdtrt_id: str,
     body: SettleIn,
     *,
+    commit: Commit,
     reservation: idempotency.Reservation | None = None,
-    grouped: bool = False,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``reservation`` the response is stored with the same write; a request whose key
@@ -315,9 +321,10 @@ async def settle(
     person's ledger moved between the read and the write, again under the person's row lock,
     where it cannot move: settlements of one person arriving at once queue there.
 
-    ``grouped``: the first attempt shares its statements with the settles running alongside it
-    in this process (group commit, ``settlement_store.store``), for a caller whose unit of work
-    writes nothing else: the settlement commits on its own.
+    ``commit``, chosen where the request enters (``settlement_store.Commit``): the settlement
+    commits alone, its first attempt's statements shared with the settles running alongside it
+    in this process (group commit) or on the unit of work's own connection, or with the rest of
+    the caller's transaction.
 
     A ``presettle_token`` the engine did not issue for this visit is refused before anything is
     read (``presettle_token.issued_digest``)."""
@@ -326,7 +333,7 @@ async def settle(
         if body.presettle_token is None
         else presettle_token.issued_digest(mdtrt_id, body.presettle_token)
     )
-    store = await settlement_store.store(session, grouped=grouped)
+    store = await settlement_store.store(session, commit)
     try:
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:
