@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,13 @@ from claims.settlement import repository
 from claims.settlement import store as settlement_store
 from claims.settlement.audit_facts import settlement_facts
 from claims.settlement.models import SETTLEMENT_AMOUNTS, Settlement
-from claims.settlement.schemas import SettleIn, SettlementOut, SettlementPage
+from claims.settlement.schemas import (
+    LineSplitOut,
+    SetlDetailOut,
+    SettleIn,
+    SettlementOut,
+    SettlementPage,
+)
 from claims.settlement.scope import institution_filter, is_institution
 from claims.settlement.service import policies, presettle_token
 from claims.settlement.service.adjudication import (
@@ -247,33 +254,60 @@ def _columns(row: Settlement) -> dict[str, Any]:
 
 
 def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
-    """The 2206/2207/2208 answer from the settlement's column values."""
+    """The 2206/2207/2208 answer from the settlement's column values.
+
+    Built without validating again: every value is the engine's own, computed by adjudication
+    (which checks each amount it makes) or read back from columns the database constrains, and
+    the amounts are integers of fen. The answer's one pass through pydantic is its serialisation
+    (``SettlementOut.as_json``), which renders each amount by its wire type."""
     status = "presettled" if values["setl_id"] is None else values["status"]
-    return SettlementOut.model_validate(
-        {
-            "setl_id": values["setl_id"],
-            "mdtrt_id": values["mdtrt_id"],
-            "psn_no": values["psn_no"],
-            "fixmedins_code": values["fixmedins_code"],
-            "insuplc_admdvs": values["insuplc_admdvs"],
-            "mdtrtarea_admvs": values["admdvs"],
-            "filing_type": values["filing_type"],
-            "insutype": values["insutype"],
-            "med_type": values["med_type"],
-            "clr_type": values["clr_type"],
-            "clr_way": values["clr_way"],
-            "setl_time": values["setl_time"],
-            "status": status,
-            "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
-            "revoked_at": values["revoked_at"],
-            "acct_used_flag": values["acct_used_flag"],
-            **{name: yuan(values[name]) for name in SETTLEMENT_AMOUNTS},
-            "setldetail": values["setldetail"],
-            "lines": values["lines"],
-            "explanation": values["explanation"],
-            **extra,
-        }
+    fields: dict[str, Any] = {
+        "setl_id": values["setl_id"],
+        "mdtrt_id": values["mdtrt_id"],
+        "psn_no": values["psn_no"],
+        "fixmedins_code": values["fixmedins_code"],
+        "insuplc_admdvs": values["insuplc_admdvs"],
+        "mdtrtarea_admvs": values["admdvs"],
+        "filing_type": values["filing_type"],
+        "insutype": values["insutype"],
+        "med_type": values["med_type"],
+        "clr_type": values["clr_type"],
+        "clr_way": values["clr_way"],
+        "setl_time": values["setl_time"],
+        "status": status,
+        "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
+        "revoked_at": values["revoked_at"],
+        "acct_used_flag": values["acct_used_flag"],
+        **{name: yuan(values[name]) for name in SETTLEMENT_AMOUNTS},
+        "setldetail": [_setl_detail(detail) for detail in values["setldetail"]],
+        "lines": [_line_split(line) for line in values["lines"]],
+        "explanation": values["explanation"],
+        **extra,
+    }
+    return SettlementOut.model_construct(**fields)
+
+
+def _setl_detail(stored: Mapping[str, Any]) -> SetlDetailOut:
+    fields: dict[str, Any] = {name: Decimal(stored[name]) for name in _DETAIL_AMOUNTS}
+    return SetlDetailOut.model_construct(
+        fund_pay_type=stored["fund_pay_type"], setl_proc_info=stored["setl_proc_info"], **fields
     )
+
+
+def _line_split(stored: Mapping[str, Any]) -> LineSplitOut:
+    fields: dict[str, Any] = {name: Decimal(stored[name]) for name in _LINE_AMOUNTS}
+    return LineSplitOut.model_construct(feedetl_sn=stored["feedetl_sn"], **fields)
+
+
+#: The amounts of a ``setldetail`` entry and of a line's split, stored as decimal strings.
+_DETAIL_AMOUNTS = ("fund_payamt", "inscp_scp_amt", "crt_payb_lmt_amt")
+_LINE_AMOUNTS = (
+    "det_item_fee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_amt",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+)
 
 
 def _facts(values: Mapping[str, Any]) -> funding.SettlementFacts:
