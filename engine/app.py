@@ -127,9 +127,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.add_middleware(ControlCharacterGuard)
 
     v1 = APIRouter(prefix="/v1")
-    v1.include_router(admin.router)
-    for routes in domain_modules("routes"):
+    for routes in domain_modules("routes"):  # the hot path's first (engine.domains.DOMAINS)
         v1.include_router(routes.router)
+    v1.include_router(admin.router)
     app.include_router(v1)
     app.include_router(nhsa_routes.router)  # the national envelope, beside /v1
     app.include_router(probes.router)

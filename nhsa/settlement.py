@@ -6,6 +6,7 @@ from __future__ import annotations
 from claims.settlement import schemas as v1
 from claims.settlement.service import settle as settlement
 from claims.settlement.service import visits
+from claims.settlement.service.settle import Commit
 from engine.errors import InvalidRequest
 from nhsa.envelope import Call, fields_under
 from nhsa.figures import FigureMismatch, agree
@@ -58,7 +59,7 @@ async def _check_batch(call: Call, data: SettleData) -> None:
         )
 
 
-async def _presettled(call: Call, data: SettleData) -> v1.SettlementOut:
+async def _presettled(call: Call, data: SettleData, commit: Commit) -> v1.SettlementOut:
     """The pre-settlement of the visit, refused unless the HIS's figures agree with it."""
     if data.psn_setlway != BY_ITEM:
         raise InvalidRequest(
@@ -68,7 +69,7 @@ async def _presettled(call: Call, data: SettleData) -> v1.SettlementOut:
         )
     with fields_under("input.data"):
         presettled = await settlement.presettle(
-            call.session, call.principal, data.mdtrt_id, _settle_in(data)
+            call.session, call.principal, data.mdtrt_id, _settle_in(data), commit=commit
         )
     await _check_batch(call, data)
     _check(data, presettled)
@@ -95,7 +96,7 @@ def national(out: v1.SettlementOut) -> SettlementOut:
 
 async def presettle(call: Call, body: SettleIn) -> SettlementOut:
     """2206: what 2207 would settle now; changes nothing."""
-    return national(await _presettled(call, body.data))
+    return national(await _presettled(call, body.data, Commit.WITH_CALLER))
 
 
 async def settle(call: Call, body: SettleIn) -> SettlementOut:
@@ -104,13 +105,14 @@ async def settle(call: Call, body: SettleIn) -> SettlementOut:
     batches): a
     mismatch then refuses the whole message, and the settlement rolls back with it."""
     data = body.data
-    presettled = await _presettled(call, data)
+    presettled = await _presettled(call, data, Commit.WITH_CALLER)
     with fields_under("input.data"):
         settled = await settlement.settle(
             call.session,
             call.principal,
             data.mdtrt_id,
             _settle_in(data, presettled.presettle_token),
+            commit=Commit.WITH_CALLER,
         )
     await _check_batch(call, data)
     _check(data, settled)

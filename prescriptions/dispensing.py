@@ -18,6 +18,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from claims.settlement.door.visits import (
+    Commit,
     DiagnosisIn,
     FeeLineIn,
     FeeUpload,
@@ -148,7 +149,11 @@ async def _settle(
             error.field = "dspe_lines" + error.field.removeprefix("feedetail")
         raise
     settlement = await settle(
-        session, principal, mdtrt_id, SettleIn(acct_used_flag=body.acct_used_flag)
+        session,
+        principal,
+        mdtrt_id,
+        SettleIn(acct_used_flag=body.acct_used_flag),
+        commit=Commit.WITH_CALLER,
     )
     return mdtrt_id, settlement
 

@@ -35,6 +35,7 @@ from claims.settlement.schemas import (
 )
 from claims.settlement.service import filings, persons, policies, visits
 from claims.settlement.service import settle as settlement
+from claims.settlement.service.settle import Commit
 from engine import idempotency
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session, utcnow
@@ -234,7 +235,7 @@ async def presettle(
     mdtrt_id: str, body: SettleIn, principal: Hospital, session: Session
 ) -> SettlementOut:
     """2206 pre-settle: the split settle would make now; changes nothing."""
-    return await settlement.presettle(session, principal, mdtrt_id, body)
+    return await settlement.presettle(session, principal, mdtrt_id, body, commit=Commit.ALONE)
 
 
 @router.post(
@@ -264,12 +265,13 @@ async def settle(
 ) -> Response:
     """2207 settle, idempotent under ``Idempotency-Key`` (read with the visit's state, the
     response stored with the settlement's own write). Its settlement commits on its own, its
-    statements shared with the settles running alongside it (``grouped``); the answer is sent
-    as the very JSON stored for replays (``SettlementOut.as_json``)."""
+    statements shared with the settles running alongside it (``Commit.GROUPED``: this unit of
+    work writes nothing else); the answer is sent as the very JSON stored for replays
+    (``SettlementOut.as_json``)."""
     request_hash = fingerprint(f"settle:{mdtrt_id}", body.model_dump(mode="json"))
     reservation = idempotency.Reservation(principal, idempotency_key, request_hash)
     settled = await settlement.settle(
-        session, principal, mdtrt_id, body, reservation=reservation, grouped=True
+        session, principal, mdtrt_id, body, commit=Commit.GROUPED, reservation=reservation
     )
     return Response(settled.as_json(), status_code=201, media_type="application/json")
 

@@ -25,6 +25,7 @@ which BEGIN IMMEDIATE already serialises. ``docs/performance.md`` has the figure
 from __future__ import annotations
 
 import asyncio
+import enum
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
@@ -523,10 +524,13 @@ class GroupedSettlementStore(SettlementStore):
         self.batchers = batchers
 
     def optimistic_attempt(self) -> AbstractAsyncContextManager[object]:
-        return nullcontext()
+        return self.batchers.settling()
 
     async def locked(self) -> SettlementStore:
-        return await _driver_store(self.session)
+        """On the unit of work's own connection: in autocommit, so that the retry's transaction
+        is its own, unless reading a policy the process had not cached began the unit of work's
+        transaction already; that one then commits the retry, as it writes nothing else."""
+        return await _driver_store(self.session, autocommit=not self.session.in_transaction())
 
     async def read_state(self, params: dict[str, Any], *, lock: bool) -> Sequence[StateRow]:
         assert not lock, "a grouped read never locks: the locked store does"
@@ -543,23 +547,45 @@ class _Batchers:
         self.engine = engine
         self.reads: Batcher[dict[str, Any], Sequence[StateRow]] = Batcher(self._read)
         self.writes: Batcher[Effects, bool] = Batcher(self._write)
-        #: Connections that batches left behind while other batches ran or waited.
-        self._spare: list[AsyncConnection] = []
+        #: Connections that batches left behind while other batches ran or waited, each with
+        #: its psycopg connection.
+        self._spare: list[tuple[AsyncConnection, DriverConnection]] = []
+        #: Grouped settles between the start of their read and the end of their write.
+        self._settles = 0
+
+    @asynccontextmanager
+    async def settling(self) -> AsyncIterator[None]:
+        """Around a grouped settle's read, adjudication and write: the connections its batches
+        leave behind stay for the next batch until no settle is between its read and its write,
+        so a lone settle writes on the connection it read on (one pool checkout, not two)."""
+        self._settles += 1
+        try:
+            yield
+        finally:
+            self._settles -= 1
+            if not self._in_use(0):
+                await self._close_spare()
+
+    def _in_use(self, running: int) -> bool:
+        """Whether a settle or a batch other than the ``running`` ones may want a connection."""
+        return self._settles > 0 or self.reads.busy + self.writes.busy > running
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[DriverConnection]:
         """A connection in autocommit: one a batch that ended left behind, or a pooled one. It
-        is kept for the next batch while other batches run or wait, and goes back to the pool
-        with the others once none does (an idle process holds none): under load a batch then
-        skips the pool's checkout. Discarded when a statement on it met an outage."""
+        is kept for the next batch while settles or other batches run or wait, and goes back to
+        the pool with the others once none does (an idle process holds none): a settle's write
+        and, under load, any batch then skip the pool's checkout. Discarded when a statement on
+        it met an outage."""
         if self._spare:
-            connection = self._spare.pop()
+            connection, driver = self._spare.pop()
         else:
             connection = await self.engine.connect()
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        assert isinstance(driver, psycopg.AsyncConnection)
+            raw = await connection.get_raw_connection()
+            pooled = raw.driver_connection
+            assert isinstance(pooled, psycopg.AsyncConnection)
+            driver = pooled
         try:
             yield driver
         except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -570,17 +596,18 @@ class _Batchers:
             if not isinstance(exc, Exception):  # cancelled: the loop is shutting down
                 await connection.close()
                 raise
-            await self._release(connection)
+            await self._release(connection, driver)
             raise
-        await self._release(connection)
+        await self._release(connection, driver)
 
-    async def _release(self, connection: AsyncConnection) -> None:
-        self._spare.append(connection)
-        # This batch still counts as running.
-        if self.reads.busy + self.writes.busy > 1:
-            return
+    async def _release(self, connection: AsyncConnection, driver: DriverConnection) -> None:
+        self._spare.append((connection, driver))
+        if not self._in_use(1):  # this batch still counts as running
+            await self._close_spare()
+
+    async def _close_spare(self) -> None:
         spare, self._spare = self._spare, []
-        for idle in spare:
+        for idle, _ in spare:
             await idle.close()
 
     async def _read(self, requests: Sequence[dict[str, Any]]) -> list[Sequence[StateRow]]:
@@ -648,23 +675,40 @@ def _forget_batchers(engine: Engine) -> None:
     _batchers.pop(engine, None)
 
 
-async def _driver_store(session: AsyncSession) -> DriverSettlementStore:
-    """The store on the session's psycopg connection. When the unit of work has not begun and
-    opens a connection of its own, that connection runs in autocommit: an optimistic settle
-    then sends no BEGIN or COMMIT at all."""
-    if not session.in_transaction() and isinstance(session.get_bind(), Engine):
+class Commit(enum.Enum):
+    """How a settlement's statements commit, chosen by the route the request enters through:
+    never inferred from the state of its unit of work."""
+
+    #: Shared with the settles running alongside it in this process (group commit), each
+    #: statement committing alone; a retry under the person's row lock runs in a transaction of
+    #: its own. Only for a unit of work that writes nothing else (JSON 2207).
+    GROUPED = enum.auto()
+    #: On the unit of work's own connection, opened in autocommit: each statement commits alone
+    #: and an optimistic settle sends no BEGIN or COMMIT. The unit of work must not have begun.
+    ALONE = enum.auto()
+    #: Inside the caller's transaction, committed or rolled back with all else it writes (the
+    #: envelope's 2207, which checks the HIS's figures after settling; dispensing).
+    WITH_CALLER = enum.auto()
+
+
+async def _driver_store(session: AsyncSession, *, autocommit: bool) -> DriverSettlementStore:
+    """The store on the session's psycopg connection, opened in autocommit when ``autocommit``.
+    A session bound to a connection rather than an engine (a test's, inside the transaction it
+    rolls back) stays in that connection's transaction."""
+    if autocommit and isinstance(session.get_bind(), Engine):
+        if session.in_transaction():
+            raise RuntimeError("a settle that commits alone must open its unit of work")
         await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     return DriverSettlementStore(session, await driver_connection(session))
 
 
-async def store(session: AsyncSession, *, grouped: bool = False) -> SettlementStore:
-    """The store for the session's unit of work: on PostgreSQL, on its psycopg connection, or,
-    ``grouped``, sharing its statements with concurrent settles (:class:`GroupedSettlementStore`;
-    only for a caller that writes nothing else in its unit of work, since the settlement then
-    commits apart from it)."""
+async def store(session: AsyncSession, commit: Commit) -> SettlementStore:
+    """The store for the session's unit of work, committing as ``commit`` says. SQLite runs
+    every settle in the unit of work's transaction (BEGIN IMMEDIATE serialises writers), and a
+    session bound to a connection (a test's) cannot share batches, so it settles there alone."""
     await session.flush()  # a caller may have added the visit in this transaction (dispensing)
     if session.get_bind().dialect.name != "postgresql":
         return SettlementStore(session)
-    if grouped and isinstance(session.bind, AsyncEngine):
+    if commit is Commit.GROUPED and isinstance(session.bind, AsyncEngine):
         return GroupedSettlementStore(session, _batchers_of(session.bind))
-    return await _driver_store(session)
+    return await _driver_store(session, autocommit=commit is not Commit.WITH_CALLER)

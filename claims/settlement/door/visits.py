@@ -5,7 +5,8 @@
 * :func:`register_visit`, :func:`upload_fees` and :func:`settle` — a pharmacy purchase (med_type
   41) is registered, priced and settled as any visit is (2201, 2204, 2207), with the request
   types :class:`VisitIn`, :class:`DiagnosisIn`, :class:`FeeUpload`, :class:`FeeLineIn` and
-  :class:`SettleIn`; a dispense answers the :class:`SettlementOut`;
+  :class:`SettleIn`; a dispense settles with :attr:`Commit.WITH_CALLER`, inside its own
+  transaction, and answers the :class:`SettlementOut`;
 * :data:`IcdCode` — the wire type of a diagnosis, which a prescription carries too;
 * :class:`InsuranceRefused` — the insured place's policy pays nothing for the care.
 """
@@ -27,11 +28,12 @@ from claims.settlement.schemas import (
 )
 from claims.settlement.service import visits
 from claims.settlement.service.persons import certificate_matches
-from claims.settlement.service.settle import settle
+from claims.settlement.service.settle import Commit, settle
 from claims.settlement.service.visits import InsuranceRefused, upload_fees
 from engine.auth import Principal
 
 __all__ = [
+    "Commit",
     "DiagnosisIn",
     "FeeLineIn",
     "FeeUpload",

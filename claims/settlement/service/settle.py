@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +24,13 @@ from claims.settlement import repository
 from claims.settlement import store as settlement_store
 from claims.settlement.audit_facts import settlement_facts
 from claims.settlement.models import SETTLEMENT_AMOUNTS, Settlement
-from claims.settlement.schemas import SettleIn, SettlementOut, SettlementPage
+from claims.settlement.schemas import (
+    LineSplitOut,
+    SetlDetailOut,
+    SettleIn,
+    SettlementOut,
+    SettlementPage,
+)
 from claims.settlement.scope import institution_filter, is_institution
 from claims.settlement.service import policies, presettle_token
 from claims.settlement.service.adjudication import (
@@ -35,7 +42,7 @@ from claims.settlement.service.adjudication import (
     adjudicate,
 )
 from claims.settlement.service.visits import priced_line
-from claims.settlement.store import StateRow
+from claims.settlement.store import Commit, StateRow
 from engine import audit, idempotency, metrics, outbox
 from engine.auth import Principal
 from engine.clock import local_date
@@ -247,33 +254,60 @@ def _columns(row: Settlement) -> dict[str, Any]:
 
 
 def settlement_out(values: Mapping[str, Any], **extra: object) -> SettlementOut:
-    """The 2206/2207/2208 answer from the settlement's column values."""
+    """The 2206/2207/2208 answer from the settlement's column values.
+
+    Built without validating again: every value is the engine's own, computed by adjudication
+    (which checks each amount it makes) or read back from columns the database constrains, and
+    the amounts are integers of fen. The answer's one pass through pydantic is its serialisation
+    (``SettlementOut.as_json``), which renders each amount by its wire type."""
     status = "presettled" if values["setl_id"] is None else values["status"]
-    return SettlementOut.model_validate(
-        {
-            "setl_id": values["setl_id"],
-            "mdtrt_id": values["mdtrt_id"],
-            "psn_no": values["psn_no"],
-            "fixmedins_code": values["fixmedins_code"],
-            "insuplc_admdvs": values["insuplc_admdvs"],
-            "mdtrtarea_admvs": values["admdvs"],
-            "filing_type": values["filing_type"],
-            "insutype": values["insutype"],
-            "med_type": values["med_type"],
-            "clr_type": values["clr_type"],
-            "clr_way": values["clr_way"],
-            "setl_time": values["setl_time"],
-            "status": status,
-            "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
-            "revoked_at": values["revoked_at"],
-            "acct_used_flag": values["acct_used_flag"],
-            **{name: yuan(values[name]) for name in SETTLEMENT_AMOUNTS},
-            "setldetail": values["setldetail"],
-            "lines": values["lines"],
-            "explanation": values["explanation"],
-            **extra,
-        }
+    fields: dict[str, Any] = {
+        "setl_id": values["setl_id"],
+        "mdtrt_id": values["mdtrt_id"],
+        "psn_no": values["psn_no"],
+        "fixmedins_code": values["fixmedins_code"],
+        "insuplc_admdvs": values["insuplc_admdvs"],
+        "mdtrtarea_admvs": values["admdvs"],
+        "filing_type": values["filing_type"],
+        "insutype": values["insutype"],
+        "med_type": values["med_type"],
+        "clr_type": values["clr_type"],
+        "clr_way": values["clr_way"],
+        "setl_time": values["setl_time"],
+        "status": status,
+        "refd_setl_flag": "1" if values["status"] == "revoked" else "0",
+        "revoked_at": values["revoked_at"],
+        "acct_used_flag": values["acct_used_flag"],
+        **{name: yuan(values[name]) for name in SETTLEMENT_AMOUNTS},
+        "setldetail": [_setl_detail(detail) for detail in values["setldetail"]],
+        "lines": [_line_split(line) for line in values["lines"]],
+        "explanation": values["explanation"],
+        **extra,
+    }
+    return SettlementOut.model_construct(**fields)
+
+
+def _setl_detail(stored: Mapping[str, Any]) -> SetlDetailOut:
+    fields: dict[str, Any] = {name: Decimal(stored[name]) for name in _DETAIL_AMOUNTS}
+    return SetlDetailOut.model_construct(
+        fund_pay_type=stored["fund_pay_type"], setl_proc_info=stored["setl_proc_info"], **fields
     )
+
+
+def _line_split(stored: Mapping[str, Any]) -> LineSplitOut:
+    fields: dict[str, Any] = {name: Decimal(stored[name]) for name in _LINE_AMOUNTS}
+    return LineSplitOut.model_construct(feedetl_sn=stored["feedetl_sn"], **fields)
+
+
+#: The amounts of a ``setldetail`` entry and of a line's split, stored as decimal strings.
+_DETAIL_AMOUNTS = ("fund_payamt", "inscp_scp_amt", "crt_payb_lmt_amt")
+_LINE_AMOUNTS = (
+    "det_item_fee_sumamt",
+    "fulamt_ownpay_amt",
+    "overlmt_amt",
+    "preselfpay_amt",
+    "inscp_scp_amt",
+)
 
 
 def _facts(values: Mapping[str, Any]) -> funding.SettlementFacts:
@@ -287,10 +321,16 @@ def _facts(values: Mapping[str, Any]) -> funding.SettlementFacts:
 
 
 async def presettle(
-    session: AsyncSession, principal: Principal, mdtrt_id: str, body: SettleIn
+    session: AsyncSession,
+    principal: Principal,
+    mdtrt_id: str,
+    body: SettleIn,
+    *,
+    commit: Commit,
 ) -> SettlementOut:
-    """2206: the numbers settle would give now; writes nothing."""
-    store = await settlement_store.store(session)
+    """2206: the numbers settle would give now; writes nothing. ``commit``: how its read runs
+    (``settlement_store.Commit``)."""
+    store = await settlement_store.store(session, commit)
     claim = _adjudicated(await _read(store, principal, mdtrt_id, None, lock=False), body)
     token = presettle_token.issue(mdtrt_id, claim.state_digest)
     return settlement_out(_values(claim, principal, setl_id=None), presettle_token=token)
@@ -303,8 +343,8 @@ async def settle(
     mdtrt_id: str,
     body: SettleIn,
     *,
+    commit: Commit,
     reservation: idempotency.Reservation | None = None,
-    grouped: bool = False,
 ) -> SettlementOut:
     """2207: settle the visit, applying every effect atomically (``SettlementStore.write``).
     Under ``reservation`` the response is stored with the same write; a request whose key
@@ -315,9 +355,10 @@ async def settle(
     person's ledger moved between the read and the write, again under the person's row lock,
     where it cannot move: settlements of one person arriving at once queue there.
 
-    ``grouped``: the first attempt shares its statements with the settles running alongside it
-    in this process (group commit, ``settlement_store.store``), for a caller whose unit of work
-    writes nothing else: the settlement commits on its own.
+    ``commit``, chosen where the request enters (``settlement_store.Commit``): the settlement
+    commits alone, its first attempt's statements shared with the settles running alongside it
+    in this process (group commit) or on the unit of work's own connection, or with the rest of
+    the caller's transaction.
 
     A ``presettle_token`` the engine did not issue for this visit is refused before anything is
     read (``presettle_token.issued_digest``)."""
@@ -326,7 +367,7 @@ async def settle(
         if body.presettle_token is None
         else presettle_token.issued_digest(mdtrt_id, body.presettle_token)
     )
-    store = await settlement_store.store(session, grouped=grouped)
+    store = await settlement_store.store(session, commit)
     try:
         if (attempt := store.optimistic_attempt()) is not None:
             async with attempt:

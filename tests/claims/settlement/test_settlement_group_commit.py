@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from claims.settlement.models import BenefitAccumulator, Person, Settlement
 from claims.settlement.store import Effects, GroupedSettlementStore
@@ -201,3 +201,36 @@ async def test_retried_keys_racing_their_first_requests_settle_once(
         ).all()
     assert sorted(count for _, count in per_visit) == [1] * len(visits)
     assert {r.json()["medfee_sumamt"] for r in responses} == {"100.00"}
+
+
+async def test_a_lone_settle_reads_and_writes_on_one_connection_and_gives_it_back(
+    committed_world: World, database: Database
+) -> None:
+    """A lone settle's write takes the connection its read left behind (one pool checkout for
+    both), and the process holds no connection once it has answered."""
+    world = committed_world
+    visits = []
+    for _ in range(2):
+        psn_no, certno = await world.enrol(insutype="310")
+        visit = await world.visit(psn_no, certno)
+        await world.fees(visit["mdtrt_id"], [(CLASS_A_ITEM, "1", "100.00")])
+        visits.append(visit["mdtrt_id"])
+    assert (await world.settle(visits[0])).status_code == 201  # the policy is cached now
+    pool = database.engine.sync_engine.pool
+    moves: list[str] = []
+
+    def checked_out(*_: object) -> None:
+        moves.append("out")
+
+    def checked_in(*_: object) -> None:
+        moves.append("in")
+
+    event.listen(pool, "checkout", checked_out)
+    event.listen(pool, "checkin", checked_in)
+    try:
+        assert (await world.settle(visits[1])).status_code == 201
+    finally:
+        event.remove(pool, "checkout", checked_out)
+        event.remove(pool, "checkin", checked_in)
+
+    assert moves == ["out", "in"]

@@ -63,19 +63,24 @@ async def test_the_claim_generic_plan_reads_the_live_settlement_by_its_index(
 async def test_settle_opens_its_unit_of_work_in_autocommit_and_the_pool_gets_it_back_transactional(
     database_url: str,
 ) -> None:
-    """A settle that opens its unit of work sends no BEGIN; the pool must not pass that mode on
-    to the next unit of work, whose statements would then each commit alone."""
+    """A settle that commits alone opens its unit of work in autocommit and sends no BEGIN; the
+    pool must not pass that mode on to the next unit of work, whose statements would then each
+    commit alone. One that commits with its caller stays in the caller's transaction, and one
+    asked to commit alone inside a transaction under way is refused rather than settled in it."""
     db = Database.connect(to_async_url(database_url), pool_size=1)  # one connection, reused
     try:
         async with db.sessionmaker() as session:
-            assert (await settlement_store.store(session)).optimistic_attempt() is not None
+            store = await settlement_store.store(session, settlement_store.Commit.ALONE)
+            assert store.optimistic_attempt() is not None
             settling = await driver_connection(session)
             assert settling.autocommit
         async with db.sessionmaker() as session, session.begin():
-            await session.execute(select(1))  # a unit of work under way: store() leaves it be
-            await settlement_store.store(session)
+            await session.execute(select(1))  # a unit of work under way
+            await settlement_store.store(session, settlement_store.Commit.WITH_CALLER)
             again = await driver_connection(session)
             assert again is settling
             assert not again.autocommit
+            with pytest.raises(RuntimeError, match="must open its unit of work"):
+                await settlement_store.store(session, settlement_store.Commit.ALONE)
     finally:
         await db.dispose()
