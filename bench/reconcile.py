@@ -208,6 +208,12 @@ def memory_mb(pid: int, field: str) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def api_server(database_url: str, log: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """``sanyi serve`` in a process of its own; its log goes to ``log``."""
@@ -275,6 +281,7 @@ class Measured:
 
     totals_s: list[float] = field(default_factory=list)
     details_s: list[float] = field(default_factory=list)
+    details_cpu_s: list[float] = field(default_factory=list)  # the API process's CPU
     postgres_s: list[tuple[float, float]] = field(default_factory=list)  # (COPY, join)
     job_s: list[tuple[float, float]] = field(default_factory=list)  # (to 202, to done)
     totals: dict[str, Any] = field(default_factory=dict)
@@ -284,9 +291,14 @@ class Measured:
         """Each synchronous 3202 over PostgreSQL alone in the same round."""
         return [api / (c + j) for api, (c, j) in zip(self.details_s, self.postgres_s, strict=True)]
 
+    def best_ratio(self) -> float:
+        """The fastest synchronous 3202 over the fastest PostgreSQL alone: on a loaded machine
+        the least disturbed run of each is the closest to what each costs."""
+        return min(self.details_s) / min(c + j for c, j in self.postgres_s)
+
 
 async def run_requests(
-    base: str, key: str, database: str, path: Path, runs: int, job_runs: int
+    base: str, key: str, database: str, path: Path, runs: int, job_runs: int, api_pid: int
 ) -> Measured:
     """3201 ``runs`` times; then ``runs`` rounds of PostgreSQL alone and the synchronous 3202,
     which goes first alternating, so both see the same load and the same caches; then the job
@@ -313,7 +325,7 @@ async def run_requests(
         for round_ in range(runs):
             if round_ % 2 == 0:
                 measured.postgres_s.append(postgres_alone(database, path))
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds(api_pid)
             response = await client.post(
                 "/v1/reconciliation/details",
                 params=PERIOD,
@@ -321,6 +333,7 @@ async def run_requests(
                 headers={"Content-Type": "text/csv"},
             )
             measured.details_s.append(time.perf_counter() - start)
+            measured.details_cpu_s.append(cpu_seconds(api_pid) - cpu)
             measured.details = checked(response)
             if round_ % 2 == 1:
                 measured.postgres_s.append(postgres_alone(database, path))
@@ -387,7 +400,9 @@ def main() -> None:
         )
         with api_server(url, Path(tmp) / "api.log") as (base, process):
             rss_before = memory_mb(process.pid, "VmRSS")
-            measured = asyncio.run(run_requests(base, key, database, path, args.runs, job_runs))
+            measured = asyncio.run(
+                run_requests(base, key, database, path, args.runs, job_runs, process.pid)
+            )
             server_peak = memory_mb(process.pid, "VmHWM")
         steps = logged_steps(Path(tmp) / "api.log")
         client_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -409,6 +424,7 @@ def main() -> None:
         f"{figures(measured.details_s)}"
     )
     print(f"  steps: {step_figures(steps.get('reconciliation', []))}")
+    print(f"  API process CPU: {figures(measured.details_cpu_s)}")
     print(
         f"  mismatches: {details['counts']} "
         f"({'as seeded' if details['counts'] == expected else 'NOT as seeded'})"
@@ -420,6 +436,7 @@ def main() -> None:
     )
     ratios = measured.ratios()
     print(f"ratio 3202 / (COPY + join), round by round: {figures(ratios, unit='x')}")
+    print(f"ratio of the best 3202 to the best COPY + join: {measured.best_ratio():.2f}x")
     if measured.job_s:
         print(f"3202 as a job, submit to 202:  {figures([a for a, _ in measured.job_s])}")
         print(f"3202 as a job, submit to done: {figures([d for _, d in measured.job_s])}")
@@ -430,10 +447,18 @@ def main() -> None:
     )
     print(f"bench client peak memory: {client_peak:.0f} MB")
     print(f"run id {uuid.UUID(details['recon_id'])}")
-    met = statistics.median(ratios) <= RATIO_TARGET and server_peak < MEMORY_TARGET_MB
+    memory = "met" if server_peak < MEMORY_TARGET_MB else "NOT met"
+    verdicts = {
+        name: "met" if ratio <= RATIO_TARGET else "NOT met"
+        for name, ratio in (
+            ("median of the rounds", statistics.median(ratios)),
+            ("best of each", measured.best_ratio()),
+        )
+    }
     print(
-        f"target: 3202 within {RATIO_TARGET}x of COPY + join (median of the rounds) and "
-        f"< {MEMORY_TARGET_MB} MB: {'met' if met else 'NOT met'}"
+        f"target 3202 within {RATIO_TARGET}x of COPY + join: "
+        + ", ".join(f"{verdict} by the {name}" for name, verdict in verdicts.items())
+        + f"; API under {MEMORY_TARGET_MB} MB: {memory}"
     )
 
 
