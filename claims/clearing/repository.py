@@ -8,8 +8,9 @@ A detail file is loaded into a staging table of its own and compared with one fu
   size. The staging table keeps amounts as exact ``numeric`` yuan and has no index while it
   loads. PostgreSQL itself refuses a row it cannot parse or an over-long id, naming the line; a
   unique index built after the load refuses a setl_id listed twice; the other checks (whole fen,
-  range, the 0/1 flag) ride on the one scan that totals the file, which costs less than CHECK
-  constraints evaluated row by row during COPY.
+  range, the 0/1 flag) ride on a statement that reads the file anyway, which costs less than
+  CHECK constraints evaluated row by row during COPY: the diff for a synchronous 3202
+  (:func:`diff_upload`), the scan that totals the file for a job's submission.
 * SQLite (the embedded default): the service parses the stream and the rows are inserted in
   batches (``executemany``), already in fen.
 
