@@ -272,10 +272,10 @@ class _Steps:
         log.info("%s %s: %s", what, recon_id, steps)
 
 
-async def _stage(
+async def _load(
     session: AsyncSession, upload: repo.Upload, chunks: AsyncIterator[bytes], steps: _Steps
-) -> Totals:
-    """Load the streamed file into ``upload`` and check it whole; the file's totals. A bad file
+) -> None:
+    """Load the streamed file into ``upload`` and refuse a setl_id listed twice. A bad file
     raises :class:`InvalidRequest`, and the caller's unit of work rolls everything back."""
     with steps.step("load"):
         if upload.postgres:
@@ -284,12 +284,11 @@ async def _stage(
             await repo.insert_rows(session, upload, _parsed(chunks))
     with steps.step("unique"):
         await repo.refuse_duplicates(session, upload)
-    with steps.step("check"):
-        return await repo.upload_totals(session, upload)
 
 
-def _new_run(principal: Principal, scope: Scope, period: Period, file: Totals) -> ReconRun:
-    """A run with the file's totals; the engine's side and the counts are set by :func:`_diff`."""
+def _new_run(principal: Principal, scope: Scope, period: Period) -> ReconRun:
+    """A run without figures yet: the file's are set once it is checked, the engine's side and
+    the counts by :func:`_complete`."""
     assert principal.admdvs is not None
     return ReconRun(
         id=uuid.uuid4(),
@@ -301,19 +300,24 @@ def _new_run(principal: Principal, scope: Scope, period: Period, file: Totals) -
         stmt_begndate=period.begndate,
         stmt_enddate=period.enddate,
         stmt_rslt="1",
-        **_figures(file, Totals(), dict.fromkeys(KINDS, 0)),
+        **_figures(Totals(), Totals(), dict.fromkeys(KINDS, 0)),
     )
 
 
-async def _diff(
+async def _write_mismatches(
     session: AsyncSession, run: ReconRun, upload: repo.Upload, scope: Scope, steps: _Steps
-) -> DetailReconOut:
-    """Write the mismatches of the staged file, drop the staging table, complete the run."""
+) -> None:
     with steps.step("diff"):
         await repo.diff_upload(session, upload, scope, run.id)
+
+
+async def _complete(
+    session: AsyncSession, run: ReconRun, upload: repo.Upload, file: Totals, steps: _Steps
+) -> DetailReconOut:
+    """Drop the staging table and give the run its figures, from the file's totals and the
+    mismatches written."""
     await repo.drop_upload(session, upload)
     sums = await repo.mismatch_sums(session, run.id, KINDS)
-    file = _side_figures(run, "file")
     for name, value in _figures(file, file - sums.file + sums.here, sums.counts).items():
         setattr(run, name, value)
     run.stmt_rslt = "1" if any(sums.counts.values()) else "0"
@@ -328,14 +332,22 @@ async def reconcile_details(
     asked: ScopeRequest,
     chunks: AsyncIterator[bytes],
 ) -> DetailReconOut:
-    """3202: load the streamed file, diff it against the scope's settlements, keep the result."""
+    """3202: load the streamed file, diff it against the scope's settlements, keep the result.
+
+    The diff checks the file's values as it joins (``repo.diff_upload``), so the file is totalled
+    after it, by a scan that checks nothing.
+    """
     scope = await asked.scope(session, principal)
     steps = _Steps()
     upload = await repo.create_upload(session)
-    run = _new_run(principal, scope, asked.period, await _stage(session, upload, chunks, steps))
+    await _load(session, upload, chunks, steps)
+    run = _new_run(principal, scope, asked.period)
     session.add(run)
     await session.flush()
-    out = await _diff(session, run, upload, scope, steps)
+    await _write_mismatches(session, run, upload, scope, steps)
+    with steps.step("totals"):
+        file = await repo.upload_totals(session, upload, check=False)
+    out = await _complete(session, run, upload, file, steps)
     await audit.record(
         session,
         actor=principal,
@@ -363,11 +375,13 @@ async def submit_details(
     dispatched only once this unit of work committed."""
     scope = await asked.scope(session, principal)
     steps = _Steps()
-    run = _new_run(principal, scope, asked.period, Totals())
+    run = _new_run(principal, scope, asked.period)
     session.add(run)
     await session.flush()
     upload = await repo.create_upload(session, job=run.id)
-    file = await _stage(session, upload, chunks, steps)
+    await _load(session, upload, chunks, steps)
+    with steps.step("check"):
+        file = await repo.upload_totals(session, upload, check=True)
     for name, value in _figures(file, Totals(), dict.fromkeys(KINDS, 0)).items():
         setattr(run, name, value)
     job = ReconJob(recon_id=run.id, status="queued", scope_admdvs=scope.admdvs, attempts=0)
@@ -416,9 +430,9 @@ async def run_job(db: Database, recon_id: uuid.UUID) -> None:
         if job is None or run is None or job.status != "running":
             return  # finished by a concurrent delivery while this one waited for the lock
         steps = _Steps()
-        out = await _diff(
-            session, run, repo.staged_upload(session, recon_id), run_scope(run, job), steps
-        )
+        upload = repo.staged_upload(session, recon_id)
+        await _write_mismatches(session, run, upload, run_scope(run, job), steps)
+        out = await _complete(session, run, upload, _side_figures(run, "file"), steps)
         job.status, job.finished_at = "done", utcnow()
         payload = out.model_dump(mode="json", exclude={"mismatches"})
         await audit.record(

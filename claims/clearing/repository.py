@@ -8,8 +8,9 @@ A detail file is loaded into a staging table of its own and compared with one fu
   size. The staging table keeps amounts as exact ``numeric`` yuan and has no index while it
   loads. PostgreSQL itself refuses a row it cannot parse or an over-long id, naming the line; a
   unique index built after the load refuses a setl_id listed twice; the other checks (whole fen,
-  range, the 0/1 flag) ride on the one scan that totals the file, which costs less than CHECK
-  constraints evaluated row by row during COPY.
+  range, the 0/1 flag) ride on a statement that reads the file anyway, which costs less than
+  CHECK constraints evaluated row by row during COPY: the diff for a synchronous 3202
+  (:func:`diff_upload`), the scan that totals the file for a job's submission.
 * SQLite (the embedded default): the service parses the stream and the rows are inserted in
   batches (``executemany``), already in fen.
 
@@ -37,6 +38,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     Row,
+    Select,
     String,
     Table,
     and_,
@@ -175,10 +177,16 @@ class Upload:
     table: Table
     postgres: bool
 
-    def fen(self, column: str) -> Any:
-        """An uploaded amount in fen: PostgreSQL stages exact yuan, SQLite stages fen."""
-        value = self.table.c[column]
+    def fen(self, value: Any) -> Any:
+        """An uploaded amount (a staged column, or one carried through a query) in fen:
+        PostgreSQL stages exact yuan, SQLite stages fen."""
         return cast(value * 100, BigInteger) if self.postgres else value
+
+    def differs(self, column: str, fen: Any) -> ColumnElement[bool]:
+        """The uploaded amount is not ``fen``, compared exactly: on PostgreSQL in ``numeric``, so
+        that a value that is not a whole fen differs from every stored amount."""
+        value = self.table.c[column]
+        return (value * 100 if self.postgres else value) != fen
 
 
 def _staging_table(name: str, postgres: bool, *, temporary: bool) -> Table:
@@ -346,22 +354,25 @@ INVALID_REASONS = {
 }
 
 
-async def upload_totals(session: AsyncSession, upload: Upload) -> Totals:
-    """The file's totals, in the same scan that checks every value (PostgreSQL): a file with an
-    invalid value is refused, naming the first such row by its setl_id."""
+async def upload_totals(session: AsyncSession, upload: Upload, *, check: bool) -> Totals:
+    """The file's totals.
+
+    With ``check`` (PostgreSQL; the SQLite path checks rows as it parses them), in the same scan
+    that checks every value: a file with an invalid value is refused, naming the first such row
+    by its setl_id. Without, the values must have been checked already (:func:`diff_upload`
+    checks those of a synchronous upload within its join, which is cheaper than this scan).
+    """
     u = upload.table.c
     live = u.refd_setl_flag == "0"
     columns = _totals_columns(live, u.medfee_sumamt, u.fund_pay_sumamt, u.acct_pay)
     if not upload.postgres:
         return _totals((await session.execute(select(*columns))).one())
     invalid = _invalid(upload)
-    row = (
-        await session.execute(select(*columns, func.min(u.setl_id).filter(or_(*invalid.values()))))
-    ).one()
-    if row[-1] is not None:
-        await _refuse(session, upload, row[-1], invalid)
-    count, live_count, *sums = row[:-1]
-    return Totals(count, live_count, *(to_fen(cny(value)) for value in sums))
+    first_invalid = [func.min(u.setl_id).filter(or_(*invalid.values()))] if check else []
+    count, live_count, *sums = (await session.execute(select(*columns, *first_invalid))).one()
+    if check and sums[-1] is not None:
+        await _refuse(session, upload, sums[-1], invalid)
+    return Totals(count, live_count, *(to_fen(cny(value)) for value in sums[:3]))
 
 
 async def _refuse(
@@ -384,10 +395,16 @@ async def _refuse(
 async def diff_upload(
     session: AsyncSession, upload: Upload, scope: Scope, recon_id: uuid.UUID
 ) -> None:
-    """Write every mismatch between the upload and the scope's settlements.
+    """Write every mismatch between the upload and the scope's settlements, and on PostgreSQL
+    refuse the file if a value of it is invalid.
 
     One statement: a full join on setl_id, keeping rows missing on either side or differing in
-    amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no).
+    amount (to the fen), revocation flag, or identity (mdtrt_id, psn_no). Amounts are compared
+    exactly and stored amounts are whole fen in [0, 10^16) (the settlement's CHECK constraint
+    and this limit, which the join also tests), so a row with an invalid value (not a whole fen,
+    negative, beyond numeric(16,2), a flag other than 0 or 1) is always kept: the values are
+    checked on the kept rows only, not on every row of the file as :func:`upload_totals` would.
+    An invalid row is named as there: the first by setl_id, its first invalid column.
     """
     await set_local(session, "work_mem", DIFF_WORK_MEM)
     s = SETTLEMENTS.c
@@ -406,11 +423,13 @@ async def diff_upload(
     )
     u, h = upload.table.c, here.c
     both = and_(u.setl_id.is_not(None), h.setl_id.is_not(None))
-    amount = or_(*(upload.fen(c) != h[c] for c in AMOUNT_COLUMNS))
+    amount = or_(*(upload.differs(c, h[c]) for c in AMOUNT_COLUMNS))
     revocation = u.refd_setl_flag != h.refd_setl_flag
     identity = or_(u.mdtrt_id != h.mdtrt_id, u.psn_no != h.psn_no)
+    kept = [u.setl_id.is_(None), h.setl_id.is_(None), amount, revocation, identity]
+    if upload.postgres:
+        kept += [h[c] >= AMOUNT_LIMIT * 100 for c in AMOUNT_COLUMNS]
     columns: dict[str, Any] = {
-        "recon_id": literal(recon_id, ReconMismatch.recon_id.type),
         "setl_id": func.coalesce(u.setl_id, h.setl_id),
         "missing_here": h.setl_id.is_(None),
         "missing_there": u.setl_id.is_(None),
@@ -419,19 +438,43 @@ async def diff_upload(
         "identity_differs": and_(both, identity),
         "file_mdtrt_id": u.mdtrt_id,
         "file_psn_no": u.psn_no,
-        **{f"file_{c}": upload.fen(c) for c in AMOUNT_COLUMNS},
+        **{f"file_{c}": u[c] for c in AMOUNT_COLUMNS},
         "file_refd_setl_flag": u.refd_setl_flag,
         "here_mdtrt_id": h.mdtrt_id,
         "here_psn_no": h.psn_no,
         **{f"here_{c}": h[c] for c in AMOUNT_COLUMNS},
         "here_refd_setl_flag": h.refd_setl_flag,
     }
-    query = (
-        select(*columns.values())
+    found = (
+        select(*(value.label(name) for name, value in columns.items()))
         .select_from(upload.table.join(here, u.setl_id == h.setl_id, full=True))
-        .where(or_(u.setl_id.is_(None), h.setl_id.is_(None), amount, revocation, identity))
+        .where(or_(*kept))
     )
-    await session.execute(insert(ReconMismatch).from_select(list(columns), query))
+    file_amounts = {f"file_{c}" for c in AMOUNT_COLUMNS}
+    names = ["recon_id", *columns]
+
+    def stored(rows: Any) -> Select[Any]:
+        """The kept rows as ``recon_mismatch`` rows (file amounts in fen)."""
+        return select(
+            literal(recon_id, ReconMismatch.recon_id.type),
+            *(upload.fen(rows.c[n]) if n in file_amounts else rows.c[n] for n in columns),
+        )
+
+    if not upload.postgres:
+        kept_rows = found.subquery("found")
+        await session.execute(insert(ReconMismatch).from_select(names, stored(kept_rows)))
+        return
+    invalid = _invalid(upload)
+    checked = and_(u.setl_id.is_not(None), or_(*invalid.values()))
+    rows = found.add_columns(checked.label("invalid")).cte("found")
+    # Referenced twice, the CTE is computed once: the mismatches are written (if none is
+    # invalid they are all of them) and the first invalid row is read from the same rows.
+    written = insert(ReconMismatch).from_select(names, stored(rows).where(~rows.c.invalid))
+    first_invalid = await session.scalar(
+        select(func.min(rows.c.setl_id).filter(rows.c.invalid)).add_cte(written.cte("written"))
+    )
+    if first_invalid is not None:
+        await _refuse(session, upload, first_invalid, invalid)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from claims.clearing.models import ReconRun
 from engine.audit import AuditEntry
 from tests.support.factories.clearing import (
     HEADER,
@@ -203,6 +204,35 @@ async def test_a_bad_value_is_refused_naming_where(
     assert reason in body["message"]
     if field is not None:
         assert body["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("column", "suffix", "value"),
+    [
+        ("refd_setl_flag", None, "2"),
+        ("medfee_sumamt", "4", None),  # 100.004: the engine's amount once rounded to the fen
+        ("acct_pay", None, "-0.01"),
+    ],
+)
+async def test_a_bad_value_on_a_settled_row_is_refused_first_by_setl_id_leaving_nothing(
+    world: World, session: AsyncSession, column: str, suffix: str | None, value: str | None
+) -> None:
+    bad = await settled(world)
+    fine = await settled(world)
+    changed = value if value is not None else f"{bad[column]}{suffix}"
+    later = file_row(fine, setl_id="ZZZZZZZZ", medfee_sumamt="1.001")  # invalid too, sorts last
+    rows = [file_row(fine), file_row(bad, **{column: changed}), later]
+    runs = await session.scalar(select(func.count()).select_from(ReconRun))
+
+    response = await _details(world, detail_file(rows))
+
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert (body["code"], body["field"]) == ("invalid_detail_file", column)
+    # PostgreSQL names the first bad row by setl_id, SQLite (parsing as it reads) by line.
+    named = (f"the row of setl_id {bad['setl_id']}: {column} ", f"line 3: {column} ")
+    assert body["message"].startswith(named)
+    assert await session.scalar(select(func.count()).select_from(ReconRun)) == runs
 
 
 async def test_a_duplicate_setl_id_or_a_wrong_header_is_refused(world: World) -> None:
