@@ -35,6 +35,10 @@ BROKER_URL = os.environ.get("SANYI_TEST_BROKER_URL", "amqp://guest:guest@127.0.0
 # Outside the embedded default the engine refuses the demo secret key: the apps the tests build on
 # PostgreSQL settings, and the CLI processes they start, use this one.
 os.environ.setdefault("SANYI_SECRET_KEY", "sanyi-tests-only-secret-key-0123456789")
+# Importing the workers above already read (and cached) the settings, before this secret was
+# set: without this, keys made before the first test that clears the cache would hash with the
+# demo secret, and a test run alone would find its own keys unknown.
+get_settings.cache_clear()
 
 
 def pytest_report_header() -> str:
