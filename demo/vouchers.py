@@ -38,6 +38,9 @@ def setup_vouchers(insurer: Client) -> DemoVouchers:
     private_key = signatures.generate_private_key(SignatureScheme.sm2)
     public = base64.b64encode(signatures.public_key_bytes(private_key)).decode()
     registered = insurer.post(
-        "/v1/vouchers/keys", json={"key_scheme": "sm2", "public_key": public}, expect=201
+        "/v1/vouchers/keys",
+        json={"key_scheme": "sm2", "public_key": public},
+        expect=201,
+        idempotent=True,
     )
     return DemoVouchers(insurer, private_key, registered["key_id"])

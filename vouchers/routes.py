@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from engine.auth import Principal, Role, require_role
 from engine.db import UnitOfWorkRoute, get_session, utcnow
+from engine.idempotency import IdempotencyKey, fingerprint, run_idempotent
 from engine.openapi import documented
 from vouchers import refusals, service, tokens
 from vouchers.models import VoucherKey
@@ -44,16 +45,30 @@ def _key_out(row: VoucherKey) -> VoucherKeyOut:
     summary="Register a voucher signing key",
     responses=documented(refusals.INVALID_PUBLIC_KEY, refusals.VOUCHER_KEY_EXISTS),
 )
-async def register_key(body: VoucherKeyIn, principal: Insurer, session: Session) -> VoucherKeyOut:
-    """Register a public key (SM2 or Ed25519) the insurer signs its own region's tokens with."""
-    row = await service.register_key(
+async def register_key(
+    body: VoucherKeyIn, principal: Insurer, session: Session, idempotency_key: IdempotencyKey
+) -> VoucherKeyOut:
+    """Register a public key (SM2 or Ed25519) the insurer signs its own region's tokens with,
+    idempotent under ``Idempotency-Key``."""
+
+    async def register() -> VoucherKeyOut:
+        row = await service.register_key(
+            session,
+            principal,
+            admdvs=_region(principal),
+            key_scheme=body.key_scheme,
+            public_key=body.public_key,
+        )
+        return _key_out(row)
+
+    return await run_idempotent(
         session,
         principal,
-        admdvs=_region(principal),
-        key_scheme=body.key_scheme,
-        public_key=body.public_key,
+        idempotency_key,
+        fingerprint("voucher-key", body.model_dump(mode="json")),
+        register,
+        VoucherKeyOut,
     )
-    return _key_out(row)
 
 
 @router.post(
@@ -62,15 +77,29 @@ async def register_key(body: VoucherKeyIn, principal: Insurer, session: Session)
     summary="Retire a voucher signing key",
     responses=documented(refusals.VOUCHER_KEY_NOT_FOUND, refusals.VOUCHER_KEY_RETIRED),
 )
-async def retire_key(key_id: str, principal: Insurer, session: Session, now: Now) -> VoucherKeyOut:
-    """Retire one of the caller's region's keys: from now on it prepares no token and verifies
-    none, a token signed before included (refused `voucher_unknown_issuer`). Retire a key whose
-    private half may be exposed at once; to rotate, register the next key, sign with it, and
-    retire the old one once its last tokens have expired (minutes)."""
-    row = await service.retire_key(
-        session, principal, admdvs=_region(principal), key_id=key_id, now=now
+async def retire_key(
+    key_id: str, principal: Insurer, session: Session, now: Now, idempotency_key: IdempotencyKey
+) -> VoucherKeyOut:
+    """Retire one of the caller's region's keys, idempotent under ``Idempotency-Key``: from now
+    on it prepares no token and verifies none, a token signed before included (refused
+    `voucher_unknown_issuer`). Retire a key whose private half may be exposed at once; to rotate,
+    register the next key, sign with it, and retire the old one once its last tokens have
+    expired (minutes)."""
+
+    async def retire() -> VoucherKeyOut:
+        row = await service.retire_key(
+            session, principal, admdvs=_region(principal), key_id=key_id, now=now
+        )
+        return _key_out(row)
+
+    return await run_idempotent(
+        session,
+        principal,
+        idempotency_key,
+        fingerprint(f"voucher-key-retire:{key_id}", {}),
+        retire,
+        VoucherKeyOut,
     )
-    return _key_out(row)
 
 
 @router.get("/keys", operation_id="list_voucher_keys", summary="The region's voucher keys")

@@ -707,7 +707,7 @@ async def _tenant_a(world: RxWorld, session: AsyncSession) -> Ids:
         await client.post(
             "/v1/vouchers/keys",
             json={"key_scheme": "ed25519", "public_key": base64.b64encode(os.urandom(32)).decode()},
-            headers=claims.insurer,
+            headers=claims.insurer | {"Idempotency-Key": uuid.uuid4().hex},
         )
     )
     org = await make_org(session, role=Role.insurer, admdvs=REGION_A)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import secrets
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -26,7 +27,7 @@ async def register_voucher_key(
     response = await world.client.post(
         "/v1/vouchers/keys",
         json={"key_scheme": scheme.value, "public_key": public},
-        headers=world.insurer,
+        headers=world.insurer | {"Idempotency-Key": uuid.uuid4().hex},
     )
     assert response.status_code == 201, response.text
     assert response.json()["key_id"] == key_id(private_key)

@@ -4,6 +4,8 @@ no more tokens; a new key is registered and used; each retirement is audited."""
 
 from __future__ import annotations
 
+import uuid
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -24,7 +26,8 @@ async def world(client: httpx.AsyncClient, session: AsyncSession) -> World:
 
 async def _retire(world: World, key: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return await world.client.post(
-        f"/v1/vouchers/keys/{key}/retirement", headers=headers or world.insurer
+        f"/v1/vouchers/keys/{key}/retirement",
+        headers=(headers or world.insurer) | {"Idempotency-Key": uuid.uuid4().hex},
     )
 
 
@@ -61,7 +64,7 @@ async def test_a_retired_key_verifies_nothing_and_a_new_one_takes_over(
     again = await world.client.post(
         "/v1/vouchers/keys",
         json={"key_scheme": "sm2", "public_key": listed["items"][0]["public_key"]},
-        headers=world.insurer,
+        headers=world.insurer | {"Idempotency-Key": uuid.uuid4().hex},
     )
     assert (again.status_code, again.json()["code"]) == (409, "voucher_key_exists")
 

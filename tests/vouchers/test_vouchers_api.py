@@ -141,7 +141,7 @@ async def test_a_token_signed_by_openssl_registers_a_visit(world: World, tmp_pat
     registered = await world.client.post(
         "/v1/vouchers/keys",
         json={"key_scheme": "sm2", "public_key": base64.b64encode(public).decode()},
-        headers=world.insurer,
+        headers=world.insurer | {"Idempotency-Key": uuid.uuid4().hex},
     )
     assert registered.status_code == 201, registered.text
     psn_no, _ = await world.enrol()
@@ -206,13 +206,20 @@ async def test_voucher_keys_are_the_insurers_of_their_region_and_audited(
     key = await register_voucher_key(world, SignatureScheme.ed25519)
     public = signatures.public_key_bytes(key)
     body = {"key_scheme": "ed25519", "public_key": base64.b64encode(public).decode()}
-    twice = await world.client.post("/v1/vouchers/keys", json=body, headers=world.insurer)
+    insurer = world.insurer | {"Idempotency-Key": uuid.uuid4().hex}
+    twice = await world.client.post("/v1/vouchers/keys", json=body, headers=insurer)
     assert (twice.status_code, twice.json()["code"]) == (409, "voucher_key_exists")
     as_sm2 = await world.client.post(
-        "/v1/vouchers/keys", json=body | {"key_scheme": "sm2"}, headers=world.insurer
+        "/v1/vouchers/keys",
+        json=body | {"key_scheme": "sm2"},
+        headers=world.insurer | {"Idempotency-Key": uuid.uuid4().hex},
     )
     assert (as_sm2.status_code, as_sm2.json()["code"]) == (400, "invalid_public_key")
-    hospital = await world.client.post("/v1/vouchers/keys", json=body, headers=world.hospital()[1])
+    hospital = await world.client.post(
+        "/v1/vouchers/keys",
+        json=body,
+        headers=world.hospital()[1] | {"Idempotency-Key": uuid.uuid4().hex},
+    )
     assert hospital.status_code == 403
 
     listed = await world.client.get("/v1/vouchers/keys", headers=world.insurer)
